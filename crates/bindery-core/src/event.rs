@@ -1,0 +1,185 @@
+//! Events: the CloudEvents 1.0 envelope and the typed payloads Bindery writes.
+//!
+//! Every fact is appended to a per-document stream. The store assigns two
+//! numbers on append: `streamversion` (1, 2, 3 … within the stream, used for
+//! optimistic concurrency) and `sequence` (a global, gap-free order that
+//! readers and the outbox follow). Both travel as CloudEvents extension
+//! attributes, next to `correlationid` and `causationid`.
+
+use crate::ids::{DocumentId, EventId};
+use crate::time::{rfc3339, Millis};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The CloudEvents `source` of everything the engine writes.
+pub const SOURCE: &str = "/bindery/engine";
+
+pub const DOCUMENT_UPLOADED: &str = "document.uploaded";
+pub const STAGE_COMPLETED: &str = "stage.completed";
+pub const STAGE_FAILED: &str = "stage.failed";
+pub const DOCUMENT_READY: &str = "document.ready";
+pub const DOCUMENT_FAILED: &str = "document.failed";
+pub const DOCUMENT_CANCELLED: &str = "document.cancelled";
+pub const DOCUMENT_RETRIED: &str = "document.retried";
+
+/// What a writer expects the stream's current version to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expected {
+    /// Append whatever the version is.
+    Any,
+    /// The stream must not exist yet.
+    NoStream,
+    /// The stream's last event must have this version.
+    Exact(i64),
+}
+
+impl Expected {
+    /// Whether a stream currently at `current` (0 = empty) satisfies this.
+    pub fn matches(self, current: i64) -> bool {
+        match self {
+            Expected::Any => true,
+            Expected::NoStream => current == 0,
+            Expected::Exact(v) => current == v,
+        }
+    }
+}
+
+/// An event before it is appended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    pub id: EventId,
+    pub ty: String,
+    pub data: Value,
+    pub correlation_id: Option<String>,
+    pub causation_id: Option<String>,
+}
+
+impl NewEvent {
+    pub fn new(ty: &str, data: impl Serialize) -> Self {
+        Self {
+            id: EventId::new(),
+            ty: ty.to_owned(),
+            data: serde_json::to_value(data).expect("event payloads serialise"),
+            correlation_id: None,
+            causation_id: None,
+        }
+    }
+
+    pub fn correlated(mut self, correlation: Option<&str>, causation: Option<&str>) -> Self {
+        self.correlation_id = correlation.map(str::to_owned);
+        self.causation_id = causation.map(str::to_owned);
+        self
+    }
+}
+
+/// An appended event, as a CloudEvents 1.0 JSON envelope with Bindery's
+/// extension attributes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CloudEvent {
+    pub specversion: String,
+    pub id: String,
+    pub source: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub subject: String,
+    pub time: String,
+    pub datacontenttype: String,
+    pub data: Value,
+    pub sequence: i64,
+    pub streamversion: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlationid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub causationid: Option<String>,
+}
+
+/// A stored event row, as both back ends return it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredEvent {
+    pub sequence: i64,
+    pub stream: String,
+    pub version: i64,
+    pub id: String,
+    pub ty: String,
+    pub data: Value,
+    pub time_ms: Millis,
+    pub correlation_id: Option<String>,
+    pub causation_id: Option<String>,
+}
+
+impl StoredEvent {
+    pub fn to_cloud_event(&self) -> CloudEvent {
+        CloudEvent {
+            specversion: "1.0".into(),
+            id: self.id.clone(),
+            source: SOURCE.into(),
+            ty: self.ty.clone(),
+            subject: self.stream.clone(),
+            time: rfc3339(self.time_ms),
+            datacontenttype: "application/json".into(),
+            data: self.data.clone(),
+            sequence: self.sequence,
+            streamversion: self.version,
+            correlationid: self.correlation_id.clone(),
+            causationid: self.causation_id.clone(),
+        }
+    }
+}
+
+/// A stage output kept in blob storage. Keys are content addressed
+/// (`sha256/<hex>`), so a stage that runs twice writes the same key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Artifact {
+    pub kind: String,
+    pub key: String,
+    pub bytes: u64,
+    pub media_type: String,
+}
+
+/// `document.uploaded`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Uploaded {
+    pub document: DocumentId,
+    pub source: String,
+    pub bytes: u64,
+    pub media_type: String,
+    pub blob_key: String,
+    pub pipeline: String,
+    pub pipeline_version: u32,
+    /// Stage names in a topological order of the pipeline.
+    pub stages: Vec<String>,
+}
+
+/// `stage.completed`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StageCompleted {
+    pub stage: String,
+    pub attempt: i32,
+    pub duration_ms: i64,
+    pub outputs: Vec<Artifact>,
+    /// A small JSON summary of what the stage found (chapter titles, counts).
+    pub summary: Value,
+}
+
+/// `stage.failed`: one failed attempt. `dead` tells whether it was the last.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StageFailed {
+    pub stage: String,
+    pub attempt: i32,
+    pub error: String,
+    pub permanent: bool,
+    pub dead: bool,
+}
+
+/// `document.failed`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DocumentFailed {
+    pub stage: String,
+    pub reason: String,
+}
+
+/// `document.cancelled`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DocumentCancelled {
+    pub reason: String,
+}

@@ -1,0 +1,270 @@
+//! The document projection: a document's state, folded from its events.
+//!
+//! The store applies [`DocumentState::apply`] inside the same transaction
+//! that appends an event, so the read model is never behind its stream, and
+//! `bindery replay` folds the whole log through the same function to rebuild
+//! it. Progress and ETA are derived from the state, never stored.
+
+use crate::event::{self, Artifact, DocumentCancelled, DocumentFailed, StageCompleted, StageFailed, StoredEvent, Uploaded};
+use crate::time::Millis;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocumentStatus {
+    Processing,
+    Ready,
+    Failed,
+    Cancelled,
+}
+
+impl DocumentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocumentStatus::Processing => "processing",
+            DocumentStatus::Ready => "ready",
+            DocumentStatus::Failed => "failed",
+            DocumentStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn is_terminal(self) -> bool {
+        self != DocumentStatus::Processing
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageState {
+    pub completed: bool,
+    /// Failed attempts seen so far.
+    pub failures: i32,
+    pub duration_ms: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DocumentState {
+    pub id: String,
+    pub source: String,
+    pub bytes: u64,
+    pub media_type: String,
+    pub blob_key: String,
+    pub status: DocumentStatus,
+    pub pipeline: String,
+    pub pipeline_version: u32,
+    /// Stage names in pipeline order.
+    pub stage_order: Vec<String>,
+    pub stages: BTreeMap<String, StageState>,
+    pub error: Option<String>,
+    pub artifacts: Vec<Artifact>,
+    /// Each completed stage's summary, by stage name.
+    pub results: BTreeMap<String, Value>,
+    pub created_ms: Millis,
+    pub updated_ms: Millis,
+    pub finished_ms: Option<Millis>,
+    /// The stream version of the last event folded in.
+    pub version: i64,
+}
+
+/// Progress of a document through its pipeline.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub status: DocumentStatus,
+    pub current_stage: Option<String>,
+    pub done: usize,
+    pub total: usize,
+    pub percent: f64,
+    /// Estimated milliseconds to go: the mean duration of the completed
+    /// stages times the stages left. `None` before any stage completed.
+    pub eta_ms: Option<i64>,
+}
+
+impl DocumentState {
+    /// Folds one event into `state`. A stream always starts with
+    /// `document.uploaded`; events of other streams or unknown types are
+    /// ignored, so newer writers do not break older readers.
+    pub fn apply(state: Option<Self>, ev: &StoredEvent) -> Option<Self> {
+        if ev.ty == event::DOCUMENT_UPLOADED {
+            let up: Uploaded = serde_json::from_value(ev.data.clone()).ok()?;
+            return Some(Self {
+                id: up.document.to_string(),
+                source: up.source,
+                bytes: up.bytes,
+                media_type: up.media_type,
+                blob_key: up.blob_key,
+                status: DocumentStatus::Processing,
+                pipeline: up.pipeline,
+                pipeline_version: up.pipeline_version,
+                stages: up.stages.iter().map(|s| (s.clone(), StageState::default())).collect(),
+                stage_order: up.stages,
+                error: None,
+                artifacts: Vec::new(),
+                results: BTreeMap::new(),
+                created_ms: ev.time_ms,
+                updated_ms: ev.time_ms,
+                finished_ms: None,
+                version: ev.version,
+            });
+        }
+        let mut s = state?;
+        s.version = ev.version;
+        s.updated_ms = ev.time_ms;
+        match ev.ty.as_str() {
+            event::STAGE_COMPLETED => {
+                if let Ok(c) = serde_json::from_value::<StageCompleted>(ev.data.clone()) {
+                    let st = s.stages.entry(c.stage.clone()).or_default();
+                    st.completed = true;
+                    st.duration_ms = Some(c.duration_ms);
+                    for a in c.outputs {
+                        if !s.artifacts.contains(&a) {
+                            s.artifacts.push(a);
+                        }
+                    }
+                    s.results.insert(c.stage, c.summary);
+                }
+            }
+            event::STAGE_FAILED => {
+                if let Ok(f) = serde_json::from_value::<StageFailed>(ev.data.clone()) {
+                    let st = s.stages.entry(f.stage).or_default();
+                    st.failures += 1;
+                    st.last_error = Some(f.error);
+                }
+            }
+            event::DOCUMENT_READY => {
+                s.status = DocumentStatus::Ready;
+                s.finished_ms = Some(ev.time_ms);
+            }
+            event::DOCUMENT_FAILED => {
+                if let Ok(f) = serde_json::from_value::<DocumentFailed>(ev.data.clone()) {
+                    s.error = Some(format!("stage {}: {}", f.stage, f.reason));
+                }
+                s.status = DocumentStatus::Failed;
+                s.finished_ms = Some(ev.time_ms);
+            }
+            event::DOCUMENT_RETRIED => {
+                s.status = DocumentStatus::Processing;
+                s.error = None;
+                s.finished_ms = None;
+            }
+            event::DOCUMENT_CANCELLED => {
+                if let Ok(c) = serde_json::from_value::<DocumentCancelled>(ev.data.clone()) {
+                    s.error = Some(c.reason);
+                }
+                s.status = DocumentStatus::Cancelled;
+                s.finished_ms = Some(ev.time_ms);
+            }
+            _ => {}
+        }
+        Some(s)
+    }
+
+    /// The names of the completed stages.
+    pub fn done(&self) -> std::collections::BTreeSet<String> {
+        self.stages.iter().filter(|(_, st)| st.completed).map(|(n, _)| n.clone()).collect()
+    }
+
+    pub fn progress(&self) -> Progress {
+        let total = self.stage_order.len();
+        let durations: Vec<i64> = self.stages.values().filter_map(|st| st.duration_ms).collect();
+        let done = durations.len();
+        let current_stage = match self.status {
+            DocumentStatus::Processing => {
+                self.stage_order.iter().find(|n| !self.stages.get(*n).is_some_and(|st| st.completed)).cloned()
+            }
+            _ => None,
+        };
+        let percent = match (self.status, total) {
+            (DocumentStatus::Ready, _) | (_, 0) => 100.0,
+            _ => (done as f64 * 1000.0 / total as f64).round() / 10.0,
+        };
+        let eta_ms = match self.status {
+            DocumentStatus::Processing if done > 0 => {
+                Some(durations.iter().sum::<i64>() / done as i64 * (total - done) as i64)
+            }
+            DocumentStatus::Processing => None,
+            _ => Some(0),
+        };
+        Progress { status: self.status, current_stage, done, total, percent, eta_ms }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::DocumentId;
+    use serde_json::json;
+
+    fn ev(version: i64, ty: &str, data: Value) -> StoredEvent {
+        StoredEvent {
+            sequence: version,
+            stream: "d".into(),
+            version,
+            id: format!("e{version}"),
+            ty: ty.into(),
+            data,
+            time_ms: 1000 * version,
+            correlation_id: None,
+            causation_id: None,
+        }
+    }
+
+    fn fold(events: &[StoredEvent]) -> DocumentState {
+        events.iter().fold(None, DocumentState::apply).expect("stream starts with an upload")
+    }
+
+    #[test]
+    fn folds_a_whole_run() {
+        let up = Uploaded {
+            document: DocumentId::for_bytes(b"x"),
+            source: "a.txt".into(),
+            bytes: 1,
+            media_type: "text/plain".into(),
+            blob_key: "sha256/ab".into(),
+            pipeline: "text".into(),
+            pipeline_version: 1,
+            stages: vec!["extract".into(), "structure".into(), "count".into()],
+        };
+        let completed = |stage: &str, ms: i64| {
+            json!({"stage": stage, "attempt": 1, "duration_ms": ms, "outputs": [], "summary": {"ok": stage}})
+        };
+        let mut events = vec![ev(1, event::DOCUMENT_UPLOADED, serde_json::to_value(&up).unwrap())];
+        let p = fold(&events).progress();
+        assert_eq!((p.done, p.total, p.current_stage.as_deref(), p.eta_ms), (0, 3, Some("extract"), None));
+
+        events.push(ev(2, event::STAGE_COMPLETED, completed("extract", 30)));
+        events.push(ev(
+            3,
+            event::STAGE_FAILED,
+            json!({"stage": "structure", "attempt": 1, "error": "boom", "permanent": false, "dead": false}),
+        ));
+        let s = fold(&events);
+        let p = s.progress();
+        assert_eq!((p.done, p.current_stage.as_deref(), p.percent, p.eta_ms), (1, Some("structure"), 33.3, Some(60)));
+        assert_eq!(s.stages["structure"].failures, 1);
+
+        events.push(ev(4, event::STAGE_COMPLETED, completed("structure", 10)));
+        events.push(ev(5, event::STAGE_COMPLETED, completed("count", 20)));
+        events.push(ev(6, event::DOCUMENT_READY, json!({})));
+        let s = fold(&events);
+        assert_eq!(s.status, DocumentStatus::Ready);
+        assert_eq!(s.version, 6);
+        assert_eq!(s.finished_ms, Some(6000));
+        assert_eq!(s.results["count"], json!({"ok": "count"}));
+        let p = s.progress();
+        assert_eq!((p.percent, p.current_stage, p.eta_ms), (100.0, None, Some(0)));
+    }
+
+    #[test]
+    fn failure_records_the_reason() {
+        let up = json!({"document": "00000000000000000000000000000000", "source": "s", "bytes": 0,
+            "media_type": "text/plain", "blob_key": "k", "pipeline": "text", "pipeline_version": 1, "stages": ["extract"]});
+        let s = fold(&[
+            ev(1, event::DOCUMENT_UPLOADED, up),
+            ev(2, event::DOCUMENT_FAILED, json!({"stage": "extract", "reason": "not UTF-8 at byte 3"})),
+        ]);
+        assert_eq!(s.status, DocumentStatus::Failed);
+        assert_eq!(s.error.as_deref(), Some("stage extract: not UTF-8 at byte 3"));
+    }
+}

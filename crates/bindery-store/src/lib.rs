@@ -1,0 +1,114 @@
+//! Bindery's persistence layer: the event log, the job queue and the read
+//! models, each behind its own trait, with one SQLite and one PostgreSQL
+//! implementation.
+//!
+//! Invariant: this is the only crate that knows SQL. Everything the engine
+//! changes in one step — events appended, jobs enqueued, jobs settled, the
+//! projection updated — goes through [`Commits::commit`] as a single
+//! transaction, so a crash can never leave a fact without its follow-up job
+//! or a job completed without its fact.
+
+mod error;
+mod model;
+mod rows;
+pub mod postgres;
+pub mod sqlite;
+mod subscribe;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use error::StoreError;
+pub use model::*;
+pub use subscribe::subscribe;
+
+use async_trait::async_trait;
+use bindery_core::event::StoredEvent;
+use bindery_core::time::Millis;
+use bindery_core::{DocumentState, Job, JobState};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The append-only event log.
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    /// Events of one stream with version > `after_version`, oldest first.
+    async fn read_stream(&self, stream: &str, after_version: i64, limit: i64) -> Result<Vec<StoredEvent>>;
+    /// Events of all streams with sequence > `after`, in sequence order.
+    /// Never skips an event: every event with a lower sequence than one
+    /// returned is already visible (see ARCHITECTURE.md, "the sequencer").
+    async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>>;
+    /// The highest sequence written, 0 for an empty log.
+    async fn head(&self) -> Result<i64>;
+    /// Woken (at least) whenever events are appended.
+    fn events_notify(&self) -> Arc<Notify>;
+}
+
+/// The durable job queue.
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    /// Claims up to `limit` available jobs whose `run_at` has come, best
+    /// priority first, honouring per-queue concurrency limits across all
+    /// workers. `queues` empty means every queue.
+    async fn claim(&self, worker: &str, queues: &[String], limit: usize, lease_until: Millis, now: Millis) -> Result<Vec<Job>>;
+    /// Extends the leases of `ids` held by `worker`. Returns the ids that
+    /// are no longer this worker's (cancelled, or rescued after a lost lease),
+    /// whose work must stop.
+    async fn heartbeat(&self, worker: &str, ids: &[i64], lease_until: Millis, now: Millis) -> Result<Vec<i64>>;
+    /// Puts running jobs whose lease expired back to `available`. Jobs that
+    /// have no attempts left are returned untouched instead, for the engine
+    /// to fail with their events.
+    async fn rescue_expired(&self, now: Millis) -> Result<RescueReport>;
+    async fn job(&self, id: i64) -> Result<Option<Job>>;
+    async fn jobs(&self, state: Option<JobState>, after_id: i64, limit: i64) -> Result<Vec<Job>>;
+    /// Sets (or clears) a queue's limit on jobs running at once, counted
+    /// across all workers.
+    async fn set_queue_limit(&self, queue: &str, max_running: Option<i32>) -> Result<()>;
+    /// Job counts by queue and state.
+    async fn queue_stats(&self) -> Result<Vec<QueueStat>>;
+    /// Woken (at least) whenever jobs are enqueued or retried.
+    fn jobs_notify(&self) -> Arc<Notify>;
+}
+
+/// Read models folded from the log.
+#[async_trait]
+pub trait Documents: Send + Sync {
+    async fn document(&self, id: &str) -> Result<Option<DocumentState>>;
+    async fn documents(&self, after_id: &str, limit: i64) -> Result<Vec<DocumentState>>;
+    /// Drops every projection and folds the whole log again.
+    async fn rebuild_projections(&self) -> Result<u64>;
+}
+
+/// Atomic multi-part changes.
+#[async_trait]
+pub trait Commits: Send + Sync {
+    async fn commit(&self, commit: Commit, now: Millis) -> Result<Committed>;
+}
+
+/// Named positions in the log, such as how far an outbox sink delivered.
+#[async_trait]
+pub trait Cursors: Send + Sync {
+    async fn cursor(&self, name: &str) -> Result<i64>;
+    async fn set_cursor(&self, name: &str, sequence: i64, now: Millis) -> Result<()>;
+}
+
+/// Everything a Bindery store offers.
+pub trait Store: EventLog + JobQueue + Documents + Commits + Cursors {
+    /// `sqlite` or `postgres`, for logs and benchmark output.
+    fn backend(&self) -> &'static str;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Opens a store by URL (`sqlite://path?mode=rwc`, `sqlite:path`, or
+/// `postgres://…`) and runs its embedded migrations.
+pub async fn connect(url: &str) -> Result<DynStore> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect(url).await?))
+    } else {
+        Err(StoreError::InvalidUrl(format!("{url:?}: expected sqlite:… or postgres://…")))
+    }
+}

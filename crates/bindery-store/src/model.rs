@@ -1,0 +1,73 @@
+//! Plain data passed in and out of the store traits.
+
+use bindery_core::event::StoredEvent;
+use bindery_core::{Expected, Job, NewEvent, NewJob};
+
+/// Events to append to one stream, with the version the writer expects.
+#[derive(Clone, Debug)]
+pub struct Append {
+    pub stream: String,
+    pub expected: Expected,
+    pub events: Vec<NewEvent>,
+}
+
+/// How a claimed job ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Completed,
+    /// Back to `available` at `run_at`, keeping the error.
+    Retry { run_at: i64, error: String },
+    Dead { error: String },
+}
+
+/// Settles a running job. Applies only while the job is still running under
+/// `worker`; otherwise the whole commit fails with `LeaseLost`, so a worker
+/// that lost its lease cannot append duplicate facts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finish {
+    pub job: i64,
+    pub worker: String,
+    pub outcome: Outcome,
+}
+
+/// One transaction's worth of changes.
+#[derive(Clone, Debug, Default)]
+pub struct Commit {
+    pub appends: Vec<Append>,
+    pub enqueue: Vec<NewJob>,
+    pub finish: Vec<Finish>,
+    /// Cancels every job of these documents that has not finished.
+    pub cancel_documents: Vec<String>,
+    /// Makes these dead or cancelled jobs available again, with fresh attempts.
+    pub revive: Vec<i64>,
+}
+
+impl Commit {
+    pub fn is_empty(&self) -> bool {
+        self.appends.is_empty() && self.enqueue.is_empty() && self.finish.is_empty() && self.cancel_documents.is_empty() && self.revive.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Committed {
+    pub events: Vec<StoredEvent>,
+    /// The id of each enqueued job, `None` where its unique key already existed.
+    pub enqueued: Vec<Option<i64>>,
+    /// How many of `revive` were dead or cancelled and are available again.
+    pub revived: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RescueReport {
+    /// Jobs put back to `available`.
+    pub rescued: u64,
+    /// Expired jobs with no attempts left, still `running`.
+    pub exhausted: Vec<Job>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueStat {
+    pub queue: String,
+    pub state: String,
+    pub count: i64,
+}

@@ -1,0 +1,236 @@
+//! The SQLite commit path: one `BEGIN IMMEDIATE` transaction applies a whole
+//! [`Commit`], and waiters are woken only after it is durable.
+
+use super::{state_of, SqliteStore};
+use crate::rows::{event_from_row, fold, EVENT_COLUMNS};
+use crate::{Commit, Commits, Committed, Finish, Outcome, Result, StoreError};
+use async_trait::async_trait;
+use bindery_core::event::StoredEvent;
+use bindery_core::time::Millis;
+use bindery_core::{DocumentState, NewJob};
+use sqlx::{QueryBuilder, Sqlite, Transaction};
+
+type Tx = Transaction<'static, Sqlite>;
+
+/// SQLite allows 32,766 bound parameters per statement; stay well below.
+const CHUNK: usize = 500;
+
+#[async_trait]
+impl Commits for SqliteStore {
+    async fn commit(&self, c: Commit, now: Millis) -> Result<Committed> {
+        let mut tx = self.begin().await?;
+        let mut out = Committed::default();
+        finish_jobs(&mut tx, &c.finish, now).await?;
+        for doc in &c.cancel_documents {
+            sqlx::query(
+                "UPDATE jobs SET state = 'cancelled', lease_until = NULL, updated_at = ? \
+                 WHERE document = ? AND state IN ('available', 'running')",
+            )
+            .bind(now)
+            .bind(doc)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for id in &c.revive {
+            let r = sqlx::query(
+                "UPDATE jobs SET state = 'available', attempt = 0, run_at = ?, worker = NULL, lease_until = NULL, \
+                 updated_at = ? WHERE id = ? AND state IN ('dead', 'cancelled')",
+            )
+            .bind(now)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            out.revived += r.rows_affected();
+        }
+        if !c.appends.is_empty() {
+            let mut seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(sequence), 0) FROM events").fetch_one(&mut *tx).await?;
+            for a in &c.appends {
+                let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?")
+                    .bind(&a.stream)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if !a.expected.matches(current) {
+                    return Err(StoreError::Conflict { stream: a.stream.clone(), expected: a.expected, actual: current });
+                }
+                let mut appended = Vec::with_capacity(a.events.len());
+                for (i, e) in a.events.iter().enumerate() {
+                    seq += 1;
+                    let sql = format!(
+                        "INSERT INTO events (sequence, stream, version, id, type, data, time_ms, correlation_id, causation_id) \
+                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {EVENT_COLUMNS}"
+                    );
+                    let row = sqlx::query(&sql)
+                        .bind(seq)
+                        .bind(&a.stream)
+                        .bind(current + 1 + i as i64)
+                        .bind(&e.id.0)
+                        .bind(&e.ty)
+                        .bind(sqlx::types::Json(&e.data))
+                        .bind(now)
+                        .bind(&e.correlation_id)
+                        .bind(&e.causation_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    appended.push(event_from_row!(&row)?);
+                }
+                project(&mut tx, &a.stream, &appended).await?;
+                out.events.extend(appended);
+            }
+        }
+        out.enqueued = insert_jobs(&mut tx, &c.enqueue, now).await?;
+        tx.commit().await?;
+        if !out.enqueued.is_empty() || out.revived > 0 {
+            self.jobs_notify.notify_waiters();
+        }
+        if !out.events.is_empty() {
+            self.events_notify.notify_waiters();
+        }
+        Ok(out)
+    }
+}
+
+/// Folds `events` into the stream's document projection.
+async fn project(tx: &mut Tx, stream: &str, events: &[StoredEvent]) -> Result<()> {
+    let row = sqlx::query("SELECT state FROM documents WHERE id = ?").bind(stream).fetch_optional(&mut **tx).await?;
+    let current = row.as_ref().map(state_of).transpose()?;
+    if let Some(state) = fold(current, events) {
+        upsert_document(tx, &state).await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn upsert_document(tx: &mut Tx, s: &DocumentState) -> Result<()> {
+    let json = serde_json::to_string(s).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    sqlx::query(
+        "INSERT INTO documents (id, status, version, updated_ms, state) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT (id) DO UPDATE SET status = excluded.status, version = excluded.version, \
+         updated_ms = excluded.updated_ms, state = excluded.state",
+    )
+    .bind(&s.id)
+    .bind(s.status.as_str())
+    .bind(s.version)
+    .bind(s.updated_ms)
+    .bind(json)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn finish_jobs(tx: &mut Tx, finish: &[Finish], now: Millis) -> Result<()> {
+    // Completions are the hot path (one per job), so they are settled with
+    // one statement per worker and chunk rather than one per job.
+    let completed: Vec<&Finish> = finish.iter().filter(|f| f.outcome == Outcome::Completed).collect();
+    for chunk in completed.chunks(CHUNK) {
+        let mut by_worker: std::collections::BTreeMap<&str, Vec<i64>> = Default::default();
+        for f in chunk {
+            by_worker.entry(&f.worker).or_default().push(f.job);
+        }
+        for (worker, ids) in by_worker {
+            let mut q = QueryBuilder::<Sqlite>::new("UPDATE jobs SET state = 'completed', lease_until = NULL, updated_at = ");
+            q.push_bind(now).push(" WHERE state = 'running' AND worker = ").push_bind(worker).push(" AND id IN (");
+            let mut sep = q.separated(", ");
+            for id in &ids {
+                sep.push_bind(*id);
+            }
+            q.push(")");
+            let done = q.build().execute(&mut **tx).await?.rows_affected();
+            if done != ids.len() as u64 {
+                let lost = first_not_held(tx, &ids, worker).await?;
+                return Err(StoreError::LeaseLost(lost));
+            }
+        }
+    }
+    for f in finish.iter().filter(|f| f.outcome != Outcome::Completed) {
+        let (state, run_at, error) = match &f.outcome {
+            Outcome::Retry { run_at, error } => ("available", Some(*run_at), error),
+            Outcome::Dead { error } => ("dead", None, error),
+            Outcome::Completed => unreachable!("filtered above"),
+        };
+        let r = sqlx::query(
+            "UPDATE jobs SET state = ?, run_at = COALESCE(?, run_at), last_error = ?, lease_until = NULL, updated_at = ? \
+             WHERE id = ? AND state = 'running' AND worker = ?",
+        )
+        .bind(state)
+        .bind(run_at)
+        .bind(error)
+        .bind(now)
+        .bind(f.job)
+        .bind(&f.worker)
+        .execute(&mut **tx)
+        .await?;
+        if r.rows_affected() != 1 {
+            return Err(StoreError::LeaseLost(f.job));
+        }
+    }
+    Ok(())
+}
+
+/// After a partial batch update, finds a job the worker no longer held.
+async fn first_not_held(tx: &mut Tx, ids: &[i64], worker: &str) -> Result<i64> {
+    let mut q = QueryBuilder::<Sqlite>::new("SELECT id FROM jobs WHERE NOT (state = 'completed' AND worker = ");
+    q.push_bind(worker).push(") AND id IN (");
+    let mut sep = q.separated(", ");
+    for id in ids {
+        sep.push_bind(*id);
+    }
+    q.push(") ORDER BY id LIMIT 1");
+    let id: Option<i64> = q.build_query_scalar().fetch_optional(&mut **tx).await?;
+    Ok(id.unwrap_or(ids[0]))
+}
+
+pub(super) async fn insert_jobs(tx: &mut Tx, jobs: &[NewJob], now: Millis) -> Result<Vec<Option<i64>>> {
+    let mut ids = Vec::with_capacity(jobs.len());
+    // Jobs with a unique key go one by one, because `ON CONFLICT DO NOTHING`
+    // must report which of them already existed. The rest go in chunks.
+    let mut plain: Vec<(usize, &NewJob)> = Vec::new();
+    for (i, j) in jobs.iter().enumerate() {
+        ids.push(None);
+        if j.unique_key.is_none() {
+            plain.push((i, j));
+            continue;
+        }
+        let id: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO jobs (queue, kind, document, payload, priority, state, max_attempts, run_at, unique_key, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, 'available', ?, ?, ?, ?, ?) ON CONFLICT (unique_key) DO NOTHING RETURNING id",
+        )
+        .bind(&j.queue)
+        .bind(&j.kind)
+        .bind(&j.document)
+        .bind(sqlx::types::Json(&j.payload))
+        .bind(j.priority)
+        .bind(j.max_attempts)
+        .bind(j.run_at)
+        .bind(&j.unique_key)
+        .bind(now)
+        .bind(now)
+        .fetch_optional(&mut **tx)
+        .await?;
+        ids[i] = id;
+    }
+    for chunk in plain.chunks(CHUNK) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO jobs (queue, kind, document, payload, priority, state, max_attempts, run_at, created_at, updated_at) ",
+        );
+        q.push_values(chunk, |mut b, (_, j)| {
+            b.push_bind(&j.queue)
+                .push_bind(&j.kind)
+                .push_bind(&j.document)
+                .push_bind(sqlx::types::Json(&j.payload))
+                .push_bind(j.priority)
+                .push_bind("available")
+                .push_bind(j.max_attempts)
+                .push_bind(j.run_at)
+                .push_bind(now)
+                .push_bind(now);
+        });
+        q.push(" RETURNING id");
+        let mut new_ids: Vec<i64> = q.build_query_scalar().fetch_all(&mut **tx).await?;
+        // Rowids of one multi-row insert are assigned in row order.
+        new_ids.sort_unstable();
+        for ((i, _), id) in chunk.iter().zip(new_ids) {
+            ids[*i] = Some(id);
+        }
+    }
+    Ok(ids)
+}
