@@ -1,0 +1,219 @@
+//! The webhook sink: a signed HTTP POST per event.
+//!
+//! Webhooks are the lowest common denominator for integrations, so this sink
+//! follows the Standard Webhooks spec to the letter: the body is the
+//! CloudEvent JSON, `webhook-id` is the event id (stable across redeliveries,
+//! so receivers can deduplicate), and `webhook-signature` proves origin. The
+//! status code decides whether the engine retries: throttling, timeouts and
+//! server faults are worth retrying, other client errors are not.
+
+use crate::error::{ConfigError, DeliveryError};
+use crate::signature::{secret_key, sign_with_key};
+use crate::sink::Sink;
+use async_trait::async_trait;
+use bindery_core::event::CloudEvent;
+use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::{redirect, StatusCode};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use url::Url;
+
+/// How long one request may take, including reading the response headers.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Posts events to one HTTP endpoint.
+pub struct WebhookSink {
+    url: Url,
+    key: Vec<u8>,
+    client: reqwest::Client,
+    timeout: Duration,
+    name: String,
+}
+
+impl std::fmt::Debug for WebhookSink {
+    // The key is deliberately left out so that it never reaches a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookSink")
+            .field("name", &self.name)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WebhookSink {
+    /// Builds a sink for an `http` or `https` URL, signing with `secret`
+    /// (`whsec_<base64>` or raw text).
+    ///
+    /// Redirects are not followed: the Standard Webhooks spec treats them as
+    /// failures, and following one would send signed events to a place the
+    /// operator did not configure.
+    pub fn new(url: Url, secret: &str) -> Result<Self, ConfigError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ConfigError::UnsupportedScheme(url.scheme().to_owned()));
+        }
+        let key = secret_key(secret)?;
+        let client = reqwest::Client::builder()
+            .redirect(redirect::Policy::none())
+            .user_agent(concat!("bindery-outbox/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
+        let name = format!("webhook {}", redacted(&url));
+        Ok(Self {
+            url,
+            key,
+            client,
+            timeout: DEFAULT_TIMEOUT,
+            name,
+        })
+    }
+
+    /// Replaces the per-request timeout (10 s by default).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The endpoint events are posted to.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+}
+
+#[async_trait]
+impl Sink for WebhookSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn deliver(&self, event: &CloudEvent) -> Result<(), DeliveryError> {
+        let body = serde_json::to_vec(event).map_err(|e| {
+            DeliveryError::permanent(format!("cannot serialise event {}: {e}", event.id))
+        })?;
+        let timestamp = unix_now();
+        let signature = sign_with_key(&self.key, &event.id, timestamp, &body);
+        let response = self
+            .client
+            .post(self.url.clone())
+            .timeout(self.timeout)
+            .header(CONTENT_TYPE, "application/json")
+            .header("webhook-id", &event.id)
+            .header("webhook-timestamp", timestamp.to_string())
+            .header("webhook-signature", signature)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| classify_transport(&self.name, e))?;
+        classify_status(&self.name, response.status(), response.headers())
+    }
+}
+
+/// Maps a failure to get any response. Only a request we could not even
+/// build is permanent; timeouts, refused connections and broken streams are
+/// all the kind of trouble that passes.
+fn classify_transport(name: &str, error: reqwest::Error) -> DeliveryError {
+    let message = format!("{name}: {error}");
+    if error.is_builder() {
+        DeliveryError::permanent(message)
+    } else {
+        DeliveryError::retryable(message)
+    }
+}
+
+/// Maps a response status to delivered, retry later, or give up.
+fn classify_status(
+    name: &str,
+    status: StatusCode,
+    headers: &HeaderMap,
+) -> Result<(), DeliveryError> {
+    if status.is_success() {
+        return Ok(());
+    }
+    let message = format!("{name}: endpoint answered {status}");
+    let transient = status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT;
+    if transient {
+        Err(DeliveryError::retryable(message).with_retry_after(retry_after(headers)))
+    } else {
+        // Other 4xx answers mean the endpoint rejects this request as such,
+        // and redirects are configuration mistakes; sending the same bytes
+        // again would get the same answer.
+        Err(DeliveryError::permanent(message))
+    }
+}
+
+/// Reads `Retry-After` in its delay-seconds form. The HTTP-date form is rare
+/// for webhooks and is ignored, leaving the engine's own backoff in charge.
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// The current time in unix seconds, as `webhook-timestamp` wants it.
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The URL without credentials or query, so that it is safe to log.
+fn redacted(url: &Url) -> String {
+    let mut shown = url.clone();
+    // Both setters only fail for URLs that cannot have credentials, which
+    // http and https URLs always can.
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn headers_with_retry_after(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn statuses_are_classified() {
+        let none = HeaderMap::new();
+        assert!(classify_status("t", StatusCode::NO_CONTENT, &none).is_ok());
+        for retry in [408, 429, 500, 502, 503] {
+            let status = StatusCode::from_u16(retry).unwrap();
+            assert!(
+                classify_status("t", status, &none).unwrap_err().retryable,
+                "{retry}"
+            );
+        }
+        for give_up in [301, 400, 401, 404, 410, 422] {
+            let status = StatusCode::from_u16(give_up).unwrap();
+            assert!(
+                !classify_status("t", status, &none).unwrap_err().retryable,
+                "{give_up}"
+            );
+        }
+    }
+
+    #[test]
+    fn retry_after_seconds_are_honoured_and_dates_ignored() {
+        assert_eq!(
+            retry_after(&headers_with_retry_after(" 7 ")),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            retry_after(&headers_with_retry_after("Wed, 21 Oct 2015 07:28:00 GMT")),
+            None
+        );
+    }
+
+    #[test]
+    fn names_hide_credentials_and_query() {
+        let url = Url::parse("https://user:pw@example.com/hook?token=abc").unwrap();
+        assert_eq!(redacted(&url), "https://example.com/hook");
+    }
+}

@@ -1,0 +1,82 @@
+//! The `Stage` trait: one step of a pipeline.
+
+use async_trait::async_trait;
+use bindery_blob::BlobStore;
+use bindery_core::event::Artifact;
+use bindery_core::DocumentState;
+use serde_json::Value;
+use thiserror::Error;
+
+/// What a stage sees: the document as folded from its events so far
+/// (including earlier stages' artifacts and summaries) and blob storage.
+pub struct StageContext {
+    pub document: DocumentState,
+    pub blobs: BlobStore,
+}
+
+impl StageContext {
+    /// The artifact of `kind` that an earlier stage produced.
+    pub fn artifact(&self, kind: &str) -> Result<&Artifact, StageError> {
+        self.document
+            .artifacts
+            .iter()
+            .find(|a| a.kind == kind)
+            .ok_or_else(|| StageError::Permanent(format!("no {kind:?} artifact from an earlier stage")))
+    }
+
+    /// Reads an earlier artifact, refusing anything over `max_bytes`.
+    pub async fn read(&self, kind: &str, max_bytes: u64) -> Result<bytes::Bytes, StageError> {
+        let key = self.artifact(kind)?.key.clone();
+        self.blobs.get_bytes(&key, max_bytes).await.map_err(StageError::from_blob)
+    }
+
+    /// Stores `data` as an artifact of `kind`.
+    pub async fn store(&self, kind: &str, media_type: &str, data: Vec<u8>) -> Result<Artifact, StageError> {
+        let stored = self.blobs.put_bytes(data.into()).await.map_err(StageError::from_blob)?;
+        Ok(Artifact { kind: kind.into(), key: stored.key, bytes: stored.bytes, media_type: media_type.into() })
+    }
+}
+
+/// What a stage produced.
+#[derive(Debug, Default)]
+pub struct StageOutput {
+    pub outputs: Vec<Artifact>,
+    /// A small JSON summary, kept in the `stage.completed` event and shown by
+    /// `bindery show`. Large results belong in artifacts.
+    pub summary: Value,
+}
+
+/// Why a stage failed. The distinction drives the engine: a retryable error
+/// is tried again with backoff, a permanent one fails the document at once.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum StageError {
+    #[error("{0}")]
+    Retryable(String),
+    #[error("{0}")]
+    Permanent(String),
+}
+
+impl StageError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StageError::Retryable(_))
+    }
+
+    pub fn from_blob(e: bindery_blob::BlobError) -> Self {
+        if e.is_retryable() {
+            StageError::Retryable(format!("storage: {e}"))
+        } else {
+            StageError::Permanent(format!("storage: {e}"))
+        }
+    }
+}
+
+#[async_trait]
+pub trait Stage: Send + Sync {
+    /// The stage's name in pipelines, events and queue names.
+    fn name(&self) -> &'static str;
+    /// The longest one run may take before the engine gives up on it.
+    fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(600)
+    }
+    async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError>;
+}
