@@ -38,7 +38,7 @@ impl StageContext {
 }
 
 /// What a stage produced.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct StageOutput {
     pub outputs: Vec<Artifact>,
     /// A small JSON summary, kept in the `stage.completed` event and shown by

@@ -91,6 +91,10 @@ pub trait Commits: Send + Sync {
 pub trait Cursors: Send + Sync {
     async fn cursor(&self, name: &str) -> Result<i64>;
     async fn set_cursor(&self, name: &str, sequence: i64, now: Millis) -> Result<()>;
+    /// Takes or renews the lease on `name` for `holder` until `until`.
+    /// Returns false while another holder's lease is still valid: this is
+    /// how exactly one process delivers each outbox sink.
+    async fn acquire_lease(&self, name: &str, holder: &str, until: Millis, now: Millis) -> Result<bool>;
 }
 
 /// Everything a Bindery store offers.

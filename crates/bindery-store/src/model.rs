@@ -38,13 +38,15 @@ pub struct Commit {
     pub finish: Vec<Finish>,
     /// Cancels every job of these documents that has not finished.
     pub cancel_documents: Vec<String>,
+    /// Cancels these jobs if they have not finished.
+    pub cancel_jobs: Vec<i64>,
     /// Makes these dead or cancelled jobs available again, with fresh attempts.
     pub revive: Vec<i64>,
 }
 
 impl Commit {
     pub fn is_empty(&self) -> bool {
-        self.appends.is_empty() && self.enqueue.is_empty() && self.finish.is_empty() && self.cancel_documents.is_empty() && self.revive.is_empty()
+        self.appends.is_empty() && self.enqueue.is_empty() && self.finish.is_empty() && self.cancel_documents.is_empty() && self.revive.is_empty() && self.cancel_jobs.is_empty()
     }
 }
 
@@ -55,6 +57,8 @@ pub struct Committed {
     pub enqueued: Vec<Option<i64>>,
     /// How many of `revive` were dead or cancelled and are available again.
     pub revived: u64,
+    /// How many jobs `cancel_documents` and `cancel_jobs` cancelled.
+    pub cancelled: u64,
 }
 
 #[derive(Clone, Debug, Default)]

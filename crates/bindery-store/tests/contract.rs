@@ -41,6 +41,8 @@ contract!(
     cancel_documents_cancels_their_jobs,
     heartbeat_reports_lost_jobs,
     cursors_persist,
+    leases_exclude_other_holders,
+    cancel_single_jobs,
     subscribe_catches_up_then_follows,
 );
 
@@ -249,6 +251,26 @@ async fn cursors_persist(store: DynStore) {
     store.set_cursor("webhook", 42, T0).await.unwrap();
     store.set_cursor("webhook", 43, T0).await.unwrap();
     assert_eq!(store.cursor("webhook").await.unwrap(), 43);
+}
+
+async fn leases_exclude_other_holders(store: DynStore) {
+    assert!(store.acquire_lease("outbox:a", "p1", T0 + 100, T0).await.unwrap());
+    assert!(store.acquire_lease("outbox:a", "p1", T0 + 200, T0 + 50).await.unwrap(), "the holder renews");
+    assert!(!store.acquire_lease("outbox:a", "p2", T0 + 300, T0 + 150).await.unwrap(), "still held");
+    assert!(store.acquire_lease("outbox:b", "p2", T0 + 300, T0 + 150).await.unwrap(), "other names are free");
+    assert!(store.acquire_lease("outbox:a", "p2", T0 + 400, T0 + 201).await.unwrap(), "expired leases pass on");
+    assert!(!store.acquire_lease("outbox:a", "p1", T0 + 500, T0 + 300).await.unwrap());
+    store.set_cursor("outbox:a", 9, T0).await.unwrap();
+    assert_eq!(store.cursor("outbox:a").await.unwrap(), 9, "the lease keeps the cursor");
+}
+
+async fn cancel_single_jobs(store: DynStore) {
+    let ids = enqueue(&store, vec![job("q"), job("q")]).await;
+    let c = Commit { cancel_jobs: vec![ids[0].unwrap()], ..Default::default() };
+    assert_eq!(store.commit(c.clone(), T0).await.unwrap().cancelled, 1);
+    assert_eq!(store.commit(c, T0).await.unwrap().cancelled, 0, "already cancelled");
+    let left = store.claim("w", &[], 10, T0 + 1000, T0).await.unwrap();
+    assert_eq!(left.iter().map(|j| Some(j.id)).collect::<Vec<_>>(), vec![ids[1]]);
 }
 
 async fn subscribe_catches_up_then_follows(store: DynStore) {

@@ -46,9 +46,14 @@ fn is_roman(s: &str) -> bool {
 
 const ORDINALS: &[&str] = &["premier", "première", "first", "one", "two", "second", "deuxième", "dernier", "last"];
 
-/// Whether `word` reads as a chapter number.
+/// Whether `word` reads as a chapter number ("XII.", "3:", "XXII[1]." with
+/// a footnote marker, "premier").
 fn is_number(word: &str) -> bool {
     let w = word.trim_end_matches(['.', ':']);
+    let w = match w.find('[') {
+        Some(i) if w.ends_with(']') => &w[..i],
+        _ => w,
+    };
     is_roman(w) || w.chars().all(|c| c.is_ascii_digit()) && !w.is_empty() || ORDINALS.contains(&w.to_lowercase().as_str())
 }
 
@@ -63,7 +68,9 @@ fn heading(lines: &[Line<'_>], i: usize, markdown: bool) -> Option<bool> {
     }
     let mut words = t.split_whitespace();
     let first = words.next()?;
-    if ["chapter", "chapitre"].contains(&first.to_lowercase().as_str()) {
+    // The keyword is capitalised in a heading; a lowercase "chapitre XXXI du
+    // Précis" at a line start is a sentence (a footnote) wrapping.
+    if ["CHAPTER", "Chapter", "CHAPITRE", "Chapitre"].contains(&first) {
         let number = words.next()?;
         return is_number(number).then(|| words.next().is_some());
     }
@@ -164,9 +171,12 @@ mod tests {
     #[test]
     fn chapitre_premier() {
         let body = words(40);
-        let text = format!("CHAPITRE PREMIER\n\nComment Candide fut élevé.\n\n{body}\n\nCHAPITRE II.\n\nCe que devint Candide.\n\n{body}");
+        let text = format!(
+            "CHAPITRE PREMIER\n\nComment Candide fut élevé.\n\n{body}\nvoyez le\nchapitre XXXI du Précis.\n\nCHAPITRE XXII[1].\n\nCe que devint Candide.\n\n{body}"
+        );
         let ch = split_chapters(&text, false);
         assert_eq!(ch[0].title, "CHAPITRE PREMIER Comment Candide fut élevé.");
+        assert_eq!(ch[1].title, "CHAPITRE XXII[1]. Ce que devint Candide.");
         assert_eq!(ch.len(), 2);
     }
 }

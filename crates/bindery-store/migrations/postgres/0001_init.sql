@@ -62,5 +62,7 @@ CREATE TABLE documents (
 CREATE TABLE cursors (
     name       TEXT   PRIMARY KEY,
     sequence   BIGINT NOT NULL,
-    updated_ms BIGINT NOT NULL
+    updated_ms BIGINT NOT NULL,
+    holder     TEXT,
+    lease_until BIGINT
 );

@@ -54,9 +54,12 @@ CREATE TABLE documents (
     state      TEXT    NOT NULL
 );
 
--- How far each outbox sink has delivered the log.
+-- How far each outbox sink has delivered the log, and which process holds
+-- the right to deliver it (`holder` until `lease_until`).
 CREATE TABLE cursors (
     name       TEXT PRIMARY KEY,
     sequence   INTEGER NOT NULL,
-    updated_ms INTEGER NOT NULL
+    updated_ms INTEGER NOT NULL,
+    holder     TEXT,
+    lease_until INTEGER
 );

@@ -23,15 +23,17 @@ impl Commits for PgStore {
         let mut tx = self.pool.begin().await?;
         let mut out = Committed::default();
         finish_jobs(&mut tx, &c.finish, now).await?;
-        if !c.cancel_documents.is_empty() {
-            sqlx::query(
+        if !c.cancel_documents.is_empty() || !c.cancel_jobs.is_empty() {
+            let r = sqlx::query(
                 "UPDATE jobs SET state = 'cancelled', lease_until = NULL, updated_at = $1 \
-                 WHERE document = ANY($2) AND state IN ('available', 'running')",
+                 WHERE (document = ANY($2) OR id = ANY($3)) AND state IN ('available', 'running')",
             )
             .bind(now)
             .bind(&c.cancel_documents)
+            .bind(&c.cancel_jobs)
             .execute(&mut *tx)
             .await?;
+            out.cancelled = r.rows_affected();
         }
         if !c.revive.is_empty() {
             let r = sqlx::query(

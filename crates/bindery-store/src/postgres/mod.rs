@@ -184,5 +184,20 @@ impl Cursors for PgStore {
         .await?;
         Ok(())
     }
+
+    async fn acquire_lease(&self, name: &str, holder: &str, until: Millis, now: Millis) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO cursors (name, sequence, updated_ms, holder, lease_until) VALUES ($1, 0, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, lease_until = EXCLUDED.lease_until \
+             WHERE cursors.holder IS NULL OR cursors.holder = EXCLUDED.holder OR cursors.lease_until < $2",
+        )
+        .bind(name)
+        .bind(now)
+        .bind(holder)
+        .bind(until)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
 }
 

@@ -21,8 +21,19 @@ impl Commits for SqliteStore {
         let mut tx = self.begin().await?;
         let mut out = Committed::default();
         finish_jobs(&mut tx, &c.finish, now).await?;
+        for id in &c.cancel_jobs {
+            let r = sqlx::query(
+                "UPDATE jobs SET state = 'cancelled', lease_until = NULL, updated_at = ? \
+                 WHERE id = ? AND state IN ('available', 'running')",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            out.cancelled += r.rows_affected();
+        }
         for doc in &c.cancel_documents {
-            sqlx::query(
+            let r = sqlx::query(
                 "UPDATE jobs SET state = 'cancelled', lease_until = NULL, updated_at = ? \
                  WHERE document = ? AND state IN ('available', 'running')",
             )
@@ -30,6 +41,7 @@ impl Commits for SqliteStore {
             .bind(doc)
             .execute(&mut *tx)
             .await?;
+            out.cancelled += r.rows_affected();
         }
         for id in &c.revive {
             let r = sqlx::query(

@@ -156,6 +156,22 @@ impl Cursors for SqliteStore {
         .await?;
         Ok(())
     }
+
+    async fn acquire_lease(&self, name: &str, holder: &str, until: Millis, now: Millis) -> Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO cursors (name, sequence, updated_ms, holder, lease_until) VALUES (?, 0, ?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, lease_until = excluded.lease_until \
+             WHERE cursors.holder IS NULL OR cursors.holder = excluded.holder OR cursors.lease_until < ?",
+        )
+        .bind(name)
+        .bind(now)
+        .bind(holder)
+        .bind(until)
+        .bind(now)
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
 }
 
 /// Reads a row's single `state` column, used by the commit path.

@@ -1,0 +1,105 @@
+//! Operator actions: retry dead jobs, cancel, rebuild projections.
+//!
+//! Each is one commit that records the fact as an event (a retried document
+//! goes back to `processing`, a cancelled one to `cancelled`) together with
+//! the job changes, so the log stays the source of truth.
+
+use crate::pipeline::{stage_job, STAGE_KIND};
+use crate::{Engine, EngineError};
+use bindery_core::event::{self, DocumentCancelled};
+use bindery_core::time::now_ms;
+use bindery_core::{DocumentStatus, Expected, Job, JobState, NewEvent};
+use bindery_store::{Append, Commit};
+use serde_json::json;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RetryReport {
+    pub jobs: u64,
+    pub documents: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CancelReport {
+    pub jobs: u64,
+    pub document: Option<String>,
+}
+
+impl Engine {
+    /// Revives one dead (or cancelled) job.
+    pub async fn retry_job(&self, id: i64) -> Result<RetryReport, EngineError> {
+        let job = self.store().job(id).await?.ok_or_else(|| EngineError::NotFound(format!("job {id}")))?;
+        if !matches!(job.state, JobState::Dead | JobState::Cancelled) {
+            return Err(EngineError::Invalid(format!("job {id} is {}, only dead or cancelled jobs can be retried", job.state)));
+        }
+        self.revive(vec![job]).await
+    }
+
+    /// Revives every dead job.
+    pub async fn retry_all_dead(&self) -> Result<RetryReport, EngineError> {
+        let mut total = RetryReport::default();
+        loop {
+            let dead = self.store().jobs(Some(JobState::Dead), 0, 500).await?;
+            if dead.is_empty() {
+                return Ok(total);
+            }
+            let r = self.revive(dead).await?;
+            total.jobs += r.jobs;
+            total.documents.extend(r.documents);
+        }
+    }
+
+    async fn revive(&self, jobs: Vec<Job>) -> Result<RetryReport, EngineError> {
+        let now = now_ms();
+        let mut c = Commit { revive: jobs.iter().map(|j| j.id).collect(), ..Default::default() };
+        let mut docs: Vec<String> = jobs.iter().filter(|j| j.kind == STAGE_KIND).filter_map(|j| j.document.clone()).collect();
+        docs.sort();
+        docs.dedup();
+        let mut reopened = Vec::new();
+        for doc in docs {
+            let Some(state) = self.store().document(&doc).await? else { continue };
+            if state.status == DocumentStatus::Processing || state.status == DocumentStatus::Ready {
+                continue;
+            }
+            let ev = NewEvent::new(event::DOCUMENT_RETRIED, json!({"jobs": c.revive}));
+            c.appends.push(Append { stream: doc.clone(), expected: Expected::Exact(state.version), events: vec![ev] });
+            // Stages that became runnable while the document was failed were
+            // never enqueued; unique keys drop those that exist.
+            if let Some(p) = self.registry().pipeline(&state.pipeline) {
+                for stage in crate::pipeline::runnable(&state, p) {
+                    c.enqueue.push(stage_job(&doc, p, &stage, &doc, &doc, self.options(), now));
+                }
+            }
+            reopened.push(doc);
+        }
+        let out = self.store().commit(c, now).await?;
+        Ok(RetryReport { jobs: out.revived, documents: reopened })
+    }
+
+    /// Cancels a document (by id) and all its unfinished jobs, or one job (by
+    /// number). Running jobs stop at their next heartbeat.
+    pub async fn cancel(&self, id: &str) -> Result<CancelReport, EngineError> {
+        let now = now_ms();
+        if let Ok(job) = id.parse::<i64>() {
+            let found = self.store().job(job).await?.ok_or_else(|| EngineError::NotFound(format!("job {job}")))?;
+            let out = self.store().commit(Commit { cancel_jobs: vec![found.id], ..Default::default() }, now).await?;
+            return Ok(CancelReport { jobs: out.cancelled, document: None });
+        }
+        let state = self.store().document(id).await?.ok_or_else(|| EngineError::NotFound(format!("document {id}")))?;
+        if state.status.is_terminal() {
+            return Err(EngineError::Invalid(format!("document {id} is already {}", state.status.as_str())));
+        }
+        let ev = NewEvent::new(event::DOCUMENT_CANCELLED, DocumentCancelled { reason: "cancelled by an operator".into() });
+        let c = Commit {
+            appends: vec![Append { stream: id.to_owned(), expected: Expected::Exact(state.version), events: vec![ev] }],
+            cancel_documents: vec![id.to_owned()],
+            ..Default::default()
+        };
+        let out = self.store().commit(c, now).await?;
+        Ok(CancelReport { jobs: out.cancelled, document: Some(id.to_owned()) })
+    }
+
+    /// Rebuilds every projection from the log; returns how many documents.
+    pub async fn replay(&self) -> Result<u64, EngineError> {
+        Ok(self.store().rebuild_projections().await?)
+    }
+}

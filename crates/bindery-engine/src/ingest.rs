@@ -1,0 +1,104 @@
+//! Ingest: store an upload and start its pipeline.
+//!
+//! The document id is the hash of the bytes, and the first event is
+//! appended with "the stream must not exist", so submitting the same file
+//! twice yields the same id and no second run. An upload no pipeline
+//! accepts still becomes a document, failed at stage `ingest` with the
+//! reason, so every submission can be looked up and nothing is silently lost.
+
+use crate::pipeline::stage_job;
+use crate::{Engine, EngineError};
+use bindery_blob::Stored;
+use bindery_core::event::{self, DocumentFailed, Uploaded};
+use bindery_core::time::now_ms;
+use bindery_core::{DocumentId, Expected, NewEvent};
+use bindery_store::{Append, Commit, StoreError};
+use std::path::Path;
+use tokio::io::AsyncReadExt;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Submitted {
+    pub id: DocumentId,
+    pub source: String,
+    /// False when the same bytes were submitted before.
+    pub created: bool,
+}
+
+impl Engine {
+    /// Stores the file (streamed, never whole in memory) and enqueues its
+    /// pipeline's first stages in the same transaction as `document.uploaded`.
+    pub async fn submit(&self, path: &Path) -> Result<Submitted, EngineError> {
+        let io = |source| EngineError::Io { path: path.display().to_string(), source };
+        let mut head = [0u8; 16];
+        let n = {
+            let mut f = tokio::fs::File::open(path).await.map_err(io)?;
+            let mut n = 0;
+            while n < head.len() {
+                match f.read(&mut head[n..]).await.map_err(io)? {
+                    0 => break,
+                    k => n += k,
+                }
+            }
+            n
+        };
+        let source = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
+        let stored = self.blobs().put_file(path).await?;
+        self.submit_stored(&source, stored, &head[..n]).await
+    }
+
+    /// Starts the pipeline for bytes already in blob storage.
+    pub async fn submit_stored(&self, source: &str, stored: Stored, head: &[u8]) -> Result<Submitted, EngineError> {
+        let id = DocumentId::from_sha256_hex(&stored.sha256);
+        let now = now_ms();
+        let chosen = if stored.bytes == 0 {
+            Err("the file is empty".to_string())
+        } else {
+            self.registry().pipeline_for(source, head)
+        };
+        let (pipeline, version, stages, media_type) = match &chosen {
+            Ok((p, media)) => (p.name.clone(), p.version, p.stage_names(), media.to_string()),
+            Err(_) => ("none".into(), 0, vec![], "application/octet-stream".into()),
+        };
+        let uploaded = NewEvent::new(
+            event::DOCUMENT_UPLOADED,
+            Uploaded {
+                document: id.clone(),
+                source: source.to_owned(),
+                bytes: stored.bytes,
+                media_type,
+                blob_key: stored.key.clone(),
+                pipeline,
+                pipeline_version: version,
+                stages,
+            },
+        );
+        let correlation = uploaded.id.0.clone();
+        let mut events = vec![uploaded.clone().correlated(Some(&correlation), None)];
+        let mut enqueue = Vec::new();
+        match chosen {
+            Ok((p, _)) => {
+                for root in p.roots() {
+                    enqueue.push(stage_job(id.as_str(), p, root, &correlation, &correlation, self.options(), now));
+                }
+            }
+            Err(reason) => events.push(
+                NewEvent::new(event::DOCUMENT_FAILED, DocumentFailed { stage: "ingest".into(), reason })
+                    .correlated(Some(&correlation), Some(&correlation)),
+            ),
+        }
+        let commit = Commit {
+            appends: vec![Append { stream: id.to_string(), expected: Expected::NoStream, events }],
+            enqueue,
+            ..Default::default()
+        };
+        match self.store().commit(commit, now).await {
+            Ok(_) => {
+                metrics::counter!("bindery_documents_submitted_total").increment(1);
+                tracing::info!(document = %id, source, "document submitted");
+                Ok(Submitted { id, source: source.to_owned(), created: true })
+            }
+            Err(StoreError::Conflict { .. }) => Ok(Submitted { id, source: source.to_owned(), created: false }),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! How stage results become events and follow-up jobs.
+//!
+//! Pure functions of the document's current state: the worker loads the
+//! state, calls these, and commits the result with the state's version as
+//! the expected stream version, so two completions racing on one document
+//! cannot both advance it from the same state.
+
+use crate::EngineOptions;
+use bindery_core::event::{self, DocumentFailed, StageCompleted, StageFailed};
+use bindery_core::time::Millis;
+use bindery_core::{DocumentState, DocumentStatus, Job, NewEvent, NewJob, Pipeline};
+use bindery_stages::{StageError, StageOutput};
+
+use serde_json::json;
+
+pub const STAGE_KIND: &str = "stage";
+
+/// The job that runs `stage` for `document`. Its unique key makes enqueueing
+/// it twice (two racing completions, a replayed commit) harmless.
+pub fn stage_job(document: &str, p: &Pipeline, stage: &str, correlation: &str, causation: &str, opts: &EngineOptions, now: Millis) -> NewJob {
+    NewJob {
+        queue: stage.to_owned(),
+        kind: STAGE_KIND.to_owned(),
+        document: Some(document.to_owned()),
+        payload: json!({"stage": stage, "pipeline": p.name, "version": p.version,
+                        "correlation": correlation, "causation": causation}),
+        priority: 0,
+        run_at: now,
+        max_attempts: opts.max_attempts,
+        unique_key: Some(format!("{document}:{}:v{}:{stage}", p.name, p.version)),
+    }
+}
+
+pub fn stage_of(job: &Job) -> &str {
+    job.payload["stage"].as_str().unwrap_or(&job.queue)
+}
+
+fn ids(job: &Job) -> (Option<&str>, Option<&str>) {
+    (job.payload["correlation"].as_str(), job.payload["causation"].as_str())
+}
+
+/// Events and jobs for a successful stage run.
+pub fn on_success(state: &DocumentState, p: &Pipeline, job: &Job, out: StageOutput, duration_ms: i64, opts: &EngineOptions, now: Millis) -> (Vec<NewEvent>, Vec<NewJob>) {
+    let stage = stage_of(job);
+    let (correlation, causation) = ids(job);
+    let completed = NewEvent::new(
+        event::STAGE_COMPLETED,
+        StageCompleted { stage: stage.into(), attempt: job.attempt, duration_ms, outputs: out.outputs, summary: out.summary },
+    )
+    .correlated(correlation, causation);
+    let cause = completed.id.0.clone();
+    let mut events = vec![completed];
+    let mut jobs = Vec::new();
+    if state.status == DocumentStatus::Processing {
+        let done = state.done();
+        let corr = correlation.unwrap_or(&cause);
+        for next in p.unblocked_by(stage, &done) {
+            jobs.push(stage_job(&state.id, p, next, corr, &cause, opts, now));
+        }
+        let mut all = done;
+        all.insert(stage.to_owned());
+        if p.is_complete(&all) {
+            events.push(NewEvent::new(event::DOCUMENT_READY, json!({})).correlated(correlation, Some(&cause)));
+        }
+    }
+    (events, jobs)
+}
+
+/// What a failed attempt leads to: a retry after backoff, or a dead job
+/// (permanent error, or no attempts left) that fails the document.
+pub struct Failure {
+    pub events: Vec<NewEvent>,
+    /// `Some(run_at)` to retry, `None` when the job is dead.
+    pub retry_at: Option<Millis>,
+}
+
+pub fn on_failure(job: &Job, err: &StageError, opts: &EngineOptions, now: Millis) -> Failure {
+    let stage = stage_of(job);
+    let (correlation, causation) = ids(job);
+    let dead = !err.is_retryable() || job.attempt >= job.max_attempts;
+    let error = if dead && err.is_retryable() {
+        format!("{err} (gave up after {} attempts)", job.attempt)
+    } else {
+        err.to_string()
+    };
+    let failed = StageFailed { stage: stage.into(), attempt: job.attempt, error: error.clone(), permanent: !err.is_retryable(), dead };
+    let mut events = vec![NewEvent::new(event::STAGE_FAILED, failed).correlated(correlation, causation)];
+    if dead && job.document.is_some() {
+        let reason = DocumentFailed { stage: stage.into(), reason: error };
+        events.push(NewEvent::new(event::DOCUMENT_FAILED, reason).correlated(correlation, causation));
+    }
+    let retry_at = (!dead).then(|| now + opts.retry.delay(job.attempt, &mut rand::thread_rng()).as_millis() as i64);
+    Failure { events, retry_at }
+}
+
+/// Stages whose prerequisites are done but which are not complete: what a
+/// retried document must have queued. Unique keys drop those already there.
+pub fn runnable(state: &DocumentState, p: &Pipeline) -> Vec<String> {
+    let done = state.done();
+    p.stages()
+        .iter()
+        .filter(|s| !done.contains(&s.name) && s.after.iter().all(|d| done.contains(d)))
+        .map(|s| s.name.clone())
+        .collect()
+}
+

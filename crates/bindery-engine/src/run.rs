@@ -1,0 +1,82 @@
+//! Running one claimed job.
+//!
+//! The stage runs in its own task, so a panic becomes an ordinary failure of
+//! that job instead of taking the worker down, and under a timeout, so a
+//! stuck stage ends. Fail points (see `failpoints`) are applied here.
+
+use crate::failpoints::Action;
+use crate::pipeline::{stage_of, STAGE_KIND};
+use crate::Engine;
+use bindery_core::Job;
+use bindery_stages::{StageContext, StageError, StageOutput};
+use std::time::Instant;
+
+/// The kind of job the queue benchmark enqueues: it does nothing.
+pub const NOOP_KIND: &str = "noop";
+
+/// A finished attempt, waiting to be settled.
+pub struct Attempt {
+    pub job: Job,
+    pub result: Result<StageOutput, StageError>,
+    pub duration_ms: i64,
+}
+
+impl Engine {
+    pub(crate) async fn run_job(&self, job: Job) -> Attempt {
+        let started = Instant::now();
+        let result = match job.kind.as_str() {
+            NOOP_KIND => Ok(StageOutput::default()),
+            STAGE_KIND => {
+                let engine = self.clone();
+                let j = job.clone();
+                match tokio::spawn(async move { engine.run_stage(&j).await }).await {
+                    Ok(r) => r,
+                    Err(e) if e.is_panic() => Err(StageError::Retryable(format!("stage panicked: {}", panic_message(e)))),
+                    Err(e) => Err(StageError::Retryable(format!("stage task ended: {e}"))),
+                }
+            }
+            other => Err(StageError::Permanent(format!("unknown job kind {other:?}"))),
+        };
+        Attempt { job, result, duration_ms: started.elapsed().as_millis() as i64 }
+    }
+
+    async fn run_stage(&self, job: &Job) -> Result<StageOutput, StageError> {
+        let name = stage_of(job);
+        let doc = job.document.as_deref().ok_or_else(|| StageError::Permanent("stage job without a document".into()))?;
+        let stage = self
+            .registry()
+            .stage(name)
+            .ok_or_else(|| StageError::Permanent(format!("no stage named {name:?} is registered")))?
+            .clone();
+        let document = self
+            .store()
+            .document(doc)
+            .await
+            .map_err(|e| StageError::Retryable(format!("loading document: {e}")))?
+            .ok_or_else(|| StageError::Permanent(format!("document {doc} has no state")))?;
+        match self.options().failpoints.get(name) {
+            Some(Action::FailUntil(n)) if job.attempt <= n => {
+                return Err(StageError::Retryable(format!("fail point: attempt {} of {n} injected failures", job.attempt)))
+            }
+            Some(Action::FailAlways) => return Err(StageError::Retryable("fail point: injected failure".into())),
+            Some(Action::Permanent) => return Err(StageError::Permanent("fail point: injected permanent failure".into())),
+            Some(Action::Sleep(d)) => tokio::time::sleep(d).await,
+            Some(Action::Panic) => panic!("fail point: injected panic in stage {name}"),
+            _ => {}
+        }
+        let ctx = StageContext { document, blobs: self.blobs().clone() };
+        let limit = stage.timeout();
+        match tokio::time::timeout(limit, stage.run(&ctx)).await {
+            Ok(r) => r,
+            Err(_) => Err(StageError::Retryable(format!("stage {name} timed out after {} s", limit.as_secs()))),
+        }
+    }
+}
+
+fn panic_message(e: tokio::task::JoinError) -> String {
+    let p = e.into_panic();
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}

@@ -1,0 +1,162 @@
+//! Settling finished attempts: turning results into one commit.
+//!
+//! The worker hands finished attempts to a single settler, which commits
+//! everything that has piled up in one transaction (batched completion).
+//! If that batch fails — typically a version conflict with another worker
+//! advancing the same document — each attempt is settled on its own, with
+//! a fresh read of its document, until it lands or its lease is gone.
+
+use crate::pipeline::{on_failure, on_success, stage_of, STAGE_KIND};
+use crate::run::Attempt;
+use crate::Engine;
+use bindery_core::event::StoredEvent;
+use bindery_core::time::now_ms;
+use bindery_core::{DocumentState, Expected};
+use bindery_store::{Append, Commit, Finish, Outcome, StoreError};
+use std::collections::HashMap;
+use std::time::Duration;
+
+impl Engine {
+    /// Settles a batch; returns how many attempts were settled.
+    pub(crate) async fn settle(&self, worker: &str, batch: Vec<Attempt>) -> usize {
+        if batch.len() > 1 {
+            match self.build_commit(worker, &batch).await {
+                Ok(c) => match self.store().commit(c, now_ms()).await {
+                    Ok(_) => {
+                        batch.iter().for_each(record);
+                        return batch.len();
+                    }
+                    Err(e) => tracing::debug!(error = %e, size = batch.len(), "batch settle failed; settling one by one"),
+                },
+                Err(e) => tracing::debug!(error = %e, "building batch failed; settling one by one"),
+            }
+        }
+        let mut settled = 0;
+        for a in batch {
+            settled += self.settle_one(worker, a).await as usize;
+        }
+        settled
+    }
+
+    async fn settle_one(&self, worker: &str, a: Attempt) -> bool {
+        let one = std::slice::from_ref(&a);
+        for round in 0..20u32 {
+            let result = match self.build_commit(worker, one).await {
+                Ok(c) => self.store().commit(c, now_ms()).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(_) => {
+                    record(&a);
+                    return true;
+                }
+                Err(StoreError::LeaseLost(id)) => {
+                    tracing::info!(job = id, "job was cancelled or taken over; dropping its result");
+                    return false;
+                }
+                Err(e) if e.is_retryable() => {
+                    tracing::debug!(job = a.job.id, error = %e, round, "settle retry");
+                    tokio::time::sleep(Duration::from_millis(5 << round.min(8))).await;
+                }
+                Err(e) => {
+                    // The lease will expire and the job will run again.
+                    tracing::error!(job = a.job.id, error = %e, "cannot settle job");
+                    return false;
+                }
+            }
+        }
+        tracing::error!(job = a.job.id, "gave up settling job after repeated conflicts");
+        false
+    }
+
+    /// One commit for all attempts, each document advanced from its current
+    /// state, attempts on the same document chained in order.
+    async fn build_commit(&self, worker: &str, batch: &[Attempt]) -> Result<Commit, StoreError> {
+        let now = now_ms();
+        let mut states: HashMap<String, DocumentState> = HashMap::new();
+        let mut c = Commit::default();
+        for a in batch {
+            let job = &a.job;
+            let doc = match (&job.document, job.kind.as_str()) {
+                (Some(d), STAGE_KIND) => Some(d),
+                _ => None,
+            };
+            let Some(doc) = doc else {
+                let outcome = match &a.result {
+                    Ok(_) => Outcome::Completed,
+                    Err(e) => match on_failure(job, e, self.options(), now).retry_at {
+                        Some(run_at) => Outcome::Retry { run_at, error: e.to_string() },
+                        None => Outcome::Dead { error: e.to_string() },
+                    },
+                };
+                c.finish.push(Finish { job: job.id, worker: worker.into(), outcome });
+                continue;
+            };
+            if !states.contains_key(doc) {
+                let s = self.store().document(doc).await?.ok_or_else(|| StoreError::Corrupt(format!("no state for {doc}")))?;
+                states.insert(doc.clone(), s);
+            }
+            let state = &states[doc];
+            let (events, outcome) = match &a.result {
+                Ok(_) if state.stages.get(stage_of(job)).is_some_and(|s| s.completed) => (vec![], Outcome::Completed),
+                Ok(out) => {
+                    let p = self.registry().pipeline(&state.pipeline).ok_or_else(|| {
+                        StoreError::Corrupt(format!("document {doc} uses unknown pipeline {}", state.pipeline))
+                    })?;
+                    let (events, jobs) = on_success(state, p, job, out.clone(), a.duration_ms, self.options(), now);
+                    c.enqueue.extend(jobs);
+                    (events, Outcome::Completed)
+                }
+                Err(e) => {
+                    let f = on_failure(job, e, self.options(), now);
+                    let outcome = match f.retry_at {
+                        Some(run_at) => Outcome::Retry { run_at, error: e.to_string() },
+                        None => Outcome::Dead { error: e.to_string() },
+                    };
+                    (f.events, outcome)
+                }
+            };
+            if !events.is_empty() {
+                // Fold locally so a second attempt on this document in the
+                // same batch expects the version this one produces.
+                let expected = Expected::Exact(state.version);
+                let next = fold_pending(state.clone(), doc, &events, now);
+                c.appends.push(Append { stream: doc.clone(), expected, events });
+                states.insert(doc.clone(), next);
+            }
+            c.finish.push(Finish { job: job.id, worker: worker.into(), outcome });
+        }
+        Ok(c)
+    }
+}
+
+fn fold_pending(state: DocumentState, doc: &str, events: &[bindery_core::NewEvent], now: i64) -> DocumentState {
+    let mut version = state.version;
+    let stored: Vec<StoredEvent> = events
+        .iter()
+        .map(|e| {
+            version += 1;
+            StoredEvent {
+                sequence: 0,
+                stream: doc.to_owned(),
+                version,
+                id: e.id.0.clone(),
+                ty: e.ty.clone(),
+                data: e.data.clone(),
+                time_ms: now,
+                correlation_id: None,
+                causation_id: None,
+            }
+        })
+        .collect();
+    stored.iter().fold(Some(state), DocumentState::apply).expect("folding onto an existing state")
+}
+
+fn record(a: &Attempt) {
+    let queue = a.job.queue.clone();
+    match &a.result {
+        Ok(_) => metrics::counter!("bindery_jobs_completed_total", "queue" => queue.clone()).increment(1),
+        Err(_) => metrics::counter!("bindery_jobs_failed_total", "queue" => queue.clone()).increment(1),
+    }
+    metrics::histogram!("bindery_job_duration_seconds", "queue" => queue).record(a.duration_ms as f64 / 1000.0);
+}

@@ -1,0 +1,282 @@
+//! The worker service: claim, run, heartbeat, settle, rescue.
+//!
+//! One loop claims as many jobs as it has free slots (a semaphore of
+//! `concurrency` permits), waking on the store's "jobs enqueued"
+//! notification or, failing that, every `poll`. Each job runs in its own
+//! task; finished attempts go to one settler task that commits them in
+//! batches. A heartbeat task extends the leases of running jobs and aborts
+//! those the store says are no longer ours (cancelled, or taken over). A
+//! rescuer puts jobs of dead workers back in the queue.
+
+use crate::run::Attempt;
+use crate::Engine;
+use bindery_core::time::now_ms;
+use bindery_core::JobState;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::{AbortHandle, JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+/// Worker settings. CLI flags and `BINDERY_*` variables map onto these.
+#[derive(Clone, Debug)]
+pub struct WorkerOptions {
+    /// Unique per process; appears in job rows and logs.
+    pub id: String,
+    /// Jobs run at once by this worker.
+    pub concurrency: usize,
+    /// Queues served; empty serves all.
+    pub queues: Vec<String>,
+    /// How long a claim stays valid without a heartbeat. A killed worker's
+    /// jobs run again elsewhere this long after its last heartbeat.
+    pub lease: Duration,
+    /// How often leases are extended; a third of `lease` by default.
+    pub heartbeat: Duration,
+    /// Fallback polling interval when no notification arrives.
+    pub poll: Duration,
+    /// Most jobs claimed by one query.
+    pub claim_batch: usize,
+    /// Stop when no job is available or running anywhere.
+    pub exit_when_idle: bool,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> Self {
+        let lease = Duration::from_secs(30);
+        Self {
+            id: default_worker_id(),
+            concurrency: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            queues: Vec::new(),
+            lease,
+            heartbeat: lease / 3,
+            poll: Duration::from_secs(1),
+            claim_batch: 256,
+            exit_when_idle: false,
+        }
+    }
+}
+
+/// `host-pid-xxxx`: readable in job rows, unique across restarts.
+pub fn default_worker_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "host".into());
+    format!("{host}-{}-{:04x}", std::process::id(), rand::random::<u16>())
+}
+
+/// Counts of what a worker did, returned when it stops.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkerStats {
+    pub claimed: usize,
+    pub settled: usize,
+}
+
+pub struct Worker {
+    engine: Engine,
+    opts: WorkerOptions,
+}
+
+/// A running worker.
+pub struct WorkerHandle {
+    shutdown: CancellationToken,
+    task: JoinHandle<WorkerStats>,
+}
+
+impl WorkerHandle {
+    /// Stops claiming, lets running jobs finish and settle, and returns.
+    pub async fn shutdown(self) -> WorkerStats {
+        self.shutdown.cancel();
+        self.join().await
+    }
+
+    /// Waits until the worker stops by itself (`exit_when_idle`).
+    pub async fn join(self) -> WorkerStats {
+        self.task.await.unwrap_or_default()
+    }
+
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}
+
+type Running = Arc<Mutex<HashMap<i64, AbortHandle>>>;
+
+impl Worker {
+    pub fn new(engine: Engine, opts: WorkerOptions) -> Self {
+        Self { engine, opts }
+    }
+
+    pub fn run(self) -> WorkerHandle {
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(self.main(shutdown.clone()));
+        WorkerHandle { shutdown, task }
+    }
+
+    async fn main(self, shutdown: CancellationToken) -> WorkerStats {
+        let Worker { engine, opts } = self;
+        let store = engine.store().clone();
+        let slots = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+        let running: Running = Arc::default();
+        let pending = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = mpsc::unbounded_channel::<Attempt>();
+        let background = CancellationToken::new();
+        let settler = tokio::spawn(settler(engine.clone(), opts.id.clone(), rx, pending.clone()));
+        let heart = tokio::spawn(heartbeats(engine.clone(), opts.clone(), running.clone(), background.clone()));
+        let rescue = tokio::spawn(rescuer(engine.clone(), opts.clone(), background.clone()));
+        let mut stats = WorkerStats::default();
+        tracing::info!(worker = %opts.id, concurrency = opts.concurrency, "worker started");
+        loop {
+            let first = tokio::select! {
+                p = slots.clone().acquire_owned() => p.expect("semaphore is never closed"),
+                _ = shutdown.cancelled() => break,
+            };
+            let mut permits = vec![first];
+            while permits.len() < opts.claim_batch {
+                match slots.clone().try_acquire_owned() {
+                    Ok(p) => permits.push(p),
+                    Err(_) => break,
+                }
+            }
+            let notify = store.jobs_notify();
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let now = now_ms();
+            let lease_until = now + opts.lease.as_millis() as i64;
+            let jobs = match store.claim(&opts.id, &opts.queues, permits.len(), lease_until, now).await {
+                Ok(jobs) => jobs,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claim failed; retrying after the poll interval");
+                    drop(permits);
+                    tokio::select! { _ = tokio::time::sleep(opts.poll) => {}, _ = shutdown.cancelled() => break }
+                    continue;
+                }
+            };
+            if jobs.is_empty() {
+                drop(permits);
+                if opts.exit_when_idle && running.lock().unwrap().is_empty() && pending.load(Ordering::SeqCst) == 0 && idle(&engine).await {
+                    break;
+                }
+                tokio::select! {
+                    _ = &mut notified => {}
+                    _ = tokio::time::sleep(opts.poll) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+                continue;
+            }
+            stats.claimed += jobs.len();
+            for job in jobs {
+                metrics::counter!("bindery_jobs_claimed_total", "queue" => job.queue.clone()).increment(1);
+                let permit = permits.pop().expect("claimed no more than the permits held");
+                let engine = engine.clone();
+                let tx = tx.clone();
+                let id = job.id;
+                let span = tracing::info_span!("job", job = id, queue = %job.queue, document = job.document.as_deref().unwrap_or(""),
+                    correlation = job.payload["correlation"].as_str().unwrap_or(""), attempt = job.attempt);
+                pending.fetch_add(1, Ordering::SeqCst);
+                let running2 = running.clone();
+                let pending2 = pending.clone();
+                let mut map = running.lock().unwrap();
+                let handle = tokio::spawn(tracing::Instrument::instrument(
+                    async move {
+                        let attempt = engine.run_job(job).await;
+                        running2.lock().unwrap().remove(&id);
+                        if tx.send(attempt).is_err() {
+                            pending2.fetch_sub(1, Ordering::SeqCst);
+                        }
+                        drop(permit);
+                    },
+                    span,
+                ));
+                map.insert(id, handle.abort_handle());
+            }
+        }
+        // Graceful stop: let running jobs finish and their results settle.
+        let deadline = tokio::time::Instant::now() + opts.lease;
+        while (!running.lock().unwrap().is_empty() || pending.load(Ordering::SeqCst) > 0) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        background.cancel();
+        drop(tx);
+        let _ = heart.await;
+        let _ = rescue.await;
+        stats.settled = settler.await.unwrap_or(0);
+        tracing::info!(worker = %opts.id, claimed = stats.claimed, settled = stats.settled, "worker stopped");
+        stats
+    }
+}
+
+/// Whether no job is available (now or later) or running anywhere.
+async fn idle(engine: &Engine) -> bool {
+    for state in [JobState::Available, JobState::Running] {
+        match engine.store().jobs(Some(state), 0, 1).await {
+            Ok(jobs) if jobs.is_empty() => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+async fn settler(engine: Engine, worker: String, mut rx: mpsc::UnboundedReceiver<Attempt>, pending: Arc<AtomicUsize>) -> usize {
+    let mut settled = 0;
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 512 {
+            match rx.try_recv() {
+                Ok(a) => batch.push(a),
+                Err(_) => break,
+            }
+        }
+        let n = batch.len();
+        settled += engine.settle(&worker, batch).await;
+        pending.fetch_sub(n, Ordering::SeqCst);
+    }
+    settled
+}
+
+async fn heartbeats(engine: Engine, opts: WorkerOptions, running: Running, stop: CancellationToken) {
+    loop {
+        tokio::select! { _ = tokio::time::sleep(opts.heartbeat) => {}, _ = stop.cancelled() => return }
+        let ids: Vec<i64> = running.lock().unwrap().keys().copied().collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let now = now_ms();
+        match engine.store().heartbeat(&opts.id, &ids, now + opts.lease.as_millis() as i64, now).await {
+            Ok(lost) => {
+                let mut map = running.lock().unwrap();
+                for id in lost {
+                    if let Some(h) = map.remove(&id) {
+                        tracing::info!(job = id, "job cancelled or taken over; stopping it");
+                        h.abort();
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+        }
+    }
+}
+
+async fn rescuer(engine: Engine, opts: WorkerOptions, stop: CancellationToken) {
+    let every = (opts.lease / 2).max(Duration::from_millis(100));
+    loop {
+        match engine.store().rescue_expired(now_ms()).await {
+            Ok(report) => {
+                if report.rescued > 0 {
+                    metrics::counter!("bindery_jobs_rescued_total").increment(report.rescued);
+                    tracing::warn!(count = report.rescued, "rescued jobs whose worker stopped heartbeating");
+                }
+                for job in report.exhausted {
+                    // Settled under the lost worker's name: the commit only
+                    // applies while the job is still that worker's.
+                    let error = format!("lease expired on its last attempt: worker {} stopped heartbeating", job.worker.as_deref().unwrap_or("?"));
+                    let worker = job.worker.clone().unwrap_or_default();
+                    let attempt = Attempt { job, result: Err(bindery_stages::StageError::Permanent(error)), duration_ms: 0 };
+                    let _ = engine.settle(&worker, vec![attempt]).await;
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "rescue failed"),
+        }
+        tokio::select! { _ = tokio::time::sleep(every) => {}, _ = stop.cancelled() => return }
+    }
+}

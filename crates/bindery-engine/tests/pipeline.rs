@@ -1,0 +1,188 @@
+//! The engine end to end on the text pipeline, on both back ends.
+
+mod common;
+
+use bindery_core::event;
+use bindery_core::{DocumentStatus, JobState};
+use bindery_engine::worker::Worker;
+use common::{assert_ready, corpus, sample_markdown, Backend, TestApp};
+use serde_json::json;
+use std::time::Duration;
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Sqlite).await } )* }
+        mod postgres { $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Postgres).await } )* }
+    };
+}
+
+on_both!(
+    text_document_reaches_ready_once,
+    same_bytes_same_document_no_second_run,
+    fails_twice_then_succeeds,
+    always_failing_stage_goes_dead_and_retry_revives_it,
+    bad_input_fails_permanently_with_a_clear_reason,
+    panicking_stage_does_not_kill_the_worker,
+    cancel_stops_a_document,
+    expired_lease_is_rescued,
+    replay_rebuilds_identical_projections,
+);
+
+async fn text_document_reaches_ready_once(b: Backend) {
+    let Some(app) = TestApp::spawn(b, "").await else { return };
+    let s = app.process("book.md", &sample_markdown()).await;
+    assert_ready(&s);
+    assert_eq!(s.results["structure"]["titles"], json!(["First", "Second"]));
+    assert_eq!(s.results["count"]["words"], json!(2 + 2 * 64));
+    assert_eq!(s.results["extract"]["language"], json!("en"));
+    assert_eq!(
+        app.types(&s.id).await,
+        vec![event::DOCUMENT_UPLOADED, event::STAGE_COMPLETED, event::STAGE_COMPLETED, event::STAGE_COMPLETED, event::DOCUMENT_READY]
+    );
+    let p = s.progress();
+    assert_eq!((p.done, p.total, p.percent), (3, 3, 100.0));
+    let jobs = app.store.jobs(None, 0, 100).await.unwrap();
+    assert_eq!(jobs.len(), 3);
+    assert!(jobs.iter().all(|j| j.state == JobState::Completed && j.attempt == 1));
+    // Artifacts are content addressed and readable.
+    let text = s.artifacts.iter().find(|a| a.kind == "text").unwrap();
+    assert!(text.key.starts_with("sha256/"));
+    assert_eq!(app.engine.blobs().head(&text.key).await.unwrap(), Some(text.bytes));
+}
+
+async fn same_bytes_same_document_no_second_run(b: Backend) {
+    let Some(app) = TestApp::spawn(b, "").await else { return };
+    let first = app.engine.submit(&app.file("a.md", &sample_markdown())).await.unwrap();
+    let again = app.engine.submit(&app.file("copy.md", &sample_markdown())).await.unwrap();
+    assert!(first.created && !again.created);
+    assert_eq!(first.id, again.id);
+    app.drain(&app.engine).await;
+    assert_eq!(app.store.jobs(None, 0, 100).await.unwrap().len(), 3);
+    assert_eq!(app.types(first.id.as_str()).await.len(), 5);
+}
+
+async fn fails_twice_then_succeeds(b: Backend) {
+    let Some(app) = TestApp::spawn(b, "count=fail(2)").await else { return };
+    let s = app.process("a.md", &sample_markdown()).await;
+    assert_ready(&s);
+    assert_eq!(s.stages["count"].failures, 2);
+    let types = app.types(&s.id).await;
+    assert_eq!(types.iter().filter(|t| *t == event::STAGE_FAILED).count(), 2);
+    assert_eq!(types.iter().filter(|t| *t == event::DOCUMENT_READY).count(), 1);
+    let count = app.store.jobs(None, 0, 10).await.unwrap().into_iter().find(|j| j.queue == "count").unwrap();
+    assert_eq!((count.state, count.attempt), (JobState::Completed, 3));
+}
+
+async fn always_failing_stage_goes_dead_and_retry_revives_it(b: Backend) {
+    let Some(app) = TestApp::spawn(b, "structure=fail").await else { return };
+    let s = app.process("a.md", &sample_markdown()).await;
+    assert_eq!(s.status, DocumentStatus::Failed);
+    let error = s.error.clone().unwrap();
+    assert!(error.contains("structure") && error.contains("gave up after 3 attempts"), "{error}");
+    let dead = app.store.jobs(Some(JobState::Dead), 0, 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(dead[0].last_error.as_deref().unwrap().contains("injected failure"));
+    // The operator fixes the cause (here: a process without the fail point)
+    // and retries the dead job.
+    let fixed = app.with_options(common::options(""));
+    let report = fixed.retry_job(dead[0].id).await.unwrap();
+    assert_eq!((report.jobs, report.documents.clone()), (1, vec![s.id.clone()]));
+    assert_eq!(app.state(&s.id).await.status, DocumentStatus::Processing);
+    app.drain(&fixed).await;
+    let s = app.state(&s.id).await;
+    assert_ready(&s);
+    assert!(s.error.is_none());
+    assert!(fixed.retry_job(dead[0].id).await.is_err(), "a completed job cannot be retried");
+}
+
+async fn bad_input_fails_permanently_with_a_clear_reason(b: Backend) {
+    let Some(app) = TestApp::spawn(b, "").await else { return };
+    let s = app.process("bad.txt", b"caf\xe9 au lait").await;
+    assert_eq!(s.status, DocumentStatus::Failed);
+    assert_eq!(s.error.as_deref(), Some("stage extract: the file is not valid UTF-8 (first bad byte at offset 3)"));
+    assert_eq!(app.store.jobs(None, 0, 10).await.unwrap()[0].attempt, 1, "permanent errors are not retried");
+    let empty = app.process("empty.txt", b"").await;
+    assert_eq!(empty.error.as_deref(), Some("stage ingest: the file is empty"));
+    let pdf = app.process("fake.txt", b"%PDF-1.7 binary").await;
+    assert_eq!(pdf.error.as_deref(), Some("stage ingest: PDF files are not supported yet"));
+    let html = app.process("page.pdf", b"<html><body>hi</body></html>").await;
+    assert_eq!(html.error.as_deref(), Some("stage ingest: unsupported file type .pdf (supported: .txt, .md)"));
+    // Nothing else is lost: a good document still goes through.
+    assert_ready(&app.process("ok.md", &sample_markdown()).await);
+}
+
+async fn panicking_stage_does_not_kill_the_worker(b: Backend) {
+    let Some(app) = TestApp::spawn(b, "count=panic").await else { return };
+    let s = app.process("a.md", &sample_markdown()).await;
+    assert_eq!(s.status, DocumentStatus::Failed);
+    assert!(s.error.unwrap().contains("stage panicked: fail point: injected panic"));
+}
+
+async fn cancel_stops_a_document(b: Backend) {
+    let Some(app) = TestApp::spawn(b, "structure=sleep(30000)").await else { return };
+    let sub = app.engine.submit(&app.file("a.md", &sample_markdown())).await.unwrap();
+    let mut opts = app.worker_options();
+    opts.exit_when_idle = false;
+    let handle = Worker::new(app.engine.clone(), opts).run();
+    // Wait until `structure` is running, then cancel.
+    for _ in 0..200 {
+        if !app.store.jobs(Some(JobState::Running), 0, 1).await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let report = app.engine.cancel(sub.id.as_str()).await.unwrap();
+    assert_eq!(report.jobs, 1);
+    // The heartbeat notices and aborts the sleeping stage, so shutdown is quick.
+    tokio::time::timeout(Duration::from_secs(20), handle.shutdown()).await.expect("cancelled job stops");
+    let s = app.state(sub.id.as_str()).await;
+    assert_eq!(s.status, DocumentStatus::Cancelled);
+    assert!(!s.stages["structure"].completed, "the cancelled stage never completes");
+    assert_eq!(app.store.jobs(Some(JobState::Cancelled), 0, 10).await.unwrap().len(), 1);
+    assert!(app.engine.cancel(sub.id.as_str()).await.is_err(), "already cancelled");
+}
+
+async fn expired_lease_is_rescued(b: Backend) {
+    let Some(app) = TestApp::spawn(b, "").await else { return };
+    let sub = app.engine.submit(&app.file("a.md", &sample_markdown())).await.unwrap();
+    // A worker that claims `extract` and dies without a heartbeat.
+    let now = bindery_core::time::now_ms();
+    let lost = app.store.claim("ghost", &[], 1, now + 300, now).await.unwrap();
+    assert_eq!(lost.len(), 1);
+    let mut opts = app.worker_options();
+    opts.lease = Duration::from_millis(600);
+    let handle = Worker::new(app.engine.clone(), opts).run();
+    tokio::time::timeout(Duration::from_secs(30), handle.join()).await.unwrap();
+    let s = app.state(sub.id.as_str()).await;
+    assert_ready(&s);
+    let extract = app.store.job(lost[0].id).await.unwrap().unwrap();
+    assert_eq!((extract.state, extract.attempt), (JobState::Completed, 2));
+    assert_eq!(app.types(sub.id.as_str()).await.iter().filter(|t| *t == event::STAGE_COMPLETED).count(), 3);
+}
+
+async fn replay_rebuilds_identical_projections(b: Backend) {
+    let Some(app) = TestApp::spawn(b, "count=fail(1)").await else { return };
+    let a = app.process("a.md", &sample_markdown()).await;
+    let bad = app.process("b.txt", b"\xff").await;
+    assert_eq!(app.engine.replay().await.unwrap(), 2);
+    assert_eq!(app.state(&a.id).await, a);
+    assert_eq!(app.state(&bad.id).await, bad);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corpus_chapters() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite, "").await else { return };
+    for (file, chapters, language) in [
+        ("books/en-alice-in-wonderland.txt", 12, "en"),
+        ("books/fr-tour-du-monde-80-jours.txt", 37, "fr"),
+        ("books/fr-candide.txt", 30, "fr"),
+    ] {
+        let Some(path) = corpus(file) else { return };
+        let sub = app.engine.submit(&path).await.unwrap();
+        app.drain(&app.engine).await;
+        let s = app.state(sub.id.as_str()).await;
+        assert_ready(&s);
+        assert_eq!(s.results["structure"]["chapters"], json!(chapters), "{file}: {}", s.results["structure"]["titles"]);
+        assert_eq!(s.results["extract"]["language"], json!(language), "{file}");
+    }
+}
