@@ -21,7 +21,7 @@ pub mod worker;
 pub use admin::{CancelReport, RetryReport};
 pub use failpoints::Failpoints;
 pub use ingest::Submitted;
-pub use run::NOOP_KIND;
+pub use run::{probe, NOOP_KIND};
 
 use bindery_blob::BlobStore;
 use bindery_core::retry::RetryPolicy;

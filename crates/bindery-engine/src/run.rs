@@ -14,6 +14,21 @@ use std::time::Instant;
 /// The kind of job the queue benchmark enqueues: it does nothing.
 pub const NOOP_KIND: &str = "noop";
 
+/// What no-op jobs observed, for `bindery bench queue`: how many ran, and
+/// for those whose payload carries `enqueued_ns` (wall clock, nanoseconds),
+/// the delay from enqueue to start.
+pub mod probe {
+    use std::sync::atomic::AtomicU64;
+    use std::sync::Mutex;
+
+    pub static RUN: AtomicU64 = AtomicU64::new(0);
+    pub static START_LATENCIES_NS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
+    pub fn now_ns() -> u64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+    }
+}
+
 /// A finished attempt, waiting to be settled.
 pub struct Attempt {
     pub job: Job,
@@ -25,7 +40,14 @@ impl Engine {
     pub(crate) async fn run_job(&self, job: Job) -> Attempt {
         let started = Instant::now();
         let result = match job.kind.as_str() {
-            NOOP_KIND => Ok(StageOutput::default()),
+            NOOP_KIND => {
+                if let Some(t) = job.payload["enqueued_ns"].as_u64() {
+                    let lat = probe::now_ns().saturating_sub(t);
+                    probe::START_LATENCIES_NS.lock().unwrap().push(lat);
+                }
+                probe::RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Ok(StageOutput::default())
+            }
             STAGE_KIND => {
                 let engine = self.clone();
                 let j = job.clone();

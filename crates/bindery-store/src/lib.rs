@@ -65,6 +65,9 @@ pub trait JobQueue: Send + Sync {
     /// Sets (or clears) a queue's limit on jobs running at once, counted
     /// across all workers.
     async fn set_queue_limit(&self, queue: &str, max_running: Option<i32>) -> Result<()>;
+    /// Deletes completed and cancelled jobs last updated before `before`
+    /// (of one queue, or all); returns how many. Dead jobs are kept.
+    async fn prune(&self, queue: Option<&str>, before: Millis) -> Result<u64>;
     /// Job counts by queue and state.
     async fn queue_stats(&self) -> Result<Vec<QueueStat>>;
     /// Woken (at least) whenever jobs are enqueued or retried.

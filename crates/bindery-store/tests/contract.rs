@@ -43,6 +43,7 @@ contract!(
     cursors_persist,
     leases_exclude_other_holders,
     cancel_single_jobs,
+    prune_keeps_unfinished_and_dead_jobs,
     subscribe_catches_up_then_follows,
 );
 
@@ -271,6 +272,19 @@ async fn cancel_single_jobs(store: DynStore) {
     assert_eq!(store.commit(c, T0).await.unwrap().cancelled, 0, "already cancelled");
     let left = store.claim("w", &[], 10, T0 + 1000, T0).await.unwrap();
     assert_eq!(left.iter().map(|j| Some(j.id)).collect::<Vec<_>>(), vec![ids[1]]);
+}
+
+async fn prune_keeps_unfinished_and_dead_jobs(store: DynStore) {
+    enqueue(&store, vec![job("a"), job("a"), job("a"), job("b"), job("a")]).await;
+    let claimed = store.claim("w", &["a".to_string()], 3, T0 + 1000, T0).await.unwrap();
+    store.commit(finish(claimed[0].id, "w", Outcome::Completed), T0).await.unwrap();
+    store.commit(finish(claimed[1].id, "w", Outcome::Dead { error: "x".into() }), T0).await.unwrap();
+    assert_eq!(store.prune(Some("a"), T0).await.unwrap(), 0, "only jobs updated before the cut");
+    assert_eq!(store.prune(Some("b"), T0 + 1).await.unwrap(), 0, "other queues untouched");
+    assert_eq!(store.prune(Some("a"), T0 + 1).await.unwrap(), 1);
+    let left: Vec<JobState> = store.jobs(None, 0, 10).await.unwrap().into_iter().map(|j| j.state).collect();
+    assert_eq!(left.len(), 4);
+    assert!(left.contains(&JobState::Dead) && left.contains(&JobState::Running));
 }
 
 async fn subscribe_catches_up_then_follows(store: DynStore) {

@@ -84,7 +84,14 @@ impl Commits for PgStore {
             pending.extend(events);
         }
         out.enqueued = insert_jobs(&mut tx, &c.enqueue, now).await?;
-        if !out.enqueued.is_empty() || out.revived > 0 {
+        // Wake claimers for new work, and for a slot freed in a limited
+        // queue (other workers wait for it rather than poll).
+        let frees_limited_slot = !c.finish.is_empty()
+            && sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM queues WHERE max_running IS NOT NULL)")
+                .fetch_one(&mut *tx)
+                .await?;
+        let wake = !out.enqueued.is_empty() || out.revived > 0 || frees_limited_slot;
+        if wake {
             sqlx::query("SELECT pg_notify($1, '')").bind(JOBS_CHANNEL).execute(&mut *tx).await?;
         }
         if !pending.is_empty() {
@@ -93,7 +100,7 @@ impl Commits for PgStore {
         }
         tx.commit().await?;
         out.events = pending;
-        if !out.enqueued.is_empty() || out.revived > 0 {
+        if wake {
             self.jobs_notify.notify_waiters();
         }
         if !out.events.is_empty() {

@@ -113,6 +113,17 @@ impl JobQueue for PgStore {
         Ok(())
     }
 
+    async fn prune(&self, queue: Option<&str>, before: Millis) -> Result<u64> {
+        let r = sqlx::query(
+            "DELETE FROM jobs WHERE state IN ('completed', 'cancelled') AND updated_at < $1 AND ($2::TEXT IS NULL OR queue = $2)",
+        )
+        .bind(before)
+        .bind(queue)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
     async fn queue_stats(&self) -> Result<Vec<QueueStat>> {
         let rows = sqlx::query("SELECT queue, state, COUNT(*) AS n FROM jobs GROUP BY queue, state ORDER BY queue, state")
             .fetch_all(&self.pool)

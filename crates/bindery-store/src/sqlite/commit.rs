@@ -91,8 +91,13 @@ impl Commits for SqliteStore {
             }
         }
         out.enqueued = insert_jobs(&mut tx, &c.enqueue, now).await?;
+        let frees_limited_slot = !c.finish.is_empty()
+            && sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM queues WHERE max_running IS NOT NULL)")
+                .fetch_one(&mut *tx)
+                .await?;
         tx.commit().await?;
-        if !out.enqueued.is_empty() || out.revived > 0 {
+        // Wake claimers for new work, and for a slot freed in a limited queue.
+        if !out.enqueued.is_empty() || out.revived > 0 || frees_limited_slot {
             self.jobs_notify.notify_waiters();
         }
         if !out.events.is_empty() {

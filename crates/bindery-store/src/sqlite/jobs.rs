@@ -150,6 +150,18 @@ impl JobQueue for SqliteStore {
         Ok(())
     }
 
+    async fn prune(&self, queue: Option<&str>, before: Millis) -> Result<u64> {
+        let r = sqlx::query(
+            "DELETE FROM jobs WHERE state IN ('completed', 'cancelled') AND updated_at < ? AND (? IS NULL OR queue = ?)",
+        )
+        .bind(before)
+        .bind(queue)
+        .bind(queue)
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
     async fn queue_stats(&self) -> Result<Vec<QueueStat>> {
         let rows = sqlx::query("SELECT queue, state, COUNT(*) AS n FROM jobs GROUP BY queue, state ORDER BY queue, state")
             .fetch_all(&self.reader)

@@ -1,0 +1,174 @@
+//! The command line, as others script against it. Names here are a
+//! contract: add, never rename.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "bindery", version, about = "Turn books and documents into structured, searchable content.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command shares. Each resolves from the flag, then its
+/// `BINDERY_*` variable, then the config file, then the default.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Global {
+    /// Where the embedded database and blobs live [default: ./bindery-data].
+    #[arg(long, env = "BINDERY_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// sqlite://… or postgres://… [default: SQLite in the data dir].
+    #[arg(long, env = "BINDERY_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// A folder path, file:///…, or s3://bucket/prefix [default: blobs/ in the data dir].
+    #[arg(long, env = "BINDERY_STORAGE", global = true)]
+    pub storage: Option<String>,
+    /// A TOML file with any of the settings above and the worker's.
+    #[arg(long, env = "BINDERY_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Log format on stderr: json or text.
+    #[arg(long, env = "BINDERY_LOG_FORMAT", global = true)]
+    pub log_format: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Ingest files and run each to the end on an in-process engine.
+    Process {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// One JSON object per document on stdout.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        worker: WorkerArgs,
+    },
+    /// Store files and enqueue their pipelines; prints their ids.
+    Submit {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run jobs until stopped (Ctrl-C or SIGTERM finish running jobs first).
+    Worker {
+        #[command(flatten)]
+        worker: WorkerArgs,
+        /// Stop when no job is available or running anywhere.
+        #[arg(long)]
+        exit_when_idle: bool,
+        /// Deliver events to this sink (https://… webhook, nats://…, redis://…); repeatable.
+        #[arg(long = "sink", env = "BINDERY_SINKS", value_delimiter = ',')]
+        sinks: Vec<String>,
+        /// Secret for signing webhooks (whsec_… as in Standard Webhooks).
+        #[arg(long, env = "BINDERY_WEBHOOK_SECRET", hide_env_values = true)]
+        webhook_secret: Option<String>,
+        /// Serve Prometheus metrics on this address, e.g. 127.0.0.1:9100.
+        #[arg(long, env = "BINDERY_METRICS_LISTEN")]
+        metrics_listen: Option<String>,
+    },
+    /// Print events as CloudEvents.
+    Events {
+        #[arg(long)]
+        document: Option<String>,
+        /// Only events with a greater global sequence.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// Keep printing new events as they are appended.
+        #[arg(long)]
+        follow: bool,
+        /// CloudEvents JSON, one per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A document's state, progress and results.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List jobs.
+    Jobs {
+        /// available, running, completed, dead or cancelled.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a dead job (or every dead job) run again.
+    Retry {
+        #[arg(required_unless_present = "all_dead", conflicts_with = "all_dead")]
+        job: Option<i64>,
+        #[arg(long)]
+        all_dead: bool,
+    },
+    /// Cancel a document (by id) or a job (by number).
+    Cancel { id: String },
+    /// Rebuild every read model from the event log.
+    Replay,
+    /// Set or clear a queue's limit on jobs running at once, across all workers.
+    Limit {
+        queue: String,
+        /// A number, or "none".
+        max_running: String,
+    },
+    /// Job counts per queue and state.
+    Queues {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(Bench),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct WorkerArgs {
+    /// Jobs run at once [default: number of cores].
+    #[arg(long, env = "BINDERY_CONCURRENCY")]
+    pub concurrency: Option<usize>,
+    /// Serve only these queues (stage names); repeatable.
+    #[arg(long = "queue", env = "BINDERY_QUEUES", value_delimiter = ',')]
+    pub queues: Vec<String>,
+    /// Seconds a claim stays valid without a heartbeat [default: 30].
+    #[arg(long, env = "BINDERY_LEASE_SECS")]
+    pub lease_secs: Option<f64>,
+    /// Attempts before a stage job is dead [default: 5].
+    #[arg(long, env = "BINDERY_MAX_ATTEMPTS")]
+    pub max_attempts: Option<i32>,
+    /// First retry delay in milliseconds; doubles each attempt [default: 1000].
+    #[arg(long, env = "BINDERY_RETRY_BASE_MS")]
+    pub retry_base_ms: Option<u64>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Bench {
+    /// No-op jobs: enqueue rate, jobs/s worked, enqueue→start latency.
+    Queue {
+        #[arg(long, default_value_t = 100_000)]
+        jobs: usize,
+        /// Worker services in this process.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+        /// Jobs each worker runs at once.
+        #[arg(long, default_value_t = 500)]
+        concurrency: usize,
+        /// Jobs enqueued one at a time on idle workers to measure latency.
+        #[arg(long, default_value_t = 500)]
+        latency_samples: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Event log: append and read rates.
+    Events {
+        #[arg(long, default_value_t = 100_000)]
+        events: usize,
+        #[arg(long)]
+        json: bool,
+    },
+}

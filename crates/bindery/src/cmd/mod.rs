@@ -1,0 +1,35 @@
+//! One module per command.
+
+mod admin;
+mod bench;
+mod events;
+mod process;
+mod show;
+mod worker;
+
+use crate::cli::{Bench, Command};
+use crate::config::Settings;
+use anyhow::Result;
+use std::process::ExitCode;
+
+pub async fn run(command: Command, s: Settings) -> Result<ExitCode> {
+    match command {
+        Command::Process { paths, json, worker } => process::process(&s, &paths, json, &worker).await,
+        Command::Submit { paths, json } => process::submit(&s, &paths, json).await,
+        Command::Worker { worker, exit_when_idle, sinks, webhook_secret, metrics_listen } => {
+            worker::worker(&s, &worker, exit_when_idle, sinks, webhook_secret, metrics_listen).await
+        }
+        Command::Events { document, after, follow, json } => events::events(&s, document, after, follow, json).await,
+        Command::Show { id, json } => show::show(&s, &id, json).await,
+        Command::Jobs { state, limit, json } => admin::jobs(&s, state, limit, json).await,
+        Command::Retry { job, all_dead } => admin::retry(&s, job, all_dead).await,
+        Command::Cancel { id } => admin::cancel(&s, &id).await,
+        Command::Replay => admin::replay(&s).await,
+        Command::Limit { queue, max_running } => admin::limit(&s, &queue, &max_running).await,
+        Command::Queues { json } => admin::queues(&s, json).await,
+        Command::Bench(Bench::Queue { jobs, workers, concurrency, latency_samples, json }) => {
+            bench::queue(&s, jobs, workers, concurrency, latency_samples, json).await
+        }
+        Command::Bench(Bench::Events { events, json }) => bench::events(&s, events, json).await,
+    }
+}

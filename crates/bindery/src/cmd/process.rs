@@ -1,0 +1,153 @@
+//! `bindery process` (the main job) and `bindery submit`.
+
+use super::show::document_json;
+use crate::cli::WorkerArgs;
+use crate::config::Settings;
+use anyhow::Result;
+use bindery_core::{DocumentState, DocumentStatus};
+use bindery_engine::worker::{Worker, WorkerOptions};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use serde_json::json;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// One input file and what became of it.
+struct Entry {
+    source: String,
+    id: Option<String>,
+    error: Option<String>,
+    bar: Option<ProgressBar>,
+    state: Option<DocumentState>,
+}
+
+pub async fn process(s: &Settings, paths: &[PathBuf], json: bool, args: &WorkerArgs) -> Result<ExitCode> {
+    let w = s.worker(args)?;
+    let engine = crate::open(s, crate::engine_options(Some(&w))?).await?;
+    let started = Instant::now();
+    let bars = MultiProgress::new();
+    if json {
+        bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let style = ProgressStyle::with_template("{spinner} {prefix:30!} [{bar:24}] {pos}/{len} {wide_msg}")
+        .expect("valid template")
+        .progress_chars("=> ");
+    let mut entries = Vec::new();
+    for path in paths {
+        let source = path.display().to_string();
+        let (id, error) = match engine.submit(path).await {
+            Ok(sub) => (Some(sub.id.to_string()), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        let bar = id.as_ref().map(|_| {
+            let b = bars.add(ProgressBar::new(1).with_style(style.clone()).with_prefix(short(&source)));
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        });
+        entries.push(Entry { source, id, error, bar, state: None });
+    }
+    let opts = WorkerOptions {
+        concurrency: w.concurrency,
+        queues: w.queues.clone(),
+        lease: w.lease,
+        heartbeat: w.lease / 3,
+        ..WorkerOptions::default()
+    };
+    let worker = Worker::new(engine.clone(), opts).run();
+    let mut interrupted = false;
+    loop {
+        let mut all_done = true;
+        for e in entries.iter_mut() {
+            let Some(id) = &e.id else { continue };
+            if e.state.as_ref().is_some_and(|s| s.status.is_terminal()) {
+                continue;
+            }
+            let state = engine.store().document(id).await?;
+            if let (Some(st), Some(bar)) = (&state, &e.bar) {
+                let p = st.progress();
+                bar.set_length(p.total.max(1) as u64);
+                bar.set_position(p.done as u64);
+                match st.status {
+                    DocumentStatus::Processing => bar.set_message(p.current_stage.unwrap_or_default()),
+                    other => bar.finish_with_message(other.as_str()),
+                }
+            }
+            all_done &= state.as_ref().is_some_and(|s| s.status.is_terminal());
+            e.state = state;
+        }
+        if all_done {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            _ = tokio::signal::ctrl_c() => { interrupted = true; break }
+        }
+    }
+    worker.shutdown().await;
+    bars.clear().ok();
+    let mut all_ready = !interrupted;
+    for e in &entries {
+        let status = e.state.as_ref().map(|s| s.status.as_str()).unwrap_or("failed");
+        all_ready &= status == "ready";
+        if json {
+            let mut obj = match &e.state {
+                Some(st) => document_json(st),
+                None => json!({"id": e.id}),
+            };
+            obj["source"] = json!(e.source);
+            obj["status"] = json!(status);
+            obj["error"] = json!(e.state.as_ref().and_then(|s| s.error.clone()).or_else(|| e.error.clone()));
+            println!("{obj}");
+        } else {
+            eprintln!("{}", summary_line(e));
+        }
+    }
+    if !json {
+        eprintln!("{} document(s) in {:.1} s", entries.len(), started.elapsed().as_secs_f64());
+    }
+    Ok(if interrupted {
+        eprintln!("interrupted: unfinished jobs stay queued for `bindery worker`");
+        ExitCode::from(130)
+    } else if all_ready {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn summary_line(e: &Entry) -> String {
+    match &e.state {
+        Some(st) if st.status == DocumentStatus::Ready => {
+            let chapters = st.results.get("structure").and_then(|r| r["chapters"].as_u64()).unwrap_or(0);
+            let words = st.results.get("count").and_then(|r| r["words"].as_u64()).unwrap_or(0);
+            let secs = st.finished_ms.unwrap_or(st.updated_ms).saturating_sub(st.created_ms) as f64 / 1000.0;
+            format!("ready   {}  {chapters} chapters, {words} words, {secs:.2} s  (id {})", e.source, st.id)
+        }
+        Some(st) => format!("{:<7} {}  {}  (id {})", st.status.as_str(), e.source, st.error.as_deref().unwrap_or(""), st.id),
+        None => format!("failed  {}  {}", e.source, e.error.as_deref().unwrap_or("unknown error")),
+    }
+}
+
+fn short(s: &str) -> String {
+    std::path::Path::new(s).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| s.to_owned())
+}
+
+pub async fn submit(s: &Settings, paths: &[PathBuf], json: bool) -> Result<ExitCode> {
+    let engine = crate::open(s, crate::engine_options(None)?).await?;
+    let mut ok = true;
+    for path in paths {
+        match engine.submit(path).await {
+            Ok(sub) if json => println!("{}", json!({"id": sub.id, "source": sub.source, "created": sub.created})),
+            Ok(sub) => println!("{}\t{}{}", sub.id, path.display(), if sub.created { "" } else { "\t(already submitted)" }),
+            Err(e) => {
+                ok = false;
+                if json {
+                    println!("{}", json!({"id": null, "source": path.display().to_string(), "created": false, "error": e.to_string()}));
+                } else {
+                    eprintln!("error: {}: {e}", path.display());
+                }
+            }
+        }
+    }
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

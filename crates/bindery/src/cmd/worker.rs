@@ -1,0 +1,64 @@
+//! `bindery worker`: run jobs (and deliver the outbox) until stopped.
+
+use crate::cli::WorkerArgs;
+use crate::config::Settings;
+use anyhow::{Context, Result};
+use bindery_engine::outbox::{Outbox, OutboxOptions};
+use bindery_engine::worker::{Worker, WorkerOptions};
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::signal::unix::{signal, SignalKind};
+
+pub async fn worker(
+    s: &Settings,
+    args: &WorkerArgs,
+    exit_when_idle: bool,
+    mut sinks: Vec<String>,
+    webhook_secret: Option<String>,
+    metrics_listen: Option<String>,
+) -> Result<ExitCode> {
+    let w = s.worker(args)?;
+    if let Some(addr) = metrics_listen {
+        let addr: std::net::SocketAddr = addr.parse().with_context(|| format!("--metrics-listen {addr:?}"))?;
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(addr)
+            .install()
+            .context("starting the Prometheus endpoint")?;
+    }
+    let engine = crate::open(s, crate::engine_options(Some(&w))?).await?;
+    if sinks.is_empty() {
+        sinks = s.file_sinks.clone();
+    }
+    let sinks = sinks
+        .iter()
+        .map(|spec| bindery_outbox::parse_sink(spec, webhook_secret.as_deref()).map(Arc::from))
+        .collect::<Result<Vec<Arc<dyn bindery_outbox::Sink>>, _>>()
+        .context("configuring sinks")?;
+    let opts = WorkerOptions {
+        concurrency: w.concurrency,
+        queues: w.queues,
+        lease: w.lease,
+        heartbeat: w.lease / 3,
+        exit_when_idle,
+        ..WorkerOptions::default()
+    };
+    let outbox = (!sinks.is_empty()).then(|| {
+        let o = OutboxOptions { holder: opts.id.clone(), ..OutboxOptions::default() };
+        Outbox::new(engine.clone(), sinks, o).run()
+    });
+    let handle = Worker::new(engine, opts).run();
+    let stop = handle.shutdown_token();
+    let mut term = signal(SignalKind::terminate())?;
+    let signals = tokio::spawn(async move {
+        tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
+        tracing::info!("stopping: finishing running jobs");
+        stop.cancel();
+    });
+    let stats = handle.join().await;
+    signals.abort();
+    if let Some(o) = outbox {
+        o.shutdown().await;
+    }
+    tracing::info!(claimed = stats.claimed, settled = stats.settled, "worker exited");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,101 @@
+//! Resolving settings: flag, then `BINDERY_*` variable (both through clap),
+//! then the config file, then the default.
+
+use crate::cli::{Global, WorkerArgs};
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The config file: every key optional, names as the long flags.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub storage: Option<String>,
+    pub log_format: Option<String>,
+    pub concurrency: Option<usize>,
+    pub lease_secs: Option<f64>,
+    pub max_attempts: Option<i32>,
+    pub retry_base_ms: Option<u64>,
+    #[serde(default)]
+    pub sinks: Vec<String>,
+}
+
+/// Settings after resolution.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    /// Whether the database URL was chosen by the user (benchmarks use a
+    /// scratch database otherwise).
+    pub database_explicit: bool,
+    pub storage: String,
+    pub log_json: bool,
+    pub file_sinks: Vec<String>,
+    file: WorkerDefaults,
+}
+
+#[derive(Debug, Clone, Default)]
+struct WorkerDefaults {
+    concurrency: Option<usize>,
+    lease_secs: Option<f64>,
+    max_attempts: Option<i32>,
+    retry_base_ms: Option<u64>,
+}
+
+/// Worker settings after resolution.
+pub struct Worker {
+    pub concurrency: usize,
+    pub queues: Vec<String>,
+    pub lease: Duration,
+    pub max_attempts: i32,
+    pub retry_base: Duration,
+}
+
+impl Settings {
+    pub fn resolve(g: &Global) -> Result<Self> {
+        let file = match &g.config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).with_context(|| format!("reading config file {}", p.display()))?;
+                toml::from_str::<FileConfig>(&text).with_context(|| format!("parsing config file {}", p.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let data_dir = g.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("bindery-data"));
+        let explicit = g.database_url.clone().or(file.database_url);
+        let database_explicit = explicit.is_some();
+        let database_url = explicit.unwrap_or_else(|| sqlite_url(&data_dir));
+        let storage = g.storage.clone().or(file.storage).unwrap_or_else(|| data_dir.join("blobs").display().to_string());
+        let log_json = match g.log_format.clone().or(file.log_format).as_deref() {
+            None | Some("json") => true,
+            Some("text") => false,
+            Some(other) => anyhow::bail!("--log-format must be json or text, not {other:?}"),
+        };
+        let defaults = WorkerDefaults {
+            concurrency: file.concurrency,
+            lease_secs: file.lease_secs,
+            max_attempts: file.max_attempts,
+            retry_base_ms: file.retry_base_ms,
+        };
+        Ok(Self { data_dir, database_url, database_explicit, storage, log_json, file_sinks: file.sinks, file: defaults })
+    }
+
+    pub fn worker(&self, a: &WorkerArgs) -> Result<Worker> {
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let lease = a.lease_secs.or(self.file.lease_secs).unwrap_or(30.0);
+        anyhow::ensure!(lease > 0.0, "--lease-secs must be positive");
+        Ok(Worker {
+            concurrency: a.concurrency.or(self.file.concurrency).unwrap_or(cores).max(1),
+            queues: a.queues.clone(),
+            lease: Duration::from_secs_f64(lease),
+            max_attempts: a.max_attempts.or(self.file.max_attempts).unwrap_or(5).max(1),
+            retry_base: Duration::from_millis(a.retry_base_ms.or(self.file.retry_base_ms).unwrap_or(1000)),
+        })
+    }
+}
+
+pub fn sqlite_url(dir: &Path) -> String {
+    format!("sqlite://{}/bindery.db?mode=rwc", dir.display())
+}

@@ -1,0 +1,85 @@
+//! The `bindery` binary: the CLI over the engine.
+//!
+//! `anyhow` lives here only; libraries return typed errors.
+
+mod cli;
+mod cmd;
+mod config;
+
+use anyhow::{Context, Result};
+use bindery_blob::BlobStore;
+use bindery_core::retry::RetryPolicy;
+use bindery_engine::{Engine, EngineOptions, Failpoints};
+use clap::Parser;
+use cli::{Cli, Command};
+use config::Settings;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::resolve(&cli.global) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&settings, &cli.command);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match runtime.block_on(cmd::run(cli.command, settings)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// JSON logs on stderr, carrying the job, document and correlation ids of
+/// the span they happen in. Long-running services log at `info`; one-shot
+/// commands at `warn`, so progress bars stay readable. `BINDERY_LOG`
+/// overrides (e.g. `BINDERY_LOG=debug`).
+fn init_logging(s: &Settings, command: &Command) {
+    let default = match command {
+        Command::Worker { .. } => "info",
+        _ => "warn",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BINDERY_LOG").unwrap_or_else(|_| default.into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if s.log_json {
+        builder.json().with_current_span(true).with_span_list(false).init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Opens the store and blob storage the settings name.
+pub async fn open(s: &Settings, opts: EngineOptions) -> Result<Engine> {
+    if s.database_url.starts_with("sqlite:") || !s.storage.contains("://") {
+        std::fs::create_dir_all(&s.data_dir).with_context(|| format!("creating data dir {}", s.data_dir.display()))?;
+    }
+    let store = bindery_store::connect(&s.database_url).await.with_context(|| format!("opening database {}", redact(&s.database_url)))?;
+    let blobs = BlobStore::from_url(&s.storage).with_context(|| format!("opening storage {}", s.storage))?;
+    Ok(Engine::new(store, blobs, bindery_stages::registry(), opts))
+}
+
+pub fn engine_options(w: Option<&config::Worker>) -> Result<EngineOptions> {
+    let failpoints = Failpoints::from_env().map_err(anyhow::Error::msg)?;
+    let mut o = EngineOptions { failpoints, ..EngineOptions::default() };
+    if let Some(w) = w {
+        o.max_attempts = w.max_attempts;
+        o.retry = RetryPolicy { base: w.retry_base, ..RetryPolicy::default() };
+    }
+    Ok(o)
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].find(':') {
+            Some(c) => format!("{}:***{}", &url[..s + 3 + c], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}

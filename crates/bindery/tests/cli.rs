@@ -1,0 +1,99 @@
+//! The CLI contract, through the real binary.
+
+mod harness;
+
+use harness::{stdout_json, Cli};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_json_reports_each_document() {
+    let cli = Cli::sqlite().await;
+    let good = cli.books(1).remove(0);
+    let bad = cli.dir.path().join("bad.txt");
+    std::fs::write(&bad, b"\xc3\x28 not utf-8").unwrap();
+    let fake = cli.dir.path().join("fake.pdf");
+    std::fs::write(&fake, b"<!DOCTYPE html><html></html>").unwrap();
+    let missing = cli.dir.path().join("missing.txt");
+    let out = cli.run(&["process", "--json", good.to_str().unwrap(), bad.to_str().unwrap(), fake.to_str().unwrap(), missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "not all documents are ready");
+    let docs = stdout_json(&out);
+    assert_eq!(docs.len(), 4);
+    assert_eq!((docs[0]["status"].as_str(), docs[0]["chapters"].as_array().map(Vec::len)), (Some("ready"), Some(2)));
+    assert!(docs[0]["error"].is_null());
+    assert_eq!(docs[1]["status"], "failed");
+    assert!(docs[1]["error"].as_str().unwrap().contains("not valid UTF-8"));
+    assert_eq!(docs[2]["error"], "stage ingest: unsupported file type .pdf (supported: .txt, .md)");
+    assert!(docs[3]["id"].is_null());
+    assert!(docs[3]["error"].as_str().unwrap().contains("missing.txt"));
+    for d in &docs {
+        assert!(d["source"].is_string());
+    }
+    // The good one again: same id, already ready, exit 0.
+    let again = cli.run(&["process", "--json", good.to_str().unwrap()]);
+    assert!(again.status.success());
+    assert_eq!(stdout_json(&again)[0]["id"], docs[0]["id"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_job_is_listed_and_retry_revives_it() {
+    let cli = Cli::sqlite().await;
+    let book = cli.books(1).remove(0);
+    let out = cli
+        .cmd(&["process", "--json", "--max-attempts", "2", "--retry-base-ms", "10", book.to_str().unwrap()])
+        .env("BINDERY_FAILPOINTS", "count=fail")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let doc = &stdout_json(&out)[0];
+    assert_eq!(doc["status"], "failed");
+    assert!(doc["error"].as_str().unwrap().contains("gave up after 2 attempts"), "{doc}");
+    let dead = stdout_json(&cli.run(&["jobs", "--state", "dead", "--json"]));
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0]["queue"], "count");
+    assert!(cli.run(&["retry", "--all-dead"]).status.success());
+    assert!(cli.run(&["worker", "--exit-when-idle"]).status.success());
+    let id = doc["id"].as_str().unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&cli.run(&["show", id, "--json"]).stdout).unwrap();
+    assert_eq!(shown["status"], "ready");
+    assert_eq!(shown["progress"]["percent"], 100.0);
+    assert!(stdout_json(&cli.run(&["jobs", "--state", "dead", "--json"])).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_are_cloudevents_and_replay_is_stable() {
+    let cli = Cli::sqlite().await;
+    let book = cli.books(1).remove(0);
+    assert!(cli.run(&["process", book.to_str().unwrap()]).status.success());
+    let events = stdout_json(&cli.run(&["events", "--json"]));
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["document.uploaded", "stage.completed", "stage.completed", "stage.completed", "document.ready"]);
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e["specversion"], "1.0");
+        assert_eq!(e["sequence"], i as i64 + 1);
+        assert_eq!(e["streamversion"], i as i64 + 1);
+        assert_eq!(e["subject"], events[0]["subject"]);
+        assert_eq!(e["correlationid"], events[0]["id"], "one correlation id per run");
+        assert!(e["id"].is_string() && e["time"].is_string() && e["source"] == "/bindery/engine");
+    }
+    assert_eq!(events[1]["causationid"], events[0]["id"]);
+    let id = events[0]["subject"].as_str().unwrap();
+    let after = stdout_json(&cli.run(&["events", "--json", "--document", id, "--after", "3"]));
+    assert_eq!(after.len(), 2);
+    let before = cli.run(&["show", id, "--json"]).stdout;
+    let replay = cli.run(&["replay"]);
+    assert!(String::from_utf8_lossy(&replay.stdout).contains("rebuilt 1 document"));
+    assert_eq!(cli.run(&["show", id, "--json"]).stdout, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_twice_gives_one_document() {
+    let cli = Cli::sqlite().await;
+    let book = cli.books(1);
+    let first = cli.submit(&book);
+    let second = cli.submit(&book);
+    assert_eq!(first, second);
+    let jobs = stdout_json(&cli.run(&["jobs", "--json"]));
+    assert_eq!(jobs.len(), 1, "only the first stage is queued, once");
+    let bad = cli.run(&["jobs", "--state", "sleeping"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown job state"));
+}
