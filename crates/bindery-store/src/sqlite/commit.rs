@@ -2,7 +2,7 @@
 //! [`Commit`], and waiters are woken only after it is durable.
 
 use super::{state_of, SqliteStore};
-use crate::rows::{event_from_row, fold, EVENT_COLUMNS};
+use crate::rows::fold;
 use crate::{Commit, Commits, Committed, Finish, Outcome, Result, StoreError};
 use async_trait::async_trait;
 use bindery_core::event::StoredEvent;
@@ -55,40 +55,41 @@ impl Commits for SqliteStore {
             .await?;
             out.revived += r.rows_affected();
         }
-        if !c.appends.is_empty() {
-            let mut seq: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(sequence), 0) FROM events").fetch_one(&mut *tx).await?;
-            for a in &c.appends {
-                let current: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?")
-                    .bind(&a.stream)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                if !a.expected.matches(current) {
-                    return Err(StoreError::Conflict { stream: a.stream.clone(), expected: a.expected, actual: current });
-                }
-                let mut appended = Vec::with_capacity(a.events.len());
-                for (i, e) in a.events.iter().enumerate() {
-                    seq += 1;
-                    let sql = format!(
-                        "INSERT INTO events (sequence, stream, version, id, type, data, time_ms, correlation_id, causation_id) \
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {EVENT_COLUMNS}"
-                    );
-                    let row = sqlx::query(&sql)
-                        .bind(seq)
-                        .bind(&a.stream)
-                        .bind(current + 1 + i as i64)
-                        .bind(&e.id.0)
-                        .bind(&e.ty)
-                        .bind(sqlx::types::Json(&e.data))
-                        .bind(now)
-                        .bind(&e.correlation_id)
-                        .bind(&e.causation_id)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    appended.push(event_from_row!(&row)?);
-                }
-                project(&mut tx, &a.stream, &appended).await?;
-                out.events.extend(appended);
+        let mut head: Option<i64> = None;
+        for a in &c.appends {
+            // One round trip for the head and the stream's version: with
+            // sqlx every statement is a hand-off to SQLite's thread.
+            let (last, current): (i64, i64) = sqlx::query_as(
+                "SELECT (SELECT COALESCE(MAX(sequence), 0) FROM events), \
+                        (SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?)",
+            )
+            .bind(&a.stream)
+            .fetch_one(&mut *tx)
+            .await?;
+            if !a.expected.matches(current) {
+                return Err(StoreError::Conflict { stream: a.stream.clone(), expected: a.expected, actual: current });
             }
+            let first = head.unwrap_or(last) + 1;
+            let appended: Vec<StoredEvent> = a
+                .events
+                .iter()
+                .enumerate()
+                .map(|(i, e)| StoredEvent {
+                    sequence: first + i as i64,
+                    stream: a.stream.clone(),
+                    version: current + 1 + i as i64,
+                    id: e.id.0.clone(),
+                    ty: e.ty.clone(),
+                    data: e.data.clone(),
+                    time_ms: now,
+                    correlation_id: e.correlation_id.clone(),
+                    causation_id: e.causation_id.clone(),
+                })
+                .collect();
+            head = Some(first + a.events.len() as i64 - 1);
+            insert_events(&mut tx, &appended).await?;
+            project(&mut tx, &a.stream, &appended).await?;
+            out.events.extend(appended);
         }
         out.enqueued = insert_jobs(&mut tx, &c.enqueue, now).await?;
         let frees_limited_slot = !c.finish.is_empty()
@@ -105,6 +106,27 @@ impl Commits for SqliteStore {
         }
         Ok(out)
     }
+}
+
+/// Inserts events in one statement: the rows travel as one JSON array.
+async fn insert_events(tx: &mut Tx, events: &[StoredEvent]) -> Result<()> {
+    let rows: Vec<serde_json::Value> = events
+        .iter()
+        .map(|e| {
+            serde_json::json!({"s": e.sequence, "st": e.stream, "v": e.version, "id": e.id, "t": e.ty,
+                "d": e.data.to_string(), "ms": e.time_ms, "c": e.correlation_id, "ca": e.causation_id})
+        })
+        .collect();
+    let json = serde_json::Value::Array(rows).to_string();
+    sqlx::query(
+        "INSERT INTO events (sequence, stream, version, id, type, data, time_ms, correlation_id, causation_id) \
+         SELECT value ->> 's', value ->> 'st', value ->> 'v', value ->> 'id', value ->> 't', value ->> 'd', \
+                value ->> 'ms', value ->> 'c', value ->> 'ca' FROM json_each(?)",
+    )
+    .bind(json)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Folds `events` into the stream's document projection.
@@ -135,27 +157,35 @@ pub(super) async fn upsert_document(tx: &mut Tx, s: &DocumentState) -> Result<()
 }
 
 async fn finish_jobs(tx: &mut Tx, finish: &[Finish], now: Millis) -> Result<()> {
-    // Completions are the hot path (one per job), so they are settled with
-    // one statement per worker and chunk rather than one per job.
-    let completed: Vec<&Finish> = finish.iter().filter(|f| f.outcome == Outcome::Completed).collect();
-    for chunk in completed.chunks(CHUNK) {
-        let mut by_worker: std::collections::BTreeMap<&str, Vec<i64>> = Default::default();
-        for f in chunk {
-            by_worker.entry(&f.worker).or_default().push(f.job);
-        }
-        for (worker, ids) in by_worker {
-            let mut q = QueryBuilder::<Sqlite>::new("UPDATE jobs SET state = 'completed', lease_until = NULL, updated_at = ");
-            q.push_bind(now).push(" WHERE state = 'running' AND worker = ").push_bind(worker).push(" AND id IN (");
-            let mut sep = q.separated(", ");
-            for id in &ids {
-                sep.push_bind(*id);
-            }
-            q.push(")");
-            let done = q.build().execute(&mut **tx).await?.rows_affected();
-            if done != ids.len() as u64 {
-                let lost = first_not_held(tx, &ids, worker).await?;
-                return Err(StoreError::LeaseLost(lost));
-            }
+    // Completions are the hot path (one per job): one statement per worker,
+    // with the ids as one JSON array so the SQL text (and the prepared
+    // statement) is the same whatever the batch size.
+    let mut by_worker: std::collections::BTreeMap<&str, Vec<i64>> = Default::default();
+    for f in finish.iter().filter(|f| f.outcome == Outcome::Completed) {
+        by_worker.entry(&f.worker).or_default().push(f.job);
+    }
+    for (worker, ids) in by_worker {
+        let json = super::jobs::json_ids(&ids);
+        let done = sqlx::query(
+            "UPDATE jobs SET state = 'completed', lease_until = NULL, updated_at = ? \
+             WHERE state = 'running' AND worker = ? AND id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(now)
+        .bind(worker)
+        .bind(&json)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if done != ids.len() as u64 {
+            let lost: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?)) \
+                 AND NOT (state = 'completed' AND worker = ?) ORDER BY id LIMIT 1",
+            )
+            .bind(&json)
+            .bind(worker)
+            .fetch_optional(&mut **tx)
+            .await?;
+            return Err(StoreError::LeaseLost(lost.unwrap_or(ids[0])));
         }
     }
     for f in finish.iter().filter(|f| f.outcome != Outcome::Completed) {
@@ -181,19 +211,6 @@ async fn finish_jobs(tx: &mut Tx, finish: &[Finish], now: Millis) -> Result<()> 
         }
     }
     Ok(())
-}
-
-/// After a partial batch update, finds a job the worker no longer held.
-async fn first_not_held(tx: &mut Tx, ids: &[i64], worker: &str) -> Result<i64> {
-    let mut q = QueryBuilder::<Sqlite>::new("SELECT id FROM jobs WHERE NOT (state = 'completed' AND worker = ");
-    q.push_bind(worker).push(") AND id IN (");
-    let mut sep = q.separated(", ");
-    for id in ids {
-        sep.push_bind(*id);
-    }
-    q.push(") ORDER BY id LIMIT 1");
-    let id: Option<i64> = q.build_query_scalar().fetch_optional(&mut **tx).await?;
-    Ok(id.unwrap_or(ids[0]))
 }
 
 pub(super) async fn insert_jobs(tx: &mut Tx, jobs: &[NewJob], now: Millis) -> Result<Vec<Option<i64>>> {

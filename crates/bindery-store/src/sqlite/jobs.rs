@@ -5,11 +5,11 @@
 
 use super::SqliteStore;
 use crate::rows::{job_from_row, JOB_COLUMNS, LEASE_EXPIRED_SQL};
-use crate::{JobQueue, QueueStat, RescueReport, Result};
+use crate::{JobQueue, QueueStat, RescueReport, Result, StoreError};
 use async_trait::async_trait;
 use bindery_core::time::Millis;
 use bindery_core::{Job, JobState};
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::{Row, Sqlite, Transaction};
 use std::collections::HashSet;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -23,34 +23,25 @@ impl JobQueue for SqliteStore {
             .await?;
         let limited: Vec<(String, i64)> =
             limited.into_iter().filter(|(q, _)| queues.is_empty() || queues.contains(q)).collect();
-        let mut claimed = Vec::new();
+        let served = json_strings(queues);
+        let excluded = json_strings(limited.iter().map(|(q, _)| q));
         // Unlimited queues first, in one statement.
-        {
-            let mut q = QueryBuilder::<Sqlite>::new("UPDATE jobs SET state = 'running', attempt = attempt + 1, worker = ");
-            q.push_bind(worker).push(", lease_until = ").push_bind(lease_until).push(", updated_at = ").push_bind(now);
-            q.push(" WHERE id IN (SELECT id FROM jobs WHERE state = 'available' AND run_at <= ").push_bind(now);
-            if !queues.is_empty() {
-                q.push(" AND queue IN (");
-                let mut sep = q.separated(", ");
-                queues.iter().for_each(|name| {
-                    sep.push_bind(name);
-                });
-                q.push(")");
-            }
-            if !limited.is_empty() {
-                q.push(" AND queue NOT IN (");
-                let mut sep = q.separated(", ");
-                limited.iter().for_each(|(name, _)| {
-                    sep.push_bind(name);
-                });
-                q.push(")");
-            }
-            q.push(" ORDER BY priority, run_at, id LIMIT ").push_bind(limit as i64);
-            q.push(format!(") RETURNING {JOB_COLUMNS}"));
-            for row in q.build().fetch_all(&mut *tx).await? {
-                claimed.push(job_from_row!(&row)?);
-            }
-        }
+        let ids: String = sqlx::query_scalar(
+            // `INDEXED BY`: left alone, the planner prefers `jobs_state` and
+            // sorts every available job on each claim.
+            "SELECT COALESCE(json_group_array(id), '[]') FROM (SELECT id FROM jobs INDEXED BY jobs_fetch \
+             WHERE state = 'available' AND run_at <= ? \
+             AND (json_array_length(?) = 0 OR queue IN (SELECT value FROM json_each(?))) \
+             AND queue NOT IN (SELECT value FROM json_each(?)) ORDER BY priority, run_at, id LIMIT ?)",
+        )
+        .bind(now)
+        .bind(&served)
+        .bind(&served)
+        .bind(&excluded)
+        .bind(limit as i64)
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut claimed = take(&mut tx, &ids, worker, lease_until, now).await?;
         // Then each limited queue, up to its free slots.
         for (name, max) in &limited {
             let room = limit.saturating_sub(claimed.len()) as i64;
@@ -61,27 +52,20 @@ impl JobQueue for SqliteStore {
                 .bind(name)
                 .fetch_one(&mut *tx)
                 .await?;
-            let take = (max - running).min(room);
-            if take <= 0 {
+            let n = (max - running).min(room);
+            if n <= 0 {
                 continue;
             }
-            let sql = format!(
-                "UPDATE jobs SET state = 'running', attempt = attempt + 1, worker = ?, lease_until = ?, updated_at = ? \
-                 WHERE id IN (SELECT id FROM jobs WHERE state = 'available' AND run_at <= ? AND queue = ? \
-                 ORDER BY priority, run_at, id LIMIT ?) RETURNING {JOB_COLUMNS}"
-            );
-            let rows = sqlx::query(&sql)
-                .bind(worker)
-                .bind(lease_until)
-                .bind(now)
-                .bind(now)
-                .bind(name)
-                .bind(take)
-                .fetch_all(&mut *tx)
-                .await?;
-            for row in &rows {
-                claimed.push(job_from_row!(row)?);
-            }
+            let ids: String = sqlx::query_scalar(
+                "SELECT COALESCE(json_group_array(id), '[]') FROM (SELECT id FROM jobs INDEXED BY jobs_fetch WHERE state = 'available' \
+                 AND run_at <= ? AND queue = ? ORDER BY priority, run_at, id LIMIT ?)",
+            )
+            .bind(now)
+            .bind(name)
+            .bind(n)
+            .fetch_one(&mut *tx)
+            .await?;
+            claimed.extend(take(&mut tx, &ids, worker, lease_until, now).await?);
         }
         tx.commit().await?;
         claimed.sort_by_key(|j| (j.priority, j.run_at, j.id));
@@ -92,19 +76,28 @@ impl JobQueue for SqliteStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut held = HashSet::new();
-        for chunk in ids.chunks(500) {
-            let mut q = QueryBuilder::<Sqlite>::new("UPDATE jobs SET lease_until = ");
-            q.push_bind(lease_until).push(", updated_at = ").push_bind(now);
-            q.push(" WHERE state = 'running' AND worker = ").push_bind(worker).push(" AND id IN (");
-            let mut sep = q.separated(", ");
-            chunk.iter().for_each(|id| {
-                sep.push_bind(*id);
-            });
-            q.push(") RETURNING id");
-            let rows: Vec<i64> = q.build_query_scalar().fetch_all(&self.writer).await?;
-            held.extend(rows);
-        }
+        let ids_json = json_ids(ids);
+        let mut tx = self.begin().await?;
+        sqlx::query(
+            "UPDATE jobs SET lease_until = ?, updated_at = ? \
+             WHERE state = 'running' AND worker = ? AND id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(lease_until)
+        .bind(now)
+        .bind(worker)
+        .bind(&ids_json)
+        .execute(&mut *tx)
+        .await?;
+        let held: String = sqlx::query_scalar(
+            "SELECT COALESCE(json_group_array(id), '[]') FROM jobs \
+             WHERE state = 'running' AND worker = ? AND id IN (SELECT value FROM json_each(?))",
+        )
+        .bind(worker)
+        .bind(&ids_json)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let held: HashSet<i64> = serde_json::from_str::<Vec<i64>>(&held).map_err(|e| StoreError::Corrupt(e.to_string()))?.into_iter().collect();
         Ok(ids.iter().copied().filter(|id| !held.contains(id)).collect())
     }
 
@@ -132,9 +125,17 @@ impl JobQueue for SqliteStore {
     }
 
     async fn jobs(&self, state: Option<JobState>, after_id: i64, limit: i64) -> Result<Vec<Job>> {
-        let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE (? IS NULL OR state = ?) AND id > ? ORDER BY id LIMIT ?");
-        let st = state.map(|s| s.as_str());
-        let rows = sqlx::query(&sql).bind(st).bind(st).bind(after_id).bind(limit).fetch_all(&self.reader).await?;
+        // Two statements rather than `? IS NULL OR state = ?`, which no index serves.
+        let rows = match state {
+            Some(st) => {
+                let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE state = ? AND id > ? ORDER BY id LIMIT ?");
+                sqlx::query(&sql).bind(st.as_str()).bind(after_id).bind(limit).fetch_all(&self.reader).await?
+            }
+            None => {
+                let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id > ? ORDER BY id LIMIT ?");
+                sqlx::query(&sql).bind(after_id).bind(limit).fetch_all(&self.reader).await?
+            }
+        };
         rows.iter().map(|r| job_from_row!(r)).collect()
     }
 
@@ -174,4 +175,44 @@ impl JobQueue for SqliteStore {
     fn jobs_notify(&self) -> Arc<Notify> {
         self.jobs_notify.clone()
     }
+}
+
+/// Claims the jobs whose ids are in the JSON array `ids` and returns them,
+/// all through one row: sqlx hands SQLite rows over one by one between
+/// threads, so a batch as a single JSON value is many times cheaper.
+async fn take(tx: &mut Transaction<'static, Sqlite>, ids: &str, worker: &str, lease_until: Millis, now: Millis) -> Result<Vec<Job>> {
+    if ids == "[]" {
+        return Ok(Vec::new());
+    }
+    sqlx::query(
+        "UPDATE jobs SET state = 'running', attempt = attempt + 1, worker = ?, lease_until = ?, updated_at = ? \
+         WHERE id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(worker)
+    .bind(lease_until)
+    .bind(now)
+    .bind(ids)
+    .execute(&mut **tx)
+    .await?;
+    let json: String = sqlx::query_scalar(&format!(
+        "SELECT COALESCE(json_group_array(json_object({JOB_JSON})), '[]') FROM jobs WHERE id IN (SELECT value FROM json_each(?))"
+    ))
+    .bind(ids)
+    .fetch_one(&mut **tx)
+    .await?;
+    serde_json::from_str(&json).map_err(|e| StoreError::Corrupt(format!("claimed jobs: {e}")))
+}
+
+/// `json_object` arguments rendering a row as a [`Job`].
+const JOB_JSON: &str = "'id', id, 'queue', queue, 'kind', kind, 'document', document, 'payload', json(payload), \
+     'priority', priority, 'state', state, 'attempt', attempt, 'max_attempts', max_attempts, 'run_at', run_at, \
+     'lease_until', lease_until, 'worker', worker, 'unique_key', unique_key, 'last_error', last_error, \
+     'created_at', created_at, 'updated_at', updated_at";
+
+pub(super) fn json_ids(ids: &[i64]) -> String {
+    serde_json::to_string(ids).expect("ids serialise")
+}
+
+fn json_strings<'a>(items: impl IntoIterator<Item = &'a String>) -> String {
+    serde_json::to_string(&items.into_iter().collect::<Vec<_>>()).expect("strings serialise")
 }
