@@ -5,7 +5,9 @@
 //   - schedule JOBS jobs with graphile_worker.add_job in one plpgsql loop;
 //   - run PARALLELISM worker processes `--once -j CONCURRENCY` until the
 //     queue is empty, and subtract the time of one empty `--once` run
-//     (process start-up), as perfTest does;
+//     (process start-up), as perfTest does. perfTest gives each process a
+//     pool of CONCURRENCY + 1 connections; 4 x 25 exceeds a default
+//     PostgreSQL's max_connections (100), so pools here have CONCURRENCY;
 //   - latency: one worker with concurrency 1; add one job, wait until its
 //     task starts, SAMPLES times.
 // Usage: node graphile.cjs DATABASE_URL JOBS PARALLELISM CONCURRENCY SAMPLES
@@ -27,7 +29,7 @@ const env = { ...process.env, DATABASE_URL: url, NO_LOG_SUCCESS: "1" };
 
 function once() {
   return new Promise((resolve, reject) =>
-    execFile("node", [cli, "--once", "-j", String(concurrency), "-m", String(concurrency + 1)],
+    execFile("node", [cli, "--once", "-j", String(concurrency), "-m", String(concurrency)],
       { env, cwd: __dirname, maxBuffer: 1 << 26 },
       (err) => (err ? reject(err) : resolve())));
 }
@@ -39,7 +41,7 @@ async function timed(fn) {
 }
 
 async function main() {
-  const pool = new Pool({ connectionString: url });
+  const pool = new Pool({ connectionString: url, max: 5 });
   await runMigrations({ connectionString: url });
   const startup = await timed(once);
   const enqueueMs = await timed(() =>
@@ -52,7 +54,8 @@ async function main() {
   const starts = {};
   const waiters = {};
   const latencies = [];
-  const workers = await runTaskList({ concurrency: 1 }, {
+  // The pool is a thenable that settles at shutdown: do not await it here.
+  const workers = runTaskList({ concurrency: 1, noHandleSignals: true }, {
     latency: async ({ id }) => {
       if (id >= 0) latencies.push(Number(process.hrtime.bigint() - starts[id]) / 1e6);
       if (waiters[id]) waiters[id]();
@@ -70,8 +73,6 @@ async function main() {
     await started;
   }
   client.release();
-  await workers.gracefulShutdown();
-  await pool.end();
   latencies.sort((a, b) => a - b);
   const pct = (p) => latencies[Math.round((latencies.length - 1) * p)];
   console.log(JSON.stringify({
@@ -80,6 +81,8 @@ async function main() {
     startup_ms: Math.round(startup), latency_samples: latencies.length,
     latency_p50_ms: pct(0.5), latency_p99_ms: pct(0.99),
   }));
+  await workers.gracefulShutdown();
+  await pool.end();
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -31,7 +31,7 @@ if [ ! -d "$NODE_DIR/node_modules/graphile-worker" ]; then
 fi
 fresh_db graphile_bench
 echo "== graphile-worker 0.17.3, PostgreSQL (4 processes x 24, as its perfTest)"
-NODE_PATH="$NODE_DIR/node_modules" node scripts/bench/graphile.cjs "$PG/graphile_bench" "$JOBS" 4 24 1000 | tee /tmp/graphile-bench.json
+NODE_PATH="$NODE_DIR/node_modules" node scripts/bench/graphile.cjs "$PG/graphile_bench" "$JOBS" 4 24 1000 | grep "^{" | tee /tmp/graphile-bench.json
 
 python3 - <<'PY'
 import json

@@ -38,11 +38,7 @@ impl S3Options {
     /// The endpoint comes from `BINDERY_S3_ENDPOINT` or `AWS_ENDPOINT_URL`, the
     /// region from `AWS_REGION` (default `us-east-1`) and the credentials from
     /// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`.
-    pub fn from_env_with(
-        bucket: &str,
-        prefix: Option<String>,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Self {
+    pub fn from_env_with(bucket: &str, prefix: Option<String>, env: impl Fn(&str) -> Option<String>) -> Self {
         let non_empty = |name: &str| env(name).filter(|value| !value.is_empty());
         S3Options {
             bucket: bucket.to_string(),
@@ -62,9 +58,7 @@ impl S3Options {
             .with_region(&self.region)
             .with_virtual_hosted_style_request(false);
         if let Some(endpoint) = &self.endpoint {
-            builder = builder
-                .with_endpoint(endpoint)
-                .with_allow_http(endpoint.starts_with("http://"));
+            builder = builder.with_endpoint(endpoint).with_allow_http(endpoint.starts_with("http://"));
         }
         if let Some(key_id) = &self.access_key_id {
             builder = builder.with_access_key_id(key_id);
@@ -72,12 +66,9 @@ impl S3Options {
         if let Some(secret) = &self.secret_access_key {
             builder = builder.with_secret_access_key(secret);
         }
-        let store = builder.build().map_err(|err| {
-            BlobError::InvalidUrl(format!(
-                "cannot configure S3 bucket {:?}: {err}",
-                self.bucket
-            ))
-        })?;
+        let store = builder
+            .build()
+            .map_err(|err| BlobError::InvalidUrl(format!("cannot configure S3 bucket {:?}: {err}", self.bucket)))?;
         Ok(Arc::new(store))
     }
 }
@@ -88,10 +79,7 @@ pub(crate) enum Location {
     /// A directory on the local filesystem.
     Local(PathBuf),
     /// An S3 bucket with an optional prefix.
-    S3 {
-        bucket: String,
-        prefix: Option<String>,
-    },
+    S3 { bucket: String, prefix: Option<String> },
 }
 
 /// Parses a plain path, a `file://` URL or an `s3://bucket/prefix` URL.
@@ -113,9 +101,7 @@ pub(crate) fn parse_location(raw: &str) -> Result<Location, BlobError> {
         "s3" => {
             let bucket = url.host_str().unwrap_or_default().to_string();
             if bucket.is_empty() {
-                return Err(invalid(
-                    "s3 urls must name a bucket, like s3://bucket/prefix".into(),
-                ));
+                return Err(invalid("s3 urls must name a bucket, like s3://bucket/prefix".into()));
             }
             let prefix = url.path().trim_matches('/');
             let prefix = (!prefix.is_empty()).then(|| prefix.to_string());
@@ -124,21 +110,17 @@ pub(crate) fn parse_location(raw: &str) -> Result<Location, BlobError> {
             }
             Ok(Location::S3 { bucket, prefix })
         }
-        other => Err(invalid(format!(
-            "unsupported scheme {other:?}; use a folder path, file:///path or s3://bucket/prefix"
-        ))),
+        other => {
+            Err(invalid(format!("unsupported scheme {other:?}; use a folder path, file:///path or s3://bucket/prefix")))
+        }
     }
 }
 
 /// Opens (and creates if needed) a local directory as an object store.
 pub(crate) fn local_store(root: &std::path::Path) -> Result<Arc<dyn ObjectStore>, BlobError> {
     std::fs::create_dir_all(root)?;
-    let store = LocalFileSystem::new_with_prefix(root).map_err(|err| {
-        BlobError::InvalidUrl(format!(
-            "cannot use {} as blob store: {err}",
-            root.display()
-        ))
-    })?;
+    let store = LocalFileSystem::new_with_prefix(root)
+        .map_err(|err| BlobError::InvalidUrl(format!("cannot use {} as blob store: {err}", root.display())))?;
     Ok(Arc::new(store))
 }
 
@@ -148,37 +130,19 @@ mod tests {
 
     #[test]
     fn parses_supported_locations() {
-        assert_eq!(
-            parse_location("./data").unwrap(),
-            Location::Local("./data".into())
-        );
-        assert_eq!(
-            parse_location("file:///srv/blobs").unwrap(),
-            Location::Local("/srv/blobs".into())
-        );
+        assert_eq!(parse_location("./data").unwrap(), Location::Local("./data".into()));
+        assert_eq!(parse_location("file:///srv/blobs").unwrap(), Location::Local("/srv/blobs".into()));
         assert_eq!(
             parse_location("s3://bucket/a/b/").unwrap(),
-            Location::S3 {
-                bucket: "bucket".into(),
-                prefix: Some("a/b".into())
-            }
+            Location::S3 { bucket: "bucket".into(), prefix: Some("a/b".into()) }
         );
-        assert_eq!(
-            parse_location("s3://bucket").unwrap(),
-            Location::S3 {
-                bucket: "bucket".into(),
-                prefix: None
-            }
-        );
+        assert_eq!(parse_location("s3://bucket").unwrap(), Location::S3 { bucket: "bucket".into(), prefix: None });
     }
 
     #[test]
     fn rejects_unsupported_locations() {
         for raw in ["", "gs://bucket", "s3:///prefix", "file://host/x"] {
-            assert!(
-                matches!(parse_location(raw), Err(BlobError::InvalidUrl(_))),
-                "{raw:?}"
-            );
+            assert!(matches!(parse_location(raw), Err(BlobError::InvalidUrl(_))), "{raw:?}");
         }
     }
 

@@ -51,9 +51,7 @@ impl BlobError {
             | BlobError::TooLarge { .. } => false,
             BlobError::Io(err) => !matches!(
                 err.kind(),
-                std::io::ErrorKind::NotFound
-                    | std::io::ErrorKind::PermissionDenied
-                    | std::io::ErrorKind::InvalidInput
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::InvalidInput
             ),
             BlobError::Backend(err) => !matches!(
                 err,

@@ -36,9 +36,7 @@ pub struct Stored {
 
 impl std::fmt::Debug for BlobStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlobStore")
-            .field("location", &self.description)
-            .finish()
+        f.debug_struct("BlobStore").field("location", &self.description).finish()
     }
 }
 
@@ -51,19 +49,14 @@ impl BlobStore {
     }
 
     /// Like [`BlobStore::from_url`], but reads S3 settings through `env`.
-    pub fn from_url_with_env(
-        url: &str,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> Result<BlobStore, BlobError> {
+    pub fn from_url_with_env(url: &str, env: impl Fn(&str) -> Option<String>) -> Result<BlobStore, BlobError> {
         match config::parse_location(url)? {
             Location::Local(root) => Ok(BlobStore {
                 store: config::local_store(&root)?,
                 prefix: None,
                 description: format!("local folder {}", root.display()),
             }),
-            Location::S3 { bucket, prefix } => {
-                Self::from_s3(S3Options::from_env_with(&bucket, prefix, env))
-            }
+            Location::S3 { bucket, prefix } => Self::from_s3(S3Options::from_env_with(&bucket, prefix, env)),
         }
     }
 
@@ -77,27 +70,16 @@ impl BlobStore {
             Some(prefix) => format!("s3://{}/{} via {endpoint}", options.bucket, prefix),
             None => format!("s3://{} via {endpoint}", options.bucket),
         };
-        Ok(BlobStore {
-            store: options.build()?,
-            prefix: options.prefix,
-            description,
-        })
+        Ok(BlobStore { store: options.build()?, prefix: options.prefix, description })
     }
 
     /// Wraps an existing backend, for callers that configure `object_store` themselves.
-    pub fn from_object_store(
-        store: Arc<dyn ObjectStore>,
-        prefix: Option<String>,
-    ) -> Result<BlobStore, BlobError> {
+    pub fn from_object_store(store: Arc<dyn ObjectStore>, prefix: Option<String>) -> Result<BlobStore, BlobError> {
         if let Some(prefix) = &prefix {
             validate_key(prefix)?;
         }
         let description = format!("{store} prefix {}", prefix.as_deref().unwrap_or("(none)"));
-        Ok(BlobStore {
-            store,
-            prefix,
-            description,
-        })
+        Ok(BlobStore { store, prefix, description })
     }
 
     /// A human-readable location for logs; never contains credentials.
@@ -121,11 +103,7 @@ impl BlobStore {
     /// so re-running a stage does not re-upload identical output.
     pub async fn put_bytes(&self, data: Bytes) -> Result<Stored, BlobError> {
         let sha256 = hex::encode(Sha256::digest(&data));
-        let stored = Stored {
-            key: content_key(&sha256),
-            sha256,
-            bytes: data.len() as u64,
-        };
+        let stored = Stored { key: content_key(&sha256), sha256, bytes: data.len() as u64 };
         if self.head(&stored.key).await? != Some(stored.bytes) {
             let path = self.path(&stored.key)?;
             self.store.put(&path, data.into()).await?;
@@ -158,10 +136,7 @@ impl BlobStore {
     }
 
     /// Streams an object in backend-sized chunks without buffering it whole.
-    pub async fn get_stream(
-        &self,
-        key: &str,
-    ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
+    pub async fn get_stream(&self, key: &str) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
         let result = self.store.get(&self.path(key)?).await?;
         Ok(result.into_stream().map_err(BlobError::from).boxed())
     }
@@ -180,9 +155,7 @@ impl BlobStore {
     pub async fn list_keys(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
         let base = match (&self.prefix, prefix.trim_end_matches('/')) {
             (None, "") => None,
-            (Some(own), "") => {
-                Some(Path::parse(own).map_err(|e| BlobError::InvalidKey(e.to_string()))?)
-            }
+            (Some(own), "") => Some(Path::parse(own).map_err(|e| BlobError::InvalidKey(e.to_string()))?),
             (_, sub) => Some(self.path(sub)?),
         };
         let metas: Vec<_> = self.store.list(base.as_ref()).try_collect().await?;
@@ -192,10 +165,7 @@ impl BlobStore {
             .map(|meta| {
                 let full = meta.location.to_string();
                 match &strip {
-                    Some(strip) => full
-                        .strip_prefix(strip.as_str())
-                        .unwrap_or(&full)
-                        .to_string(),
+                    Some(strip) => full.strip_prefix(strip.as_str()).unwrap_or(&full).to_string(),
                     None => full,
                 }
             })

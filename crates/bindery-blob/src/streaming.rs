@@ -31,11 +31,7 @@ impl BlobStore {
     ///
     /// Fails with [`BlobError::TooLarge`] as soon as more than `max_bytes`
     /// have been read, leaving nothing behind in the store.
-    pub async fn put_reader<R>(
-        &self,
-        mut reader: R,
-        max_bytes: Option<u64>,
-    ) -> Result<Stored, BlobError>
+    pub async fn put_reader<R>(&self, mut reader: R, max_bytes: Option<u64>) -> Result<Stored, BlobError>
     where
         R: AsyncRead + Unpin + Send,
     {
@@ -115,11 +111,7 @@ where
         upload.push(chunk).await?;
     }
     let sha256 = hex::encode(hasher.finalize());
-    Ok(Stored {
-        key: content_key(&sha256),
-        sha256,
-        bytes: total,
-    })
+    Ok(Stored { key: content_key(&sha256), sha256, bytes: total })
 }
 
 /// Reads up to `READ_CHUNK` bytes, filling the buffer completely unless the
@@ -148,11 +140,7 @@ struct PartUploader {
 
 impl PartUploader {
     fn new(upload: Box<dyn MultipartUpload>) -> Self {
-        PartUploader {
-            upload,
-            pending: PutPayloadMut::new(),
-            in_flight: JoinSet::new(),
-        }
+        PartUploader { upload, pending: PutPayloadMut::new(), in_flight: JoinSet::new() }
     }
 
     /// Buffers a chunk and starts a part upload once a full part is ready.
@@ -177,9 +165,7 @@ impl PartUploader {
     /// Waits for one in-flight part and surfaces its error, if any.
     async fn wait_one(&mut self) -> Result<(), BlobError> {
         match self.in_flight.join_next().await {
-            Some(joined) => joined
-                .map_err(object_store::Error::from)?
-                .map_err(BlobError::from),
+            Some(joined) => joined.map_err(object_store::Error::from)?.map_err(BlobError::from),
             None => Ok(()),
         }
     }

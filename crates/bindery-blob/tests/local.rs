@@ -83,16 +83,10 @@ async fn put_file_matches_put_bytes() {
     let input = dir.path().join("input.bin");
     std::fs::write(&input, vec![9u8; 3 * 1024 * 1024 + 17]).unwrap();
     let from_file = store.put_file(&input).await.unwrap();
-    let from_bytes = store
-        .put_bytes(std::fs::read(&input).unwrap().into())
-        .await
-        .unwrap();
+    let from_bytes = store.put_bytes(std::fs::read(&input).unwrap().into()).await.unwrap();
     assert_eq!(from_file, from_bytes);
 
-    let err = store
-        .put_file(&dir.path().join("missing"))
-        .await
-        .unwrap_err();
+    let err = store.put_file(&dir.path().join("missing")).await.unwrap_err();
     assert!(matches!(err, BlobError::Io(_)), "{err:?}");
 }
 

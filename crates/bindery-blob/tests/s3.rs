@@ -61,9 +61,7 @@ impl S3Server {
             Ok(filter) => command.env("RUST_LOG", filter).stdout(Stdio::inherit()),
             Err(_) => command.stdout(Stdio::null()),
         };
-        let child = command
-            .spawn()
-            .unwrap_or_else(|err| panic!("cannot start {}: {err}", binary.display()));
+        let child = command.spawn().unwrap_or_else(|err| panic!("cannot start {}: {err}", binary.display()));
         let mut server = S3Server { child, port, root };
         server.wait_until_ready(Duration::from_secs(10));
         Some(server)
@@ -76,11 +74,7 @@ impl S3Server {
             if let Some(status) = self.child.try_wait().unwrap() {
                 panic!("s3s-fs exited early with {status}");
             }
-            assert!(
-                Instant::now() < deadline,
-                "s3s-fs did not listen on port {} within {limit:?}",
-                self.port
-            );
+            assert!(Instant::now() < deadline, "s3s-fs did not listen on port {} within {limit:?}", self.port);
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -100,52 +94,32 @@ impl S3Server {
 
     /// Files s3s-fs keeps for unfinished multipart uploads.
     fn leftover_upload_parts(&self) -> Vec<PathBuf> {
-        list_names(self.root.path())
-            .into_iter()
-            .filter(|p| name_of(p).starts_with(".upload_id-"))
-            .collect()
+        list_names(self.root.path()).into_iter().filter(|p| name_of(p).starts_with(".upload_id-")).collect()
     }
 }
 
 fn list_names(dir: &Path) -> Vec<PathBuf> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
-        .collect()
+    std::fs::read_dir(dir).unwrap().map(|entry| entry.unwrap().path()).collect()
 }
 
 fn name_of(path: &Path) -> String {
-    path.file_name()
-        .unwrap_or_default()
-        .to_string_lossy()
-        .into_owned()
+    path.file_name().unwrap_or_default().to_string_lossy().into_owned()
 }
 
 /// Looks for `s3s-fs` on PATH, then in cargo's install directory.
 fn find_binary() -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH")
-        .map(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join("s3s-fs"))
-                .collect::<Vec<_>>()
-        })
+        .map(|paths| std::env::split_paths(&paths).map(|dir| dir.join("s3s-fs")).collect::<Vec<_>>())
         .unwrap_or_default();
     let cargo_home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
-    on_path
-        .into_iter()
-        .chain(cargo_home.map(|home| home.join("bin/s3s-fs")))
-        .find(|path| path.is_file())
+    on_path.into_iter().chain(cargo_home.map(|home| home.join("bin/s3s-fs"))).find(|path| path.is_file())
 }
 
 /// Asks the OS for an unused port; the listener is closed before s3s-fs binds.
 fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port()
 }
 
 #[tokio::test]
@@ -209,14 +183,6 @@ async fn prefix_keeps_stores_apart() {
     let stored = one.put_bytes("isolated".into()).await.unwrap();
     assert_eq!(two.head(&stored.key).await.unwrap(), None);
     assert!(two.list_keys("").await.unwrap().is_empty());
-    assert!(server
-        .root
-        .path()
-        .join(BUCKET)
-        .join("one")
-        .join(&stored.key)
-        .is_file());
-    assert!(one
-        .describe()
-        .starts_with("s3://bindery-test/one via http://127.0.0.1:"));
+    assert!(server.root.path().join(BUCKET).join("one").join(&stored.key).is_file());
+    assert!(one.describe().starts_with("s3://bindery-test/one via http://127.0.0.1:"));
 }

@@ -108,6 +108,31 @@ pub struct StoredEvent {
 }
 
 impl StoredEvent {
+    /// The stored form of `events` appended to `stream` after `version`,
+    /// numbered from `first_sequence`: what every back end writes.
+    pub fn appended(
+        stream: &str,
+        version: i64,
+        first_sequence: i64,
+        events: &[NewEvent],
+        time_ms: Millis,
+    ) -> Vec<Self> {
+        (0i64..)
+            .zip(events)
+            .map(|(i, e)| StoredEvent {
+                sequence: first_sequence + i,
+                stream: stream.to_owned(),
+                version: version + 1 + i,
+                id: e.id.0.clone(),
+                ty: e.ty.clone(),
+                data: e.data.clone(),
+                time_ms,
+                correlation_id: e.correlation_id.clone(),
+                causation_id: e.causation_id.clone(),
+            })
+            .collect()
+    }
+
     pub fn to_cloud_event(&self) -> CloudEvent {
         CloudEvent {
             specversion: "1.0".into(),

@@ -20,13 +20,8 @@ pub enum JobState {
 }
 
 impl JobState {
-    pub const ALL: [JobState; 5] = [
-        JobState::Available,
-        JobState::Running,
-        JobState::Completed,
-        JobState::Dead,
-        JobState::Cancelled,
-    ];
+    pub const ALL: [JobState; 5] =
+        [JobState::Available, JobState::Running, JobState::Completed, JobState::Dead, JobState::Cancelled];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -48,10 +43,9 @@ impl fmt::Display for JobState {
 impl FromStr for JobState {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        JobState::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| format!("unknown job state {s:?} (expected one of available, running, completed, dead, cancelled)"))
+        JobState::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| {
+            format!("unknown job state {s:?} (expected one of available, running, completed, dead, cancelled)")
+        })
     }
 }
 

@@ -5,7 +5,9 @@
 //! `bindery replay` folds the whole log through the same function to rebuild
 //! it. Progress and ETA are derived from the state, never stored.
 
-use crate::event::{self, Artifact, DocumentCancelled, DocumentFailed, StageCompleted, StageFailed, StoredEvent, Uploaded};
+use crate::event::{
+    self, Artifact, DocumentCancelled, DocumentFailed, StageCompleted, StageFailed, StoredEvent, Uploaded,
+};
 use crate::time::Millis;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -226,9 +228,7 @@ mod tests {
             pipeline_version: 1,
             stages: vec!["extract".into(), "structure".into(), "count".into()],
         };
-        let completed = |stage: &str, ms: i64| {
-            json!({"stage": stage, "attempt": 1, "duration_ms": ms, "outputs": [], "summary": {"ok": stage}})
-        };
+        let completed = |stage: &str, ms: i64| json!({"stage": stage, "attempt": 1, "duration_ms": ms, "outputs": [], "summary": {"ok": stage}});
         let mut events = vec![ev(1, event::DOCUMENT_UPLOADED, serde_json::to_value(&up).unwrap())];
         let p = fold(&events).progress();
         assert_eq!((p.done, p.total, p.current_stage.as_deref(), p.eta_ms), (0, 3, Some("extract"), None));

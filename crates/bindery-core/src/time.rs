@@ -9,9 +9,7 @@ pub type Millis = i64;
 
 /// The current wall-clock time in milliseconds.
 pub fn now_ms() -> Millis {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("system clock is after 1970");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("system clock is after 1970");
     now.as_millis() as Millis
 }
 
@@ -19,8 +17,7 @@ pub fn now_ms() -> Millis {
 pub fn rfc3339(ms: Millis) -> String {
     let t = ::time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
         .unwrap_or(::time::OffsetDateTime::UNIX_EPOCH);
-    t.format(&::time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    t.format(&::time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -29,7 +29,10 @@ impl Engine {
     pub async fn retry_job(&self, id: i64) -> Result<RetryReport, EngineError> {
         let job = self.store().job(id).await?.ok_or_else(|| EngineError::NotFound(format!("job {id}")))?;
         if !matches!(job.state, JobState::Dead | JobState::Cancelled) {
-            return Err(EngineError::Invalid(format!("job {id} is {}, only dead or cancelled jobs can be retried", job.state)));
+            return Err(EngineError::Invalid(format!(
+                "job {id} is {}, only dead or cancelled jobs can be retried",
+                job.state
+            )));
         }
         self.revive(vec![job]).await
     }
@@ -51,7 +54,8 @@ impl Engine {
     async fn revive(&self, jobs: Vec<Job>) -> Result<RetryReport, EngineError> {
         let now = now_ms();
         let mut c = Commit { revive: jobs.iter().map(|j| j.id).collect(), ..Default::default() };
-        let mut docs: Vec<String> = jobs.iter().filter(|j| j.kind == STAGE_KIND).filter_map(|j| j.document.clone()).collect();
+        let mut docs: Vec<String> =
+            jobs.iter().filter(|j| j.kind == STAGE_KIND).filter_map(|j| j.document.clone()).collect();
         docs.sort();
         docs.dedup();
         let mut reopened = Vec::new();
@@ -88,7 +92,8 @@ impl Engine {
         if state.status.is_terminal() {
             return Err(EngineError::Invalid(format!("document {id} is already {}", state.status.as_str())));
         }
-        let ev = NewEvent::new(event::DOCUMENT_CANCELLED, DocumentCancelled { reason: "cancelled by an operator".into() });
+        let ev =
+            NewEvent::new(event::DOCUMENT_CANCELLED, DocumentCancelled { reason: "cancelled by an operator".into() });
         let c = Commit {
             appends: vec![Append { stream: id.to_owned(), expected: Expected::Exact(state.version), events: vec![ev] }],
             cancel_documents: vec![id.to_owned()],

@@ -28,9 +28,12 @@ impl Failpoints {
     pub fn parse(spec: &str) -> Result<Self, String> {
         let mut map = BTreeMap::new();
         for item in spec.split(';').map(str::trim).filter(|s| !s.is_empty()) {
-            let (stage, action) = item.split_once('=').ok_or_else(|| format!("fail point {item:?}: expected stage=action"))?;
+            let (stage, action) =
+                item.split_once('=').ok_or_else(|| format!("fail point {item:?}: expected stage=action"))?;
             let arg = |a: &str| -> Result<u64, String> {
-                a.strip_suffix(')').and_then(|a| a.parse().ok()).ok_or_else(|| format!("fail point {item:?}: bad argument"))
+                a.strip_suffix(')')
+                    .and_then(|a| a.parse().ok())
+                    .ok_or_else(|| format!("fail point {item:?}: bad argument"))
             };
             let action = match action.trim() {
                 "fail" => Action::FailAlways,

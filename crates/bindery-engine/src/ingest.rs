@@ -41,7 +41,8 @@ impl Engine {
             }
             n
         };
-        let source = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
+        let source =
+            path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
         let stored = self.blobs().put_file(path).await?;
         self.submit_stored(&source, stored, &head[..n]).await
     }

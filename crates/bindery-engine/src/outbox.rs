@@ -96,42 +96,22 @@ async fn deliver_loop(engine: Engine, sink: Arc<dyn Sink>, opts: OutboxOptions, 
         }
     };
     'outer: loop {
-        let now = now_ms();
-        match store.acquire_lease(&name, &opts.holder, now + lease_ms, now).await {
-            Ok(true) => {}
-            Ok(false) => {
+        let renewed = Instant::now();
+        let notify = store.events_notify();
+        let notified = notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let (cursor, page) = match next_page(store.as_ref(), &name, &opts).await {
+            Ok(Some(next)) => next,
+            Ok(None) => {
+                // Another process holds this sink's lease.
                 if !sleep(opts.lease / 3).await {
                     return;
                 }
                 continue;
             }
             Err(e) => {
-                tracing::warn!(sink = sink.name(), error = %e, "outbox lease failed");
-                if !sleep(opts.poll).await {
-                    return;
-                }
-                continue;
-            }
-        }
-        let renewed = Instant::now();
-        let notify = store.events_notify();
-        let notified = notify.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        let cursor = match store.cursor(&name).await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(sink = sink.name(), error = %e, "reading outbox cursor failed");
-                if !sleep(opts.poll).await {
-                    return;
-                }
-                continue;
-            }
-        };
-        let page = match store.read_all(cursor, opts.page).await {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(sink = sink.name(), error = %e, "reading the log failed");
+                tracing::warn!(sink = sink.name(), error = %e, "outbox cannot read its position or the log");
                 if !sleep(opts.poll).await {
                     return;
                 }
@@ -150,12 +130,14 @@ async fn deliver_loop(engine: Engine, sink: Arc<dyn Sink>, opts: OutboxOptions, 
             loop {
                 match sink.deliver(&ce).await {
                     Ok(()) => {
-                        metrics::counter!("bindery_outbox_delivered_total", "sink" => sink.name().to_owned()).increment(1);
+                        metrics::counter!("bindery_outbox_delivered_total", "sink" => sink.name().to_owned())
+                            .increment(1);
                         break;
                     }
                     Err(e) => {
                         attempt += 1;
-                        metrics::counter!("bindery_outbox_failures_total", "sink" => sink.name().to_owned()).increment(1);
+                        metrics::counter!("bindery_outbox_failures_total", "sink" => sink.name().to_owned())
+                            .increment(1);
                         let delay = e.retry_after.unwrap_or_else(|| opts.retry.delay(attempt, &mut rand::thread_rng()));
                         tracing::warn!(sink = sink.name(), event = %ce.id, sequence = ce.sequence, attempt,
                             retryable = e.retryable, error = %e.message, "delivery failed; retrying in {delay:?}");
@@ -182,7 +164,23 @@ async fn deliver_loop(engine: Engine, sink: Arc<dyn Sink>, opts: OutboxOptions, 
             tracing::warn!(sink = sink.name(), error = %e, "saving outbox cursor failed; events will be delivered again");
         }
         if let Ok(head) = store.head().await {
-            metrics::gauge!("bindery_outbox_lag_events", "sink" => sink.name().to_owned()).set((head - delivered) as f64);
+            metrics::gauge!("bindery_outbox_lag_events", "sink" => sink.name().to_owned())
+                .set((head - delivered) as f64);
         }
     }
+}
+
+/// Takes (or renews) the sink's lease and reads the next page after its
+/// cursor; `None` while another process holds the lease.
+async fn next_page(
+    store: &dyn bindery_store::Store,
+    name: &str,
+    opts: &OutboxOptions,
+) -> Result<Option<(i64, Vec<bindery_core::event::StoredEvent>)>, bindery_store::StoreError> {
+    let now = now_ms();
+    if !store.acquire_lease(name, &opts.holder, now + opts.lease.as_millis() as i64, now).await? {
+        return Ok(None);
+    }
+    let cursor = store.cursor(name).await?;
+    Ok(Some((cursor, store.read_all(cursor, opts.page).await?)))
 }

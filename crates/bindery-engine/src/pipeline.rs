@@ -17,7 +17,15 @@ pub const STAGE_KIND: &str = "stage";
 
 /// The job that runs `stage` for `document`. Its unique key makes enqueueing
 /// it twice (two racing completions, a replayed commit) harmless.
-pub fn stage_job(document: &str, p: &Pipeline, stage: &str, correlation: &str, causation: &str, opts: &EngineOptions, now: Millis) -> NewJob {
+pub fn stage_job(
+    document: &str,
+    p: &Pipeline,
+    stage: &str,
+    correlation: &str,
+    causation: &str,
+    opts: &EngineOptions,
+    now: Millis,
+) -> NewJob {
     NewJob {
         queue: stage.to_owned(),
         kind: STAGE_KIND.to_owned(),
@@ -40,12 +48,26 @@ fn ids(job: &Job) -> (Option<&str>, Option<&str>) {
 }
 
 /// Events and jobs for a successful stage run.
-pub fn on_success(state: &DocumentState, p: &Pipeline, job: &Job, out: StageOutput, duration_ms: i64, opts: &EngineOptions, now: Millis) -> (Vec<NewEvent>, Vec<NewJob>) {
+pub fn on_success(
+    state: &DocumentState,
+    p: &Pipeline,
+    job: &Job,
+    out: StageOutput,
+    duration_ms: i64,
+    opts: &EngineOptions,
+    now: Millis,
+) -> (Vec<NewEvent>, Vec<NewJob>) {
     let stage = stage_of(job);
     let (correlation, causation) = ids(job);
     let completed = NewEvent::new(
         event::STAGE_COMPLETED,
-        StageCompleted { stage: stage.into(), attempt: job.attempt, duration_ms, outputs: out.outputs, summary: out.summary },
+        StageCompleted {
+            stage: stage.into(),
+            attempt: job.attempt,
+            duration_ms,
+            outputs: out.outputs,
+            summary: out.summary,
+        },
     )
     .correlated(correlation, causation);
     let cause = completed.id.0.clone();
@@ -83,7 +105,13 @@ pub fn on_failure(job: &Job, err: &StageError, opts: &EngineOptions, now: Millis
     } else {
         err.to_string()
     };
-    let failed = StageFailed { stage: stage.into(), attempt: job.attempt, error: error.clone(), permanent: !err.is_retryable(), dead };
+    let failed = StageFailed {
+        stage: stage.into(),
+        attempt: job.attempt,
+        error: error.clone(),
+        permanent: !err.is_retryable(),
+        dead,
+    };
     let mut events = vec![NewEvent::new(event::STAGE_FAILED, failed).correlated(correlation, causation)];
     if dead && job.document.is_some() {
         let reason = DocumentFailed { stage: stage.into(), reason: error };
@@ -103,4 +131,3 @@ pub fn runnable(state: &DocumentState, p: &Pipeline) -> Vec<String> {
         .map(|s| s.name.clone())
         .collect()
 }
-

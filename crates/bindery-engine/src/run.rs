@@ -53,7 +53,9 @@ impl Engine {
                 let j = job.clone();
                 match tokio::spawn(async move { engine.run_stage(&j).await }).await {
                     Ok(r) => r,
-                    Err(e) if e.is_panic() => Err(StageError::Retryable(format!("stage panicked: {}", panic_message(e)))),
+                    Err(e) if e.is_panic() => {
+                        Err(StageError::Retryable(format!("stage panicked: {}", panic_message(e))))
+                    }
                     Err(e) => Err(StageError::Retryable(format!("stage task ended: {e}"))),
                 }
             }
@@ -64,7 +66,8 @@ impl Engine {
 
     async fn run_stage(&self, job: &Job) -> Result<StageOutput, StageError> {
         let name = stage_of(job);
-        let doc = job.document.as_deref().ok_or_else(|| StageError::Permanent("stage job without a document".into()))?;
+        let doc =
+            job.document.as_deref().ok_or_else(|| StageError::Permanent("stage job without a document".into()))?;
         let stage = self
             .registry()
             .stage(name)
@@ -78,10 +81,15 @@ impl Engine {
             .ok_or_else(|| StageError::Permanent(format!("document {doc} has no state")))?;
         match self.options().failpoints.get(name) {
             Some(Action::FailUntil(n)) if job.attempt <= n => {
-                return Err(StageError::Retryable(format!("fail point: attempt {} of {n} injected failures", job.attempt)))
+                return Err(StageError::Retryable(format!(
+                    "fail point: attempt {} of {n} injected failures",
+                    job.attempt
+                )))
             }
             Some(Action::FailAlways) => return Err(StageError::Retryable("fail point: injected failure".into())),
-            Some(Action::Permanent) => return Err(StageError::Permanent("fail point: injected permanent failure".into())),
+            Some(Action::Permanent) => {
+                return Err(StageError::Permanent("fail point: injected permanent failure".into()))
+            }
             Some(Action::Sleep(d)) => tokio::time::sleep(d).await,
             Some(Action::Panic) => panic!("fail point: injected panic in stage {name}"),
             _ => {}

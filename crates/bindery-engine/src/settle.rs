@@ -26,7 +26,9 @@ impl Engine {
                         batch.iter().for_each(record);
                         return batch.len();
                     }
-                    Err(e) => tracing::debug!(error = %e, size = batch.len(), "batch settle failed; settling one by one"),
+                    Err(e) => {
+                        tracing::debug!(error = %e, size = batch.len(), "batch settle failed; settling one by one")
+                    }
                 },
                 Err(e) => tracing::debug!(error = %e, "building batch failed; settling one by one"),
             }
@@ -93,7 +95,11 @@ impl Engine {
                 continue;
             };
             if !states.contains_key(doc) {
-                let s = self.store().document(doc).await?.ok_or_else(|| StoreError::Corrupt(format!("no state for {doc}")))?;
+                let s = self
+                    .store()
+                    .document(doc)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt(format!("no state for {doc}")))?;
                 states.insert(doc.clone(), s);
             }
             let state = &states[doc];
@@ -131,25 +137,11 @@ impl Engine {
 }
 
 fn fold_pending(state: DocumentState, doc: &str, events: &[bindery_core::NewEvent], now: i64) -> DocumentState {
-    let mut version = state.version;
-    let stored: Vec<StoredEvent> = events
+    let version = state.version;
+    StoredEvent::appended(doc, version, 0, events, now)
         .iter()
-        .map(|e| {
-            version += 1;
-            StoredEvent {
-                sequence: 0,
-                stream: doc.to_owned(),
-                version,
-                id: e.id.0.clone(),
-                ty: e.ty.clone(),
-                data: e.data.clone(),
-                time_ms: now,
-                correlation_id: None,
-                causation_id: None,
-            }
-        })
-        .collect();
-    stored.iter().fold(Some(state), DocumentState::apply).expect("folding onto an existing state")
+        .fold(Some(state), DocumentState::apply)
+        .expect("folding onto an existing state")
 }
 
 fn record(a: &Attempt) {

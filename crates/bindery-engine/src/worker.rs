@@ -40,6 +40,9 @@ pub struct WorkerOptions {
     pub claim_batch: usize,
     /// Stop when no job is available or running anywhere.
     pub exit_when_idle: bool,
+    /// How often to publish `bindery_queue_depth{queue,state}`; off when
+    /// `None` (it counts every job, so only metrics endpoints turn it on).
+    pub depth_every: Option<Duration>,
 }
 
 impl Default for WorkerOptions {
@@ -54,13 +57,16 @@ impl Default for WorkerOptions {
             poll: Duration::from_secs(1),
             claim_batch: 256,
             exit_when_idle: false,
+            depth_every: None,
         }
     }
 }
 
 /// `host-pid-xxxx`: readable in job rows, unique across restarts.
 pub fn default_worker_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_owned()).unwrap_or_else(|_| "host".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "host".into());
     format!("{host}-{}-{:04x}", std::process::id(), rand::random::<u16>())
 }
 
@@ -123,6 +129,7 @@ impl Worker {
         let settler = tokio::spawn(settler(engine.clone(), opts.id.clone(), rx, pending.clone()));
         let heart = tokio::spawn(heartbeats(engine.clone(), opts.clone(), running.clone(), background.clone()));
         let rescue = tokio::spawn(rescuer(engine.clone(), opts.clone(), background.clone()));
+        let depth = opts.depth_every.map(|every| tokio::spawn(depths(engine.clone(), every, background.clone())));
         let mut stats = WorkerStats::default();
         tracing::info!(worker = %opts.id, concurrency = opts.concurrency, "worker started");
         loop {
@@ -154,7 +161,11 @@ impl Worker {
             };
             if jobs.is_empty() {
                 drop(permits);
-                if opts.exit_when_idle && running.lock().unwrap().is_empty() && pending.load(Ordering::SeqCst) == 0 && idle(&engine).await {
+                if opts.exit_when_idle
+                    && running.lock().unwrap().is_empty()
+                    && pending.load(Ordering::SeqCst) == 0
+                    && idle(&engine).await
+                {
                     break;
                 }
                 tokio::select! {
@@ -193,13 +204,18 @@ impl Worker {
         }
         // Graceful stop: let running jobs finish and their results settle.
         let deadline = tokio::time::Instant::now() + opts.lease;
-        while (!running.lock().unwrap().is_empty() || pending.load(Ordering::SeqCst) > 0) && tokio::time::Instant::now() < deadline {
+        while (!running.lock().unwrap().is_empty() || pending.load(Ordering::SeqCst) > 0)
+            && tokio::time::Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         background.cancel();
         drop(tx);
         let _ = heart.await;
         let _ = rescue.await;
+        if let Some(d) = depth {
+            let _ = d.await;
+        }
         stats.settled = settler.await.unwrap_or(0);
         tracing::info!(worker = %opts.id, claimed = stats.claimed, settled = stats.settled, "worker stopped");
         stats
@@ -217,7 +233,12 @@ async fn idle(engine: &Engine) -> bool {
     true
 }
 
-async fn settler(engine: Engine, worker: String, mut rx: mpsc::UnboundedReceiver<Attempt>, pending: Arc<AtomicUsize>) -> usize {
+async fn settler(
+    engine: Engine,
+    worker: String,
+    mut rx: mpsc::UnboundedReceiver<Attempt>,
+    pending: Arc<AtomicUsize>,
+) -> usize {
     let mut settled = 0;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -269,13 +290,31 @@ async fn rescuer(engine: Engine, opts: WorkerOptions, stop: CancellationToken) {
                 for job in report.exhausted {
                     // Settled under the lost worker's name: the commit only
                     // applies while the job is still that worker's.
-                    let error = format!("lease expired on its last attempt: worker {} stopped heartbeating", job.worker.as_deref().unwrap_or("?"));
+                    let error = format!(
+                        "lease expired on its last attempt: worker {} stopped heartbeating",
+                        job.worker.as_deref().unwrap_or("?")
+                    );
                     let worker = job.worker.clone().unwrap_or_default();
-                    let attempt = Attempt { job, result: Err(bindery_stages::StageError::Permanent(error)), duration_ms: 0 };
+                    let attempt =
+                        Attempt { job, result: Err(bindery_stages::StageError::Permanent(error)), duration_ms: 0 };
                     let _ = engine.settle(&worker, vec![attempt]).await;
                 }
             }
             Err(e) => tracing::warn!(error = %e, "rescue failed"),
+        }
+        tokio::select! { _ = tokio::time::sleep(every) => {}, _ = stop.cancelled() => return }
+    }
+}
+
+async fn depths(engine: Engine, every: Duration, stop: CancellationToken) {
+    loop {
+        match engine.store().queue_stats().await {
+            Ok(stats) => {
+                for s in stats {
+                    metrics::gauge!("bindery_queue_depth", "queue" => s.queue, "state" => s.state).set(s.count as f64);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "reading queue depths failed"),
         }
         tokio::select! { _ = tokio::time::sleep(every) => {}, _ = stop.cancelled() => return }
     }

@@ -41,7 +41,7 @@ impl Sink for Recorder {
 
     async fn deliver(&self, event: &CloudEvent) -> Result<(), DeliveryError> {
         let n = self.attempts.fetch_add(1, Ordering::SeqCst) + 1;
-        if self.fail_every > 0 && n % self.fail_every == 0 {
+        if self.fail_every > 0 && n.is_multiple_of(self.fail_every) {
             return Err(DeliveryError::retryable("receiver busy").with_retry_after(Some(Duration::from_millis(2))));
         }
         self.got.lock().unwrap().push(event.clone());
@@ -50,7 +50,12 @@ impl Sink for Recorder {
 }
 
 fn opts(holder: &str) -> OutboxOptions {
-    OutboxOptions { holder: holder.into(), lease: Duration::from_secs(2), poll: Duration::from_millis(20), ..OutboxOptions::default() }
+    OutboxOptions {
+        holder: holder.into(),
+        lease: Duration::from_secs(2),
+        poll: Duration::from_millis(20),
+        ..OutboxOptions::default()
+    }
 }
 
 async fn until(what: &str, mut f: impl FnMut() -> bool) {
@@ -137,7 +142,11 @@ async fn postgres_outbox_to_redis_never_skips_late_commits() {
                 for v in 0..EACH {
                     let ev = NewEvent::new("test.tick", serde_json::json!({"w": w, "v": v}));
                     let c = Commit {
-                        appends: vec![Append { stream: format!("stream-{w}"), expected: Expected::Exact(v), events: vec![ev] }],
+                        appends: vec![Append {
+                            stream: format!("stream-{w}"),
+                            expected: Expected::Exact(v),
+                            events: vec![ev],
+                        }],
                         ..Default::default()
                     };
                     store.commit(c, bindery_core::time::now_ms()).await.unwrap();

@@ -37,7 +37,13 @@ async fn text_document_reaches_ready_once(b: Backend) {
     assert_eq!(s.results["extract"]["language"], json!("en"));
     assert_eq!(
         app.types(&s.id).await,
-        vec![event::DOCUMENT_UPLOADED, event::STAGE_COMPLETED, event::STAGE_COMPLETED, event::STAGE_COMPLETED, event::DOCUMENT_READY]
+        vec![
+            event::DOCUMENT_UPLOADED,
+            event::STAGE_COMPLETED,
+            event::STAGE_COMPLETED,
+            event::STAGE_COMPLETED,
+            event::DOCUMENT_READY
+        ]
     );
     let p = s.progress();
     assert_eq!((p.done, p.total, p.percent), (3, 3, 100.0));

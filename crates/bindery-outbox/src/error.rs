@@ -46,20 +46,12 @@ pub struct DeliveryError {
 impl DeliveryError {
     /// A failure that may go away by itself: timeouts, outages, throttling.
     pub fn retryable(message: impl Into<String>) -> Self {
-        Self {
-            retryable: true,
-            message: message.into(),
-            retry_after: None,
-        }
+        Self { retryable: true, message: message.into(), retry_after: None }
     }
 
     /// A failure that repeating the same request cannot fix.
     pub fn permanent(message: impl Into<String>) -> Self {
-        Self {
-            retryable: false,
-            message: message.into(),
-            retry_after: None,
-        }
+        Self { retryable: false, message: message.into(), retry_after: None }
     }
 
     /// Records the delay the destination asked for.
@@ -80,14 +72,8 @@ pub enum VerifyError {
     InvalidTimestamp,
     /// The timestamp is further from now than the tolerance allows, which is
     /// how replayed messages are caught.
-    #[error(
-        "webhook timestamp {timestamp} is outside the tolerance of {tolerance_secs} s around {now}"
-    )]
-    StaleTimestamp {
-        timestamp: i64,
-        now: i64,
-        tolerance_secs: i64,
-    },
+    #[error("webhook timestamp {timestamp} is outside the tolerance of {tolerance_secs} s around {now}")]
+    StaleTimestamp { timestamp: i64, now: i64, tolerance_secs: i64 },
     /// No `v1` signature in the header matches the message.
     #[error("no matching webhook signature")]
     NoMatchingSignature,

@@ -53,12 +53,7 @@ impl NatsSink {
     /// Describes a sink without connecting. `server` is what async-nats
     /// accepts, such as `nats://127.0.0.1:4222`; `display` is the same
     /// address without credentials, used in [`Sink::name`].
-    pub fn new(
-        server: &str,
-        display: &str,
-        subject_prefix: &str,
-        stream: &str,
-    ) -> Result<Self, ConfigError> {
+    pub fn new(server: &str, display: &str, subject_prefix: &str, stream: &str) -> Result<Self, ConfigError> {
         validate_subject("subject_prefix", subject_prefix)?;
         validate_stream_name(stream)?;
         Ok(Self {
@@ -77,8 +72,7 @@ impl NatsSink {
 
     /// The subject an event is published to: `{prefix}.{type}`.
     pub fn subject_for(&self, event: &CloudEvent) -> Result<String, DeliveryError> {
-        validate_subject("event type", &event.ty)
-            .map_err(|e| DeliveryError::permanent(e.to_string()))?;
+        validate_subject("event type", &event.ty).map_err(|e| DeliveryError::permanent(e.to_string()))?;
         Ok(format!("{}.{}", self.prefix, event.ty))
     }
 
@@ -108,9 +102,7 @@ impl NatsSink {
                 ..Default::default()
             })
             .await
-            .map_err(|e| {
-                DeliveryError::retryable(format!("{}: cannot ensure the stream: {e}", self.name))
-            })?;
+            .map_err(|e| DeliveryError::retryable(format!("{}: cannot ensure the stream: {e}", self.name)))?;
         tracing::debug!(sink = %self.name, "connected to NATS");
         *slot = Some(context.clone());
         Ok(context)
@@ -128,9 +120,8 @@ impl NatsSink {
         subject: String,
         event: &CloudEvent,
     ) -> Result<(), DeliveryError> {
-        let body = serde_json::to_vec(event).map_err(|e| {
-            DeliveryError::permanent(format!("cannot serialise event {}: {e}", event.id))
-        })?;
+        let body = serde_json::to_vec(event)
+            .map_err(|e| DeliveryError::permanent(format!("cannot serialise event {}: {e}", event.id)))?;
         let mut headers = HeaderMap::new();
         headers.insert(header::NATS_MESSAGE_ID, event.id.as_str());
         headers.insert("Content-Type", "application/cloudevents+json");
@@ -139,9 +130,7 @@ impl NatsSink {
             .await
             .map_err(|e| DeliveryError::retryable(format!("{}: publish failed: {e}", self.name)))?
             .await
-            .map_err(|e| {
-                DeliveryError::retryable(format!("{}: no ack from JetStream: {e}", self.name))
-            })?;
+            .map_err(|e| DeliveryError::retryable(format!("{}: no ack from JetStream: {e}", self.name)))?;
         if ack.duplicate {
             tracing::debug!(sink = %self.name, event = %event.id, "JetStream dropped a redelivered event");
         }
@@ -169,9 +158,9 @@ impl Sink for NatsSink {
 /// Checks that `value` is a literal subject: dot-separated, non-empty tokens
 /// without whitespace or wildcards.
 fn validate_subject(what: &str, value: &str) -> Result<(), ConfigError> {
-    let bad_token = value.split('.').any(|token| {
-        token.is_empty() || token.contains(|c: char| c.is_whitespace() || c == '*' || c == '>')
-    });
+    let bad_token = value
+        .split('.')
+        .any(|token| token.is_empty() || token.contains(|c: char| c.is_whitespace() || c == '*' || c == '>'));
     if bad_token {
         return Err(ConfigError::InvalidOption {
             name: what.to_owned(),

@@ -49,10 +49,7 @@ pub struct RedisSink {
 
 impl std::fmt::Debug for RedisSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisSink")
-            .field("name", &self.name)
-            .field("key", &self.key)
-            .finish_non_exhaustive()
+        f.debug_struct("RedisSink").field("name", &self.name).field("key", &self.key).finish_non_exhaustive()
     }
 }
 
@@ -62,15 +59,10 @@ impl RedisSink {
     /// without credentials, used in [`Sink::name`].
     pub fn new(url: &str, display: &str, stream_key: &str) -> Result<Self, ConfigError> {
         if stream_key.is_empty() {
-            return Err(ConfigError::InvalidOption {
-                name: "stream".into(),
-                reason: "the stream key is empty".into(),
-            });
+            return Err(ConfigError::InvalidOption { name: "stream".into(), reason: "the stream key is empty".into() });
         }
-        let client = redis::Client::open(url).map_err(|e| ConfigError::InvalidSpec {
-            spec: display.to_owned(),
-            reason: e.to_string(),
-        })?;
+        let client = redis::Client::open(url)
+            .map_err(|e| ConfigError::InvalidSpec { spec: display.to_owned(), reason: e.to_string() })?;
         Ok(Self {
             client,
             key: stream_key.to_owned(),
@@ -96,9 +88,8 @@ impl RedisSink {
         if let Some(connection) = slot.as_ref() {
             return Ok(connection.clone());
         }
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(CONNECT_TIMEOUT)
-            .set_response_timeout(RESPONSE_TIMEOUT);
+        let config =
+            AsyncConnectionConfig::new().set_connection_timeout(CONNECT_TIMEOUT).set_response_timeout(RESPONSE_TIMEOUT);
         let connection = self
             .client
             .get_multiplexed_async_connection_with_config(&config)
@@ -128,9 +119,8 @@ impl Sink for RedisSink {
                 event.id, event.sequence
             )));
         }
-        let body = serde_json::to_vec(event).map_err(|e| {
-            DeliveryError::permanent(format!("cannot serialise event {}: {e}", event.id))
-        })?;
+        let body = serde_json::to_vec(event)
+            .map_err(|e| DeliveryError::permanent(format!("cannot serialise event {}: {e}", event.id)))?;
         let mut connection = self.connection().await?;
         let result: Result<String, RedisError> = redis::cmd("XADD")
             .arg(&self.key)
@@ -162,10 +152,7 @@ impl Sink for RedisSink {
                 {
                     self.reset().await;
                 }
-                Err(DeliveryError::retryable(format!(
-                    "{}: XADD failed: {e}",
-                    self.name
-                )))
+                Err(DeliveryError::retryable(format!("{}: XADD failed: {e}", self.name)))
             }
         }
     }

@@ -30,9 +30,9 @@ const VERSION: &str = "v1";
 /// raw key bytes, so operators can also paste a plain shared secret.
 pub(crate) fn secret_key(secret: &str) -> Result<Vec<u8>, ConfigError> {
     let key = match secret.strip_prefix(SECRET_PREFIX) {
-        Some(encoded) => STANDARD.decode(encoded).map_err(|e| {
-            ConfigError::InvalidSecret(format!("the whsec_ payload is not base64: {e}"))
-        })?,
+        Some(encoded) => STANDARD
+            .decode(encoded)
+            .map_err(|e| ConfigError::InvalidSecret(format!("the whsec_ payload is not base64: {e}")))?,
         None => secret.as_bytes().to_vec(),
     };
     if key.is_empty() {
@@ -55,9 +55,7 @@ fn mac_for(key: &[u8], id: &str, timestamp: &str, body: &[u8]) -> HmacSha256 {
 
 /// Signs with key bytes that have already been decoded.
 pub(crate) fn sign_with_key(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
-    let tag = mac_for(key, id, &timestamp.to_string(), body)
-        .finalize()
-        .into_bytes();
+    let tag = mac_for(key, id, &timestamp.to_string(), body).finalize().into_bytes();
     format!("{VERSION},{}", STANDARD.encode(tag))
 }
 
@@ -83,16 +81,9 @@ impl<'a> SignatureHeaders<'a> {
     /// reqwest all share.
     pub fn from_header_map(headers: &'a HeaderMap) -> Result<Self, VerifyError> {
         let get = |name: &'static str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .ok_or(VerifyError::MissingHeader(name))
+            headers.get(name).and_then(|v| v.to_str().ok()).ok_or(VerifyError::MissingHeader(name))
         };
-        Ok(Self {
-            id: get("webhook-id")?,
-            timestamp: get("webhook-timestamp")?,
-            signature: get("webhook-signature")?,
-        })
+        Ok(Self { id: get("webhook-id")?, timestamp: get("webhook-timestamp")?, signature: get("webhook-signature")? })
     }
 }
 
@@ -112,15 +103,9 @@ pub fn verify(
 ) -> Result<(), VerifyError> {
     let key = secret_key(secret)?;
     let timestamp_text = headers.timestamp.trim();
-    let timestamp: i64 = timestamp_text
-        .parse()
-        .map_err(|_| VerifyError::InvalidTimestamp)?;
+    let timestamp: i64 = timestamp_text.parse().map_err(|_| VerifyError::InvalidTimestamp)?;
     if now.abs_diff(timestamp) > tolerance_secs.unsigned_abs() {
-        return Err(VerifyError::StaleTimestamp {
-            timestamp,
-            now,
-            tolerance_secs,
-        });
+        return Err(VerifyError::StaleTimestamp { timestamp, now, tolerance_secs });
     }
     let expected = mac_for(&key, headers.id, timestamp_text, body);
     let matched = headers

@@ -25,35 +25,23 @@ use url::Url;
 /// Credentials in the URL are passed on to the client but never appear in
 /// [`Sink::name`]. Unknown query options are rejected so that typos surface.
 pub fn parse_sink(spec: &str, webhook_secret: Option<&str>) -> Result<Box<dyn Sink>, ConfigError> {
-    let url = Url::parse(spec.trim()).map_err(|e| ConfigError::InvalidSpec {
-        spec: spec.to_owned(),
-        reason: e.to_string(),
-    })?;
+    let url = Url::parse(spec.trim())
+        .map_err(|e| ConfigError::InvalidSpec { spec: spec.to_owned(), reason: e.to_string() })?;
     match url.scheme() {
         "http" | "https" => {
-            let secret = webhook_secret
-                .filter(|s| !s.is_empty())
-                .ok_or(ConfigError::MissingSecret)?;
+            let secret = webhook_secret.filter(|s| !s.is_empty()).ok_or(ConfigError::MissingSecret)?;
             Ok(Box::new(WebhookSink::new(url, secret)?))
         }
         "nats" => {
             let mut options = options(&url, &["subject_prefix", "stream"])?;
-            let prefix = options
-                .remove("subject_prefix")
-                .unwrap_or_else(|| DEFAULT_SUBJECT_PREFIX.into());
-            let stream = options
-                .remove("stream")
-                .unwrap_or_else(|| DEFAULT_STREAM.into());
+            let prefix = options.remove("subject_prefix").unwrap_or_else(|| DEFAULT_SUBJECT_PREFIX.into());
+            let stream = options.remove("stream").unwrap_or_else(|| DEFAULT_STREAM.into());
             let (server, display) = addresses(url, spec, false)?;
-            Ok(Box::new(NatsSink::new(
-                &server, &display, &prefix, &stream,
-            )?))
+            Ok(Box::new(NatsSink::new(&server, &display, &prefix, &stream)?))
         }
         "redis" => {
             let mut options = options(&url, &["stream"])?;
-            let stream = options
-                .remove("stream")
-                .unwrap_or_else(|| DEFAULT_STREAM_KEY.into());
+            let stream = options.remove("stream").unwrap_or_else(|| DEFAULT_STREAM_KEY.into());
             let (server, display) = addresses(url, spec, true)?;
             Ok(Box::new(RedisSink::new(&server, &display, &stream)?))
         }
@@ -72,10 +60,7 @@ fn options(url: &Url, allowed: &[&str]) -> Result<HashMap<String, String>, Confi
             });
         }
         if found.insert(name.to_string(), value.into_owned()).is_some() {
-            return Err(ConfigError::InvalidOption {
-                name: name.into_owned(),
-                reason: "given more than once".into(),
-            });
+            return Err(ConfigError::InvalidOption { name: name.into_owned(), reason: "given more than once".into() });
         }
     }
     Ok(found)
@@ -86,10 +71,7 @@ fn options(url: &Url, allowed: &[&str]) -> Result<HashMap<String, String>, Confi
 /// Only Redis gives the path a meaning (the database number).
 fn addresses(mut url: Url, spec: &str, keep_path: bool) -> Result<(String, String), ConfigError> {
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(ConfigError::InvalidSpec {
-            spec: spec.to_owned(),
-            reason: "the URL has no host".into(),
-        });
+        return Err(ConfigError::InvalidSpec { spec: spec.to_owned(), reason: "the URL has no host".into() });
     }
     url.set_query(None);
     url.set_fragment(None);
@@ -109,19 +91,9 @@ mod tests {
 
     #[test]
     fn webhooks_need_a_secret() {
-        assert!(matches!(
-            parse_sink("https://example.com/hook", None),
-            Err(ConfigError::MissingSecret)
-        ));
-        assert!(matches!(
-            parse_sink("https://example.com/hook", Some("")),
-            Err(ConfigError::MissingSecret)
-        ));
-        let sink = parse_sink(
-            "https://example.com/hook",
-            Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
-        )
-        .unwrap();
+        assert!(matches!(parse_sink("https://example.com/hook", None), Err(ConfigError::MissingSecret)));
+        assert!(matches!(parse_sink("https://example.com/hook", Some("")), Err(ConfigError::MissingSecret)));
+        let sink = parse_sink("https://example.com/hook", Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")).unwrap();
         assert_eq!(sink.name(), "webhook https://example.com/hook");
     }
 
@@ -129,49 +101,24 @@ mod tests {
     fn nats_specs_take_defaults_and_options() {
         let sink = parse_sink("nats://user:pw@127.0.0.1:4222", None).unwrap();
         assert_eq!(sink.name(), "nats nats://127.0.0.1:4222 stream BINDERY");
-        let sink = parse_sink(
-            "nats://127.0.0.1:4222?subject_prefix=acme.docs&stream=ACME",
-            None,
-        )
-        .unwrap();
+        let sink = parse_sink("nats://127.0.0.1:4222?subject_prefix=acme.docs&stream=ACME", None).unwrap();
         assert_eq!(sink.name(), "nats nats://127.0.0.1:4222 stream ACME");
     }
 
     #[test]
     fn redis_specs_take_defaults_and_options() {
         let sink = parse_sink("redis://127.0.0.1:6379/2", None).unwrap();
-        assert_eq!(
-            sink.name(),
-            "redis redis://127.0.0.1:6379/2 stream bindery:events"
-        );
+        assert_eq!(sink.name(), "redis redis://127.0.0.1:6379/2 stream bindery:events");
         let sink = parse_sink("redis://:secret@127.0.0.1:6379?stream=acme:events", None).unwrap();
-        assert_eq!(
-            sink.name(),
-            "redis redis://127.0.0.1:6379 stream acme:events"
-        );
+        assert_eq!(sink.name(), "redis redis://127.0.0.1:6379 stream acme:events");
     }
 
     #[test]
     fn bad_specs_are_rejected() {
-        assert!(matches!(
-            parse_sink("ftp://example.com", None),
-            Err(ConfigError::UnsupportedScheme(_))
-        ));
-        assert!(matches!(
-            parse_sink("not a url", None),
-            Err(ConfigError::InvalidSpec { .. })
-        ));
-        assert!(matches!(
-            parse_sink("nats://h:4222?steam=X", None),
-            Err(ConfigError::InvalidOption { .. })
-        ));
-        assert!(matches!(
-            parse_sink("nats://h:4222?stream=A.B", None),
-            Err(ConfigError::InvalidOption { .. })
-        ));
-        assert!(matches!(
-            parse_sink("redis://h?stream=a&stream=b", None),
-            Err(ConfigError::InvalidOption { .. })
-        ));
+        assert!(matches!(parse_sink("ftp://example.com", None), Err(ConfigError::UnsupportedScheme(_))));
+        assert!(matches!(parse_sink("not a url", None), Err(ConfigError::InvalidSpec { .. })));
+        assert!(matches!(parse_sink("nats://h:4222?steam=X", None), Err(ConfigError::InvalidOption { .. })));
+        assert!(matches!(parse_sink("nats://h:4222?stream=A.B", None), Err(ConfigError::InvalidOption { .. })));
+        assert!(matches!(parse_sink("redis://h?stream=a&stream=b", None), Err(ConfigError::InvalidOption { .. })));
     }
 }

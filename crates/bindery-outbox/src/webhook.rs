@@ -32,10 +32,7 @@ pub struct WebhookSink {
 impl std::fmt::Debug for WebhookSink {
     // The key is deliberately left out so that it never reaches a log.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookSink")
-            .field("name", &self.name)
-            .field("timeout", &self.timeout)
-            .finish_non_exhaustive()
+        f.debug_struct("WebhookSink").field("name", &self.name).field("timeout", &self.timeout).finish_non_exhaustive()
     }
 }
 
@@ -57,13 +54,7 @@ impl WebhookSink {
             .build()
             .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
         let name = format!("webhook {}", redacted(&url));
-        Ok(Self {
-            url,
-            key,
-            client,
-            timeout: DEFAULT_TIMEOUT,
-            name,
-        })
+        Ok(Self { url, key, client, timeout: DEFAULT_TIMEOUT, name })
     }
 
     /// Replaces the per-request timeout (10 s by default).
@@ -85,9 +76,8 @@ impl Sink for WebhookSink {
     }
 
     async fn deliver(&self, event: &CloudEvent) -> Result<(), DeliveryError> {
-        let body = serde_json::to_vec(event).map_err(|e| {
-            DeliveryError::permanent(format!("cannot serialise event {}: {e}", event.id))
-        })?;
+        let body = serde_json::to_vec(event)
+            .map_err(|e| DeliveryError::permanent(format!("cannot serialise event {}: {e}", event.id)))?;
         let timestamp = unix_now();
         let signature = sign_with_key(&self.key, &event.id, timestamp, &body);
         let response = self
@@ -119,18 +109,13 @@ fn classify_transport(name: &str, error: reqwest::Error) -> DeliveryError {
 }
 
 /// Maps a response status to delivered, retry later, or give up.
-fn classify_status(
-    name: &str,
-    status: StatusCode,
-    headers: &HeaderMap,
-) -> Result<(), DeliveryError> {
+fn classify_status(name: &str, status: StatusCode, headers: &HeaderMap) -> Result<(), DeliveryError> {
     if status.is_success() {
         return Ok(());
     }
     let message = format!("{name}: endpoint answered {status}");
-    let transient = status.is_server_error()
-        || status == StatusCode::TOO_MANY_REQUESTS
-        || status == StatusCode::REQUEST_TIMEOUT;
+    let transient =
+        status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::REQUEST_TIMEOUT;
     if transient {
         Err(DeliveryError::retryable(message).with_retry_after(retry_after(headers)))
     } else {
@@ -150,10 +135,7 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 /// The current time in unix seconds, as `webhook-timestamp` wants it.
 fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 /// The URL without credentials or query, so that it is safe to log.
@@ -185,30 +167,18 @@ mod tests {
         assert!(classify_status("t", StatusCode::NO_CONTENT, &none).is_ok());
         for retry in [408, 429, 500, 502, 503] {
             let status = StatusCode::from_u16(retry).unwrap();
-            assert!(
-                classify_status("t", status, &none).unwrap_err().retryable,
-                "{retry}"
-            );
+            assert!(classify_status("t", status, &none).unwrap_err().retryable, "{retry}");
         }
         for give_up in [301, 400, 401, 404, 410, 422] {
             let status = StatusCode::from_u16(give_up).unwrap();
-            assert!(
-                !classify_status("t", status, &none).unwrap_err().retryable,
-                "{give_up}"
-            );
+            assert!(!classify_status("t", status, &none).unwrap_err().retryable, "{give_up}");
         }
     }
 
     #[test]
     fn retry_after_seconds_are_honoured_and_dates_ignored() {
-        assert_eq!(
-            retry_after(&headers_with_retry_after(" 7 ")),
-            Some(Duration::from_secs(7))
-        );
-        assert_eq!(
-            retry_after(&headers_with_retry_after("Wed, 21 Oct 2015 07:28:00 GMT")),
-            None
-        );
+        assert_eq!(retry_after(&headers_with_retry_after(" 7 ")), Some(Duration::from_secs(7)));
+        assert_eq!(retry_after(&headers_with_retry_after("Wed, 21 Oct 2015 07:28:00 GMT")), None);
     }
 
     #[test]

@@ -19,16 +19,8 @@ async fn publishes_each_event_once_in_order() {
     }
     // A fresh prefix and stream per run keep parallel or earlier runs apart.
     let name = format!("bindery_test_{}", uuid::Uuid::new_v4().simple());
-    let sink = parse_sink(
-        &format!("nats://{ADDR}?subject_prefix={name}&stream={name}"),
-        None,
-    )
-    .unwrap();
-    let events = [
-        event(1, "document.uploaded"),
-        event(2, "stage.completed"),
-        event(3, "document.ready"),
-    ];
+    let sink = parse_sink(&format!("nats://{ADDR}?subject_prefix={name}&stream={name}"), None).unwrap();
+    let events = [event(1, "document.uploaded"), event(2, "stage.completed"), event(3, "document.ready")];
     for e in &events {
         sink.deliver(e).await.unwrap();
     }
@@ -38,17 +30,8 @@ async fn publishes_each_event_once_in_order() {
     let js = jetstream::new(async_nats::connect(ADDR).await.unwrap());
     let mut stream = js.get_stream(&name).await.unwrap();
     let stored = stream.info().await.unwrap().state.messages;
-    let consumer = stream
-        .create_consumer(pull::Config::default())
-        .await
-        .unwrap();
-    let mut batch = consumer
-        .fetch()
-        .max_messages(10)
-        .expires(Duration::from_secs(1))
-        .messages()
-        .await
-        .unwrap();
+    let consumer = stream.create_consumer(pull::Config::default()).await.unwrap();
+    let mut batch = consumer.fetch().max_messages(10).expires(Duration::from_secs(1)).messages().await.unwrap();
     let mut received = Vec::new();
     while let Some(message) = batch.next().await {
         let message = message.unwrap();

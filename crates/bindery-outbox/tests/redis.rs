@@ -18,11 +18,7 @@ async fn appends_each_sequence_once_in_order() {
     // A fresh key per run keeps parallel or earlier runs apart.
     let key = format!("bindery_test:{}", uuid::Uuid::new_v4().simple());
     let sink = parse_sink(&format!("redis://{ADDR}?stream={key}"), None).unwrap();
-    let events = [
-        event(1, "document.uploaded"),
-        event(2, "stage.completed"),
-        event(3, "document.ready"),
-    ];
+    let events = [event(1, "document.uploaded"), event(2, "stage.completed"), event(3, "document.ready")];
     for e in &events {
         sink.deliver(e).await.unwrap();
     }
@@ -32,29 +28,17 @@ async fn appends_each_sequence_once_in_order() {
 
     let client = redis::Client::open(format!("redis://{ADDR}")).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-    let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
-        .arg(&key)
-        .arg("-")
-        .arg("+")
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let entries: Vec<(String, Vec<String>)> =
+        redis::cmd("XRANGE").arg(&key).arg("-").arg("+").query_async(&mut conn).await.unwrap();
     // Clean up before asserting so that a failure leaves nothing behind.
-    let _: i64 = redis::cmd("DEL")
-        .arg(&key)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let _: i64 = redis::cmd("DEL").arg(&key).query_async(&mut conn).await.unwrap();
 
     older.unwrap();
     newest.unwrap();
     assert_eq!(entries.len(), 3, "{entries:#?}");
     for ((id, flat), sent) in entries.iter().zip(&events) {
         assert_eq!(id, &entry_id(sent.sequence));
-        let fields: HashMap<&str, &str> = flat
-            .chunks(2)
-            .map(|pair| (pair[0].as_str(), pair[1].as_str()))
-            .collect();
+        let fields: HashMap<&str, &str> = flat.chunks(2).map(|pair| (pair[0].as_str(), pair[1].as_str())).collect();
         assert_eq!(fields["id"], sent.id);
         assert_eq!(fields["type"], sent.ty);
         assert_eq!(fields["subject"], sent.subject);

@@ -10,11 +10,7 @@ const BODY: &[u8] = br#"{"test": 2432232314}"#;
 const EXPECTED: &str = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
 
 fn headers(signature: &str) -> SignatureHeaders<'_> {
-    SignatureHeaders {
-        id: ID,
-        timestamp: "1614265330",
-        signature,
-    }
+    SignatureHeaders { id: ID, timestamp: "1614265330", signature }
 }
 
 #[test]
@@ -38,27 +34,13 @@ fn verify_accepts_any_of_several_signatures() {
 
 #[test]
 fn verify_rejects_a_tampered_body() {
-    let err = verify(
-        SECRET,
-        &headers(EXPECTED),
-        br#"{"test": 2432232315}"#,
-        TIMESTAMP,
-        300,
-    )
-    .unwrap_err();
+    let err = verify(SECRET, &headers(EXPECTED), br#"{"test": 2432232315}"#, TIMESTAMP, 300).unwrap_err();
     assert_eq!(err, VerifyError::NoMatchingSignature);
 }
 
 #[test]
 fn verify_rejects_a_wrong_secret() {
-    let err = verify(
-        "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-        &headers(EXPECTED),
-        BODY,
-        TIMESTAMP,
-        300,
-    )
-    .unwrap_err();
+    let err = verify("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &headers(EXPECTED), BODY, TIMESTAMP, 300).unwrap_err();
     assert_eq!(err, VerifyError::NoMatchingSignature);
 }
 
@@ -72,36 +54,17 @@ fn verify_rejects_stale_and_future_timestamps() {
 
 #[test]
 fn verify_rejects_a_changed_id_or_timestamp() {
-    let other_id = SignatureHeaders {
-        id: "msg_other",
-        ..headers(EXPECTED)
-    };
+    let other_id = SignatureHeaders { id: "msg_other", ..headers(EXPECTED) };
     assert!(verify(SECRET, &other_id, BODY, TIMESTAMP, 300).is_err());
-    let other_time = SignatureHeaders {
-        timestamp: "1614265331",
-        ..headers(EXPECTED)
-    };
+    let other_time = SignatureHeaders { timestamp: "1614265331", ..headers(EXPECTED) };
     assert!(verify(SECRET, &other_time, BODY, TIMESTAMP, 300).is_err());
-    let garbage = SignatureHeaders {
-        timestamp: "soon",
-        ..headers(EXPECTED)
-    };
-    assert_eq!(
-        verify(SECRET, &garbage, BODY, TIMESTAMP, 300).unwrap_err(),
-        VerifyError::InvalidTimestamp
-    );
+    let garbage = SignatureHeaders { timestamp: "soon", ..headers(EXPECTED) };
+    assert_eq!(verify(SECRET, &garbage, BODY, TIMESTAMP, 300).unwrap_err(), VerifyError::InvalidTimestamp);
 }
 
 #[test]
 fn raw_secrets_sign_and_verify() {
     let signature = sign("plain shared secret", ID, TIMESTAMP, BODY).unwrap();
-    verify(
-        "plain shared secret",
-        &headers(&signature),
-        BODY,
-        TIMESTAMP,
-        300,
-    )
-    .unwrap();
+    verify("plain shared secret", &headers(&signature), BODY, TIMESTAMP, 300).unwrap();
     assert!(verify(SECRET, &headers(&signature), BODY, TIMESTAMP, 300).is_err());
 }

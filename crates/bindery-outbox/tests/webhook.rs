@@ -30,23 +30,13 @@ type Log = Arc<Mutex<Vec<Received>>>;
 
 /// Accepts only correctly signed, fresh requests, like a real receiver.
 async fn hook(State(log): State<Log>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let checked = SignatureHeaders::from_header_map(&headers)
-        .and_then(|h| verify(SECRET, &h, &body, now, 300));
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64;
+    let checked = SignatureHeaders::from_header_map(&headers).and_then(|h| verify(SECRET, &h, &body, now, 300));
     if let Err(e) = checked {
         eprintln!("receiver rejected a request: {e}");
         return StatusCode::UNAUTHORIZED;
     }
-    let text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     log.lock().unwrap().push(Received {
         webhook_id: text("webhook-id"),
         content_type: text("content-type"),
@@ -56,11 +46,7 @@ async fn hook(State(log): State<Log>, headers: HeaderMap, body: Bytes) -> Status
 }
 
 async fn busy() -> impl IntoResponse {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        [("retry-after", "7")],
-        "try later",
-    )
+    (StatusCode::SERVICE_UNAVAILABLE, [("retry-after", "7")], "try later")
 }
 
 async fn throttled() -> StatusCode {
@@ -96,11 +82,7 @@ async fn start_server() -> (String, Log) {
 async fn delivers_signed_events_in_order() {
     let (base, log) = start_server().await;
     let sink = parse_sink(&format!("{base}/hook"), Some(SECRET)).unwrap();
-    let events = [
-        event(1, "document.uploaded"),
-        event(2, "stage.completed"),
-        event(3, "document.ready"),
-    ];
+    let events = [event(1, "document.uploaded"), event(2, "stage.completed"), event(3, "document.ready")];
     for e in &events {
         sink.deliver(e).await.unwrap();
     }
@@ -155,9 +137,7 @@ async fn bad_request_is_not_retryable() {
 async fn timeouts_are_retryable() {
     let (base, _) = start_server().await;
     let url = Url::parse(&format!("{base}/slow")).unwrap();
-    let sink = WebhookSink::new(url, SECRET)
-        .unwrap()
-        .with_timeout(Duration::from_millis(200));
+    let sink = WebhookSink::new(url, SECRET).unwrap().with_timeout(Duration::from_millis(200));
     let err = sink.deliver(&event(1, "document.ready")).await.unwrap_err();
     assert!(err.retryable, "{err}");
 }

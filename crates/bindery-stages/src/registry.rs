@@ -26,7 +26,12 @@ impl Registry {
     /// Adds a pipeline; every stage it names must already be registered.
     pub fn with_pipeline(mut self, pipeline: Pipeline) -> Self {
         for s in pipeline.stages() {
-            assert!(self.stages.contains_key(s.name.as_str()), "pipeline {} uses unregistered stage {}", pipeline.name, s.name);
+            assert!(
+                self.stages.contains_key(s.name.as_str()),
+                "pipeline {} uses unregistered stage {}",
+                pipeline.name,
+                s.name
+            );
         }
         self.pipelines.insert(pipeline.name.clone(), pipeline);
         self

@@ -27,7 +27,10 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         match self {
             StoreError::Conflict { .. } => true,
-            StoreError::Database(e) => !matches!(e, sqlx::Error::RowNotFound | sqlx::Error::ColumnDecode { .. } | sqlx::Error::TypeNotFound { .. }),
+            StoreError::Database(e) => !matches!(
+                e,
+                sqlx::Error::RowNotFound | sqlx::Error::ColumnDecode { .. } | sqlx::Error::TypeNotFound { .. }
+            ),
             _ => false,
         }
     }

@@ -10,8 +10,8 @@
 
 mod error;
 mod model;
-mod rows;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 mod subscribe;
 #[cfg(feature = "testing")]
@@ -51,7 +51,14 @@ pub trait JobQueue: Send + Sync {
     /// Claims up to `limit` available jobs whose `run_at` has come, best
     /// priority first, honouring per-queue concurrency limits across all
     /// workers. `queues` empty means every queue.
-    async fn claim(&self, worker: &str, queues: &[String], limit: usize, lease_until: Millis, now: Millis) -> Result<Vec<Job>>;
+    async fn claim(
+        &self,
+        worker: &str,
+        queues: &[String],
+        limit: usize,
+        lease_until: Millis,
+        now: Millis,
+    ) -> Result<Vec<Job>>;
     /// Extends the leases of `ids` held by `worker`. Returns the ids that
     /// are no longer this worker's (cancelled, or rescued after a lost lease),
     /// whose work must stop.

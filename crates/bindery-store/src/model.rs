@@ -16,8 +16,13 @@ pub struct Append {
 pub enum Outcome {
     Completed,
     /// Back to `available` at `run_at`, keeping the error.
-    Retry { run_at: i64, error: String },
-    Dead { error: String },
+    Retry {
+        run_at: i64,
+        error: String,
+    },
+    Dead {
+        error: String,
+    },
 }
 
 /// Settles a running job. Applies only while the job is still running under
@@ -46,7 +51,12 @@ pub struct Commit {
 
 impl Commit {
     pub fn is_empty(&self) -> bool {
-        self.appends.is_empty() && self.enqueue.is_empty() && self.finish.is_empty() && self.cancel_documents.is_empty() && self.revive.is_empty() && self.cancel_jobs.is_empty()
+        self.appends.is_empty()
+            && self.enqueue.is_empty()
+            && self.finish.is_empty()
+            && self.cancel_documents.is_empty()
+            && self.revive.is_empty()
+            && self.cancel_jobs.is_empty()
     }
 }
 

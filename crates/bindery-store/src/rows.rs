@@ -6,7 +6,8 @@
 pub(crate) const JOB_COLUMNS: &str = "id, queue, kind, document, payload, priority, state, attempt, \
      max_attempts, run_at, lease_until, worker, unique_key, last_error, created_at, updated_at";
 
-pub(crate) const EVENT_COLUMNS: &str = "sequence, stream, version, id, type, data, time_ms, correlation_id, causation_id";
+pub(crate) const EVENT_COLUMNS: &str =
+    "sequence, stream, version, id, type, data, time_ms, correlation_id, causation_id";
 
 macro_rules! job_from_row {
     ($row:expr) => {{
@@ -71,4 +72,5 @@ pub(crate) fn parse_state(json: &str) -> Result<bindery_core::DocumentState, cra
 
 /// SQL for the message a rescued job keeps as its last error (same syntax on
 /// both back ends).
-pub(crate) const LEASE_EXPIRED_SQL: &str = "'lease expired: worker ' || COALESCE(worker, '?') || ' stopped heartbeating'";
+pub(crate) const LEASE_EXPIRED_SQL: &str =
+    "'lease expired: worker ' || COALESCE(worker, '?') || ' stopped heartbeating'";

@@ -115,7 +115,13 @@ async fn projection_follows_commits_and_replays_identically(store: DynStore) {
         event::STAGE_COMPLETED,
         json!({"stage": "one", "attempt": 1, "duration_ms": 12, "outputs": [], "summary": {"words": 3}}),
     );
-    store.commit(append(&d, Expected::Exact(1), vec![completed, NewEvent::new(event::DOCUMENT_READY, json!({}))]), T0 + 1).await.unwrap();
+    store
+        .commit(
+            append(&d, Expected::Exact(1), vec![completed, NewEvent::new(event::DOCUMENT_READY, json!({}))]),
+            T0 + 1,
+        )
+        .await
+        .unwrap();
     let live = store.document(&d).await.unwrap().expect("projected");
     assert_eq!(live.status.as_str(), "ready");
     assert_eq!(live.results["one"], json!({"words": 3}));
@@ -142,7 +148,9 @@ async fn claims_by_priority_and_run_at(store: DynStore) {
     let ids = enqueue(&store, vec![job("q"), later, urgent]).await;
     let claimed = store.claim("w1", &[], 10, T0 + 30_000, T0).await.unwrap();
     assert_eq!(claimed.iter().map(|j| Some(j.id)).collect::<Vec<_>>(), vec![ids[2], ids[0]]);
-    assert!(claimed.iter().all(|j| j.state == JobState::Running && j.attempt == 1 && j.worker.as_deref() == Some("w1")));
+    assert!(claimed
+        .iter()
+        .all(|j| j.state == JobState::Running && j.attempt == 1 && j.worker.as_deref() == Some("w1")));
     assert!(store.claim("w2", &[], 10, T0 + 30_000, T0).await.unwrap().is_empty());
     let due = store.claim("w2", &["q".to_string()], 10, T0 + 40_000, T0 + 10_000).await.unwrap();
     assert_eq!(due.iter().map(|j| Some(j.id)).collect::<Vec<_>>(), vec![ids[1]]);
@@ -172,7 +180,10 @@ async fn retry_dead_and_revive(store: DynStore) {
     let retry = Outcome::Retry { run_at: T0 + 500, error: "flaky".into() };
     store.commit(finish(j.id, "w", retry), T0).await.unwrap();
     let again = store.job(j.id).await.unwrap().unwrap();
-    assert_eq!((again.state, again.run_at, again.last_error.as_deref()), (JobState::Available, T0 + 500, Some("flaky")));
+    assert_eq!(
+        (again.state, again.run_at, again.last_error.as_deref()),
+        (JobState::Available, T0 + 500, Some("flaky"))
+    );
     assert!(store.claim("w", &[], 1, T0 + 1000, T0 + 499).await.unwrap().is_empty(), "backoff is honoured");
     let j = store.claim("w", &[], 1, T0 + 2000, T0 + 500).await.unwrap().remove(0);
     assert_eq!(j.attempt, 2);
@@ -232,7 +243,10 @@ async fn cancel_documents_cancels_their_jobs(store: DynStore) {
     store.commit(Commit { cancel_documents: vec![doc(1)], ..Default::default() }, T0).await.unwrap();
     let cancelled = store.jobs(Some(JobState::Cancelled), 0, 10).await.unwrap();
     assert_eq!(cancelled.len(), 2);
-    assert!(matches!(store.commit(finish(running.id, "w", Outcome::Completed), T0).await, Err(StoreError::LeaseLost(_))));
+    assert!(matches!(
+        store.commit(finish(running.id, "w", Outcome::Completed), T0).await,
+        Err(StoreError::LeaseLost(_))
+    ));
     assert_eq!(store.jobs(Some(JobState::Available), 0, 10).await.unwrap().len(), 1);
 }
 
@@ -303,9 +317,10 @@ async fn subscribe_catches_up_then_follows(store: DynStore) {
         })
     };
     // The poll interval is 30 s, so finishing in time proves the live wake-up.
-    let got: Vec<StoredEvent> = tokio::time::timeout(Duration::from_secs(10), sub.take(4).map(|r| r.unwrap()).collect())
-        .await
-        .expect("live events arrive without waiting for the poll");
+    let got: Vec<StoredEvent> =
+        tokio::time::timeout(Duration::from_secs(10), sub.take(4).map(|r| r.unwrap()).collect())
+            .await
+            .expect("live events arrive without waiting for the poll");
     writer.await.unwrap();
     assert_eq!(got.iter().map(|e| e.sequence).collect::<Vec<_>>(), vec![1, 2, 3, 4]);
 }
@@ -359,7 +374,9 @@ async fn postgres_concurrent_appends_to_one_stream_conflict_cleanly() {
         .map(|_| {
             let store = store.clone();
             let d = d.clone();
-            tokio::spawn(async move { store.commit(append(&d, Expected::Exact(1), vec![NewEvent::new("x.y", json!({}))]), T0).await })
+            tokio::spawn(async move {
+                store.commit(append(&d, Expected::Exact(1), vec![NewEvent::new("x.y", json!({}))]), T0).await
+            })
         })
         .collect();
     let mut ok = 0;

@@ -58,7 +58,8 @@ impl Settings {
     pub fn resolve(g: &Global) -> Result<Self> {
         let file = match &g.config {
             Some(p) => {
-                let text = std::fs::read_to_string(p).with_context(|| format!("reading config file {}", p.display()))?;
+                let text =
+                    std::fs::read_to_string(p).with_context(|| format!("reading config file {}", p.display()))?;
                 toml::from_str::<FileConfig>(&text).with_context(|| format!("parsing config file {}", p.display()))?
             }
             None => FileConfig::default(),
@@ -67,7 +68,8 @@ impl Settings {
         let explicit = g.database_url.clone().or(file.database_url);
         let database_explicit = explicit.is_some();
         let database_url = explicit.unwrap_or_else(|| sqlite_url(&data_dir));
-        let storage = g.storage.clone().or(file.storage).unwrap_or_else(|| data_dir.join("blobs").display().to_string());
+        let storage =
+            g.storage.clone().or(file.storage).unwrap_or_else(|| data_dir.join("blobs").display().to_string());
         let log_json = match g.log_format.clone().or(file.log_format).as_deref() {
             None | Some("json") => true,
             Some("text") => false,
@@ -79,7 +81,15 @@ impl Settings {
             max_attempts: file.max_attempts,
             retry_base_ms: file.retry_base_ms,
         };
-        Ok(Self { data_dir, database_url, database_explicit, storage, log_json, file_sinks: file.sinks, file: defaults })
+        Ok(Self {
+            data_dir,
+            database_url,
+            database_explicit,
+            storage,
+            log_json,
+            file_sinks: file.sinks,
+            file: defaults,
+        })
     }
 
     pub fn worker(&self, a: &WorkerArgs) -> Result<Worker> {
@@ -98,4 +108,62 @@ impl Settings {
 
 pub fn sqlite_url(dir: &Path) -> String {
     format!("sqlite://{}/bindery.db?mode=rwc", dir.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn global(config: Option<PathBuf>) -> Global {
+        Global { config, ..Global::default() }
+    }
+
+    #[test]
+    fn defaults_then_file_then_flags() {
+        let s = Settings::resolve(&global(None)).unwrap();
+        assert_eq!(s.data_dir, PathBuf::from("bindery-data"));
+        assert_eq!(s.database_url, "sqlite://bindery-data/bindery.db?mode=rwc");
+        assert!(!s.database_explicit);
+        assert_eq!(s.storage, "bindery-data/blobs");
+        assert!(s.log_json);
+
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bindery.toml");
+        std::fs::write(
+            &file,
+            "data-dir = \"/srv/b\"\nstorage = \"s3://books/x\"\nconcurrency = 7\nlog-format = \"text\"\n",
+        )
+        .unwrap();
+        let mut g = global(Some(file.clone()));
+        let s = Settings::resolve(&g).unwrap();
+        assert_eq!(
+            (s.database_url.as_str(), s.storage.as_str(), s.log_json),
+            ("sqlite:///srv/b/bindery.db?mode=rwc", "s3://books/x", false)
+        );
+        assert_eq!(s.worker(&WorkerArgs::default()).unwrap().concurrency, 7);
+
+        // A flag (or its BINDERY_* variable, which clap folds in) wins.
+        g.storage = Some("/tmp/blobs".into());
+        g.database_url = Some("postgres://db/b".into());
+        let s = Settings::resolve(&g).unwrap();
+        assert_eq!(
+            (s.storage.as_str(), s.database_url.as_str(), s.database_explicit),
+            ("/tmp/blobs", "postgres://db/b", true)
+        );
+        let w = s.worker(&WorkerArgs { concurrency: Some(3), lease_secs: Some(1.5), ..WorkerArgs::default() }).unwrap();
+        assert_eq!((w.concurrency, w.lease, w.max_attempts), (3, Duration::from_millis(1500), 5));
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "datadir = \"typo\"\n").unwrap();
+        let err = Settings::resolve(&global(Some(file))).unwrap_err();
+        assert!(format!("{err:#}").contains("unknown field `datadir`"), "{err:#}");
+        let g = Global { log_format: Some("xml".into()), ..Global::default() };
+        assert!(Settings::resolve(&g).is_err());
+        let s = Settings::resolve(&global(None)).unwrap();
+        assert!(s.worker(&WorkerArgs { lease_secs: Some(0.0), ..WorkerArgs::default() }).is_err());
+    }
 }

@@ -58,7 +58,9 @@ pub async fn open(s: &Settings, opts: EngineOptions) -> Result<Engine> {
     if s.database_url.starts_with("sqlite:") || !s.storage.contains("://") {
         std::fs::create_dir_all(&s.data_dir).with_context(|| format!("creating data dir {}", s.data_dir.display()))?;
     }
-    let store = bindery_store::connect(&s.database_url).await.with_context(|| format!("opening database {}", redact(&s.database_url)))?;
+    let store = bindery_store::connect(&s.database_url)
+        .await
+        .with_context(|| format!("opening database {}", redact(&s.database_url)))?;
     let blobs = BlobStore::from_url(&s.storage).with_context(|| format!("opening storage {}", s.storage))?;
     Ok(Engine::new(store, blobs, bindery_stages::registry(), opts))
 }

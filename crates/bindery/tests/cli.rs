@@ -13,7 +13,14 @@ async fn process_json_reports_each_document() {
     let fake = cli.dir.path().join("fake.pdf");
     std::fs::write(&fake, b"<!DOCTYPE html><html></html>").unwrap();
     let missing = cli.dir.path().join("missing.txt");
-    let out = cli.run(&["process", "--json", good.to_str().unwrap(), bad.to_str().unwrap(), fake.to_str().unwrap(), missing.to_str().unwrap()]);
+    let out = cli.run(&[
+        "process",
+        "--json",
+        good.to_str().unwrap(),
+        bad.to_str().unwrap(),
+        fake.to_str().unwrap(),
+        missing.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1), "not all documents are ready");
     let docs = stdout_json(&out);
     assert_eq!(docs.len(), 4);
@@ -96,4 +103,37 @@ async fn submit_twice_gives_one_document() {
     let bad = cli.run(&["jobs", "--state", "sleeping"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown job state"));
+}
+
+/// `worker --metrics-listen` serves Prometheus text with the job counters
+/// and queue depths.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_serves_prometheus_metrics() {
+    use std::io::{Read, Write};
+    let cli = Cli::sqlite().await;
+    cli.submit(&cli.books(2));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut worker = cli.spawn(&["worker", "--metrics-listen", &addr], "");
+    let mut body = String::new();
+    for _ in 0..300 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let Ok(mut conn) = std::net::TcpStream::connect(&addr) else { continue };
+        conn.write_all(format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+            .unwrap();
+        body.clear();
+        conn.read_to_string(&mut body).unwrap();
+        // Depths are sampled every 5 s; wait for a sample after the work.
+        if body.contains("bindery_jobs_completed_total{queue=\"count\"} 2")
+            && body.contains("bindery_queue_depth{queue=\"extract\",state=\"completed\"}")
+        {
+            break;
+        }
+    }
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    assert!(body.contains("bindery_jobs_completed_total{queue=\"count\"} 2"), "{body}");
+    assert!(body.contains("bindery_jobs_claimed_total"), "{body}");
+    assert!(body.contains("bindery_job_duration_seconds"), "{body}");
+    assert!(body.contains("bindery_queue_depth{queue=\"extract\",state=\"completed\"}"), "{body}");
 }

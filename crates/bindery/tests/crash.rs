@@ -68,9 +68,8 @@ async fn postgres_four_workers_share_the_work() {
     let ids = cli.submit(&cli.books(N));
     assert!(cli.run(&["limit", "count", "2"]).status.success());
     let store = cli.store().await;
-    let mut workers: Vec<_> = (0..4)
-        .map(|_| cli.spawn(&["worker", "--concurrency", "4", "--exit-when-idle"], "count=sleep(15)"))
-        .collect();
+    let mut workers: Vec<_> =
+        (0..4).map(|_| cli.spawn(&["worker", "--concurrency", "4", "--exit-when-idle"], "count=sleep(15)")).collect();
     let mut max_running = 0;
     let deadline = Instant::now() + Duration::from_secs(180);
     while workers.iter_mut().any(|w| w.try_wait().unwrap().is_none()) {

@@ -43,7 +43,12 @@ impl Cli {
     }
 
     pub fn spawn(&self, args: &[&str], failpoints: &str) -> Child {
-        self.cmd(args).env("BINDERY_FAILPOINTS", failpoints).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
+        self.cmd(args)
+            .env("BINDERY_FAILPOINTS", failpoints)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
     }
 
     pub async fn store(&self) -> DynStore {
@@ -55,7 +60,8 @@ impl Cli {
         (0..n)
             .map(|i| {
                 let p = self.dir.path().join(format!("book-{i}.md"));
-                let body = format!("Paragraph {i} of a book about the sea and the wind and the long road home. ").repeat(5);
+                let body =
+                    format!("Paragraph {i} of a book about the sea and the wind and the long road home. ").repeat(5);
                 std::fs::write(&p, format!("# One\n\n{body}\n\n# Two\n\n{body}\n")).unwrap();
                 p
             })

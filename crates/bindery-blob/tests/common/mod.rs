@@ -26,11 +26,7 @@ impl Generated {
     /// Creates a source of `len` bytes, handing out at most 64 KiB per read
     /// so the store has to assemble its chunks from many small reads.
     pub fn new(len: u64, seed: u64) -> Self {
-        Generated {
-            remaining: len,
-            state: seed | 1,
-            max_read: 64 * 1024,
-        }
+        Generated { remaining: len, state: seed | 1, max_read: 64 * 1024 }
     }
 
     fn next_byte(&mut self) -> u8 {
@@ -43,14 +39,8 @@ impl Generated {
 }
 
 impl AsyncRead for Generated {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let n = (buf.remaining() as u64)
-            .min(self.remaining)
-            .min(self.max_read as u64) as usize;
+    fn poll_read(mut self: Pin<&mut Self>, _cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let n = (buf.remaining() as u64).min(self.remaining).min(self.max_read as u64) as usize;
         let chunk: Vec<u8> = (0..n).map(|_| self.next_byte()).collect();
         buf.put_slice(&chunk);
         self.remaining -= n as u64;
@@ -85,10 +75,7 @@ pub async fn same_content_same_key(store: &BlobStore) {
 /// A large generated input streams through and hashes correctly.
 pub async fn streams_large_input(store: &BlobStore, len: u64) {
     let seed = 0x5eed;
-    let stored = store
-        .put_reader(Generated::new(len, seed), None)
-        .await
-        .unwrap();
+    let stored = store.put_reader(Generated::new(len, seed), None).await.unwrap();
     assert_eq!(stored.sha256, expected_sha256(len, seed));
     assert_eq!(stored.bytes, len);
     assert_eq!(store.head(&stored.key).await.unwrap(), Some(len));
@@ -115,14 +102,8 @@ pub async fn stores_empty_input(store: &BlobStore) {
 
 /// Exceeding the limit fails and leaves no objects behind.
 pub async fn too_large_leaves_nothing(store: &BlobStore, len: u64, limit: u64) {
-    let err = store
-        .put_reader(Generated::new(len, 7), Some(limit))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, BlobError::TooLarge { limit: l } if l == limit),
-        "{err:?}"
-    );
+    let err = store.put_reader(Generated::new(len, 7), Some(limit)).await.unwrap_err();
+    assert!(matches!(err, BlobError::TooLarge { limit: l } if l == limit), "{err:?}");
     assert!(!err.is_retryable());
     assert_eq!(store.list_keys("").await.unwrap(), Vec::<String>::new());
 }
@@ -135,18 +116,9 @@ pub async fn round_trip(store: &BlobStore) {
     assert_eq!(store.get_bytes(&stored.key, 4096).await.unwrap(), data);
 
     let err = store.get_bytes(&stored.key, 4095).await.unwrap_err();
-    assert!(
-        matches!(err, BlobError::TooLarge { limit: 4095 }),
-        "{err:?}"
-    );
+    assert!(matches!(err, BlobError::TooLarge { limit: 4095 }), "{err:?}");
 
-    let chunks: Vec<Bytes> = store
-        .get_stream(&stored.key)
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let chunks: Vec<Bytes> = store.get_stream(&stored.key).await.unwrap().try_collect().await.unwrap();
     assert_eq!(chunks.concat(), data.to_vec());
 
     store.delete(&stored.key).await.unwrap();
@@ -156,11 +128,7 @@ pub async fn round_trip(store: &BlobStore) {
     let err = store.get_bytes(&stored.key, 4096).await.unwrap_err();
     assert!(matches!(err, BlobError::NotFound(_)), "{err:?}");
     assert!(!err.is_retryable());
-    let err = store
-        .get_stream(&stored.key)
-        .await
-        .err()
-        .expect("missing object must fail");
+    let err = store.get_stream(&stored.key).await.err().expect("missing object must fail");
     assert!(matches!(err, BlobError::NotFound(_)), "{err:?}");
 }
 
@@ -169,14 +137,8 @@ pub async fn rejects_invalid_keys(store: &BlobStore) {
     for key in ["", "/etc/passwd", "../outside", "sha256/../../x", "a//b"] {
         let is_invalid = |r: Result<(), BlobError>| matches!(r, Err(BlobError::InvalidKey(_)));
         assert!(is_invalid(store.head(key).await.map(drop)), "head {key:?}");
-        assert!(
-            is_invalid(store.get_bytes(key, 10).await.map(drop)),
-            "get_bytes {key:?}"
-        );
-        assert!(
-            is_invalid(store.get_stream(key).await.map(drop)),
-            "get_stream {key:?}"
-        );
+        assert!(is_invalid(store.get_bytes(key, 10).await.map(drop)), "get_bytes {key:?}");
+        assert!(is_invalid(store.get_stream(key).await.map(drop)), "get_stream {key:?}");
         assert!(is_invalid(store.delete(key).await), "delete {key:?}");
     }
 }

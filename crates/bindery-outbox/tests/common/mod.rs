@@ -40,10 +40,7 @@ pub fn service_available(what: &str, addr: &str) -> bool {
     if TcpStream::connect_timeout(&socket, Duration::from_secs(2)).is_ok() {
         return true;
     }
-    assert!(
-        !in_ci(),
-        "{what} is not reachable on {addr}, and CI is set, so this test fails instead of skipping"
-    );
+    assert!(!in_ci(), "{what} is not reachable on {addr}, and CI is set, so this test fails instead of skipping");
     eprintln!("SKIPPED: {what} is not reachable on {addr}; start it to run this test");
     false
 }

@@ -54,7 +54,9 @@ fn is_number(word: &str) -> bool {
         Some(i) if w.ends_with(']') => &w[..i],
         _ => w,
     };
-    is_roman(w) || w.chars().all(|c| c.is_ascii_digit()) && !w.is_empty() || ORDINALS.contains(&w.to_lowercase().as_str())
+    is_roman(w)
+        || w.chars().all(|c| c.is_ascii_digit()) && !w.is_empty()
+        || ORDINALS.contains(&w.to_lowercase().as_str())
 }
 
 /// `Some(has_own_title)` when the line is a heading.
@@ -142,7 +144,10 @@ mod tests {
             "Contents\n\nCHAPTER I. Down\nCHAPTER II. Up\n\nCHAPTER I. Down the Hole\n{body}\n\nCHAPTER II. The Pool\n{body}\n"
         );
         let ch = split_chapters(&text, false);
-        assert_eq!(ch.iter().map(|c| c.title.as_str()).collect::<Vec<_>>(), vec!["CHAPTER I. Down the Hole", "CHAPTER II. The Pool"]);
+        assert_eq!(
+            ch.iter().map(|c| c.title.as_str()).collect::<Vec<_>>(),
+            vec!["CHAPTER I. Down the Hole", "CHAPTER II. The Pool"]
+        );
         assert_eq!(&text[ch[1].start..ch[1].end], format!("{body}\n"));
     }
 

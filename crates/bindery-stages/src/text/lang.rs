@@ -3,8 +3,10 @@
 //! A book has thousands of function words, so counting the most frequent
 //! ones of each language tells them apart reliably without a model.
 
-const EN: &[&str] = &["the", "and", "of", "to", "a", "in", "was", "he", "it", "that", "she", "with", "you", "is", "his", "her"];
-const FR: &[&str] = &["le", "la", "les", "de", "des", "et", "un", "une", "il", "elle", "que", "qui", "est", "dans", "pas", "du"];
+const EN: &[&str] =
+    &["the", "and", "of", "to", "a", "in", "was", "he", "it", "that", "she", "with", "you", "is", "his", "her"];
+const FR: &[&str] =
+    &["le", "la", "les", "de", "des", "et", "un", "une", "il", "elle", "que", "qui", "est", "dans", "pas", "du"];
 
 /// `"en"`, `"fr"`, or `"und"` (undetermined) when neither clearly wins.
 pub fn detect_language(text: &str) -> &'static str {

@@ -138,10 +138,7 @@ fn gutenberg_metadata(text: &str) -> (Option<String>, Option<String>) {
 
 /// The text between Project Gutenberg's START and END markers, or all of it.
 fn strip_gutenberg(text: &str) -> &str {
-    let start = text
-        .find("*** START OF")
-        .and_then(|i| text[i..].find('\n').map(|j| i + j + 1))
-        .unwrap_or(0);
+    let start = text.find("*** START OF").and_then(|i| text[i..].find('\n').map(|j| i + j + 1)).unwrap_or(0);
     let end = text[start..].find("*** END OF").map(|i| start + i).unwrap_or(text.len());
     &text[start..end]
 }

@@ -50,36 +50,27 @@ impl Commits for PgStore {
         // concurrent writers of one stream get an exact conflict.
         let mut pending: Vec<StoredEvent> = Vec::new();
         for a in &c.appends {
-            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind(&a.stream).execute(&mut *tx).await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+                .bind(&a.stream)
+                .execute(&mut *tx)
+                .await?;
             let last_in_commit = pending.iter().filter(|e| e.stream == a.stream).map(|e| e.version).max();
             let current = match last_in_commit {
                 Some(v) => v,
                 None => {
-                    sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(version), 0)::BIGINT FROM events WHERE stream = $1")
-                        .bind(&a.stream)
-                        .fetch_one(&mut *tx)
-                        .await?
+                    sqlx::query_scalar::<_, i64>(
+                        "SELECT COALESCE(MAX(version), 0)::BIGINT FROM events WHERE stream = $1",
+                    )
+                    .bind(&a.stream)
+                    .fetch_one(&mut *tx)
+                    .await?
                 }
             };
             if !a.expected.matches(current) {
                 return Err(StoreError::Conflict { stream: a.stream.clone(), expected: a.expected, actual: current });
             }
-            let events: Vec<StoredEvent> = a
-                .events
-                .iter()
-                .enumerate()
-                .map(|(i, e)| StoredEvent {
-                    sequence: 0, // assigned below, under the sequencer lock
-                    stream: a.stream.clone(),
-                    version: current + 1 + i as i64,
-                    id: e.id.0.clone(),
-                    ty: e.ty.clone(),
-                    data: e.data.clone(),
-                    time_ms: now,
-                    correlation_id: e.correlation_id.clone(),
-                    causation_id: e.causation_id.clone(),
-                })
-                .collect();
+            // Sequences are assigned below, under the sequencer lock.
+            let events = StoredEvent::appended(&a.stream, current, 0, &a.events, now);
             project(&mut tx, &a.stream, &events).await?;
             pending.extend(events);
         }
@@ -142,10 +133,8 @@ async fn insert_events(tx: &mut Tx, events: &mut [StoredEvent]) -> Result<()> {
 }
 
 async fn project(tx: &mut Tx, stream: &str, events: &[StoredEvent]) -> Result<()> {
-    let current: Option<Json<DocumentState>> = sqlx::query_scalar("SELECT state FROM documents WHERE id = $1")
-        .bind(stream)
-        .fetch_optional(&mut **tx)
-        .await?;
+    let current: Option<Json<DocumentState>> =
+        sqlx::query_scalar("SELECT state FROM documents WHERE id = $1").bind(stream).fetch_optional(&mut **tx).await?;
     if let Some(state) = fold(current.map(|j| j.0), events) {
         upsert_document(tx, &state).await?;
     }

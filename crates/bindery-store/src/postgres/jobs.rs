@@ -18,12 +18,20 @@ use tokio::sync::Notify;
 
 #[async_trait]
 impl JobQueue for PgStore {
-    async fn claim(&self, worker: &str, queues: &[String], limit: usize, lease_until: Millis, now: Millis) -> Result<Vec<Job>> {
-        let limited: Vec<String> =
-            sqlx::query_scalar("SELECT name FROM queues WHERE max_running IS NOT NULL AND (cardinality($1::TEXT[]) = 0 OR name = ANY($1))")
-                .bind(queues)
-                .fetch_all(&self.pool)
-                .await?;
+    async fn claim(
+        &self,
+        worker: &str,
+        queues: &[String],
+        limit: usize,
+        lease_until: Millis,
+        now: Millis,
+    ) -> Result<Vec<Job>> {
+        let limited: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM queues WHERE max_running IS NOT NULL AND (cardinality($1::TEXT[]) = 0 OR name = ANY($1))",
+        )
+        .bind(queues)
+        .fetch_all(&self.pool)
+        .await?;
         let sql = format!(
             "WITH next AS ( \
                SELECT id FROM jobs WHERE state = 'available' AND run_at <= $3 \
@@ -125,9 +133,10 @@ impl JobQueue for PgStore {
     }
 
     async fn queue_stats(&self) -> Result<Vec<QueueStat>> {
-        let rows = sqlx::query("SELECT queue, state, COUNT(*) AS n FROM jobs GROUP BY queue, state ORDER BY queue, state")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT queue, state, COUNT(*) AS n FROM jobs GROUP BY queue, state ORDER BY queue, state")
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
             .map(|r| Ok(QueueStat { queue: r.try_get("queue")?, state: r.try_get("state")?, count: r.try_get("n")? }))
             .collect()
@@ -139,7 +148,14 @@ impl JobQueue for PgStore {
 }
 
 impl PgStore {
-    async fn claim_limited(&self, worker: &str, queue: &str, room: i64, lease_until: Millis, now: Millis) -> Result<Vec<Job>> {
+    async fn claim_limited(
+        &self,
+        worker: &str,
+        queue: &str,
+        room: i64,
+        lease_until: Millis,
+        now: Millis,
+    ) -> Result<Vec<Job>> {
         let mut tx = self.pool.begin().await?;
         let max: Option<i32> = sqlx::query_scalar("SELECT max_running FROM queues WHERE name = $1 FOR UPDATE")
             .bind(queue)

@@ -96,7 +96,8 @@ impl Store for PgStore {
 #[async_trait]
 impl EventLog for PgStore {
     async fn read_stream(&self, stream: &str, after_version: i64, limit: i64) -> Result<Vec<StoredEvent>> {
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE stream = $1 AND version > $2 ORDER BY version LIMIT $3");
+        let sql =
+            format!("SELECT {EVENT_COLUMNS} FROM events WHERE stream = $1 AND version > $2 ORDER BY version LIMIT $3");
         let rows = sqlx::query(&sql).bind(stream).bind(after_version).bind(limit).fetch_all(&self.pool).await?;
         rows.iter().map(|r| event_from_row!(r)).collect()
     }
@@ -167,8 +168,10 @@ impl Documents for PgStore {
 #[async_trait]
 impl Cursors for PgStore {
     async fn cursor(&self, name: &str) -> Result<i64> {
-        let seq: Option<i64> =
-            sqlx::query_scalar("SELECT sequence FROM cursors WHERE name = $1").bind(name).fetch_optional(&self.pool).await?;
+        let seq: Option<i64> = sqlx::query_scalar("SELECT sequence FROM cursors WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(seq.unwrap_or(0))
     }
 
@@ -200,4 +203,3 @@ impl Cursors for PgStore {
         Ok(r.rows_affected() == 1)
     }
 }
-

@@ -21,27 +21,18 @@ impl Commits for SqliteStore {
         let mut tx = self.begin().await?;
         let mut out = Committed::default();
         finish_jobs(&mut tx, &c.finish, now).await?;
-        for id in &c.cancel_jobs {
+        if !c.cancel_jobs.is_empty() || !c.cancel_documents.is_empty() {
             let r = sqlx::query(
                 "UPDATE jobs SET state = 'cancelled', lease_until = NULL, updated_at = ? \
-                 WHERE id = ? AND state IN ('available', 'running')",
+                 WHERE (id IN (SELECT value FROM json_each(?)) OR document IN (SELECT value FROM json_each(?))) \
+                 AND state IN ('available', 'running')",
             )
             .bind(now)
-            .bind(id)
+            .bind(super::jobs::json_ids(&c.cancel_jobs))
+            .bind(serde_json::to_string(&c.cancel_documents).expect("ids serialise"))
             .execute(&mut *tx)
             .await?;
-            out.cancelled += r.rows_affected();
-        }
-        for doc in &c.cancel_documents {
-            let r = sqlx::query(
-                "UPDATE jobs SET state = 'cancelled', lease_until = NULL, updated_at = ? \
-                 WHERE document = ? AND state IN ('available', 'running')",
-            )
-            .bind(now)
-            .bind(doc)
-            .execute(&mut *tx)
-            .await?;
-            out.cancelled += r.rows_affected();
+            out.cancelled = r.rows_affected();
         }
         for id in &c.revive {
             let r = sqlx::query(
@@ -70,22 +61,7 @@ impl Commits for SqliteStore {
                 return Err(StoreError::Conflict { stream: a.stream.clone(), expected: a.expected, actual: current });
             }
             let first = head.unwrap_or(last) + 1;
-            let appended: Vec<StoredEvent> = a
-                .events
-                .iter()
-                .enumerate()
-                .map(|(i, e)| StoredEvent {
-                    sequence: first + i as i64,
-                    stream: a.stream.clone(),
-                    version: current + 1 + i as i64,
-                    id: e.id.0.clone(),
-                    ty: e.ty.clone(),
-                    data: e.data.clone(),
-                    time_ms: now,
-                    correlation_id: e.correlation_id.clone(),
-                    causation_id: e.causation_id.clone(),
-                })
-                .collect();
+            let appended = StoredEvent::appended(&a.stream, current, first, &a.events, now);
             head = Some(first + a.events.len() as i64 - 1);
             insert_events(&mut tx, &appended).await?;
             project(&mut tx, &a.stream, &appended).await?;

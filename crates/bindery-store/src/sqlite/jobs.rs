@@ -16,11 +16,19 @@ use tokio::sync::Notify;
 
 #[async_trait]
 impl JobQueue for SqliteStore {
-    async fn claim(&self, worker: &str, queues: &[String], limit: usize, lease_until: Millis, now: Millis) -> Result<Vec<Job>> {
+    async fn claim(
+        &self,
+        worker: &str,
+        queues: &[String],
+        limit: usize,
+        lease_until: Millis,
+        now: Millis,
+    ) -> Result<Vec<Job>> {
         let mut tx = self.begin().await?;
-        let limited: Vec<(String, i64)> = sqlx::query_as("SELECT name, max_running FROM queues WHERE max_running IS NOT NULL")
-            .fetch_all(&mut *tx)
-            .await?;
+        let limited: Vec<(String, i64)> =
+            sqlx::query_as("SELECT name, max_running FROM queues WHERE max_running IS NOT NULL")
+                .fetch_all(&mut *tx)
+                .await?;
         let limited: Vec<(String, i64)> =
             limited.into_iter().filter(|(q, _)| queues.is_empty() || queues.contains(q)).collect();
         let served = json_strings(queues);
@@ -97,7 +105,10 @@ impl JobQueue for SqliteStore {
         .fetch_one(&mut *tx)
         .await?;
         tx.commit().await?;
-        let held: HashSet<i64> = serde_json::from_str::<Vec<i64>>(&held).map_err(|e| StoreError::Corrupt(e.to_string()))?.into_iter().collect();
+        let held: HashSet<i64> = serde_json::from_str::<Vec<i64>>(&held)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?
+            .into_iter()
+            .collect();
         Ok(ids.iter().copied().filter(|id| !held.contains(id)).collect())
     }
 
@@ -164,9 +175,10 @@ impl JobQueue for SqliteStore {
     }
 
     async fn queue_stats(&self) -> Result<Vec<QueueStat>> {
-        let rows = sqlx::query("SELECT queue, state, COUNT(*) AS n FROM jobs GROUP BY queue, state ORDER BY queue, state")
-            .fetch_all(&self.reader)
-            .await?;
+        let rows =
+            sqlx::query("SELECT queue, state, COUNT(*) AS n FROM jobs GROUP BY queue, state ORDER BY queue, state")
+                .fetch_all(&self.reader)
+                .await?;
         rows.iter()
             .map(|r| Ok(QueueStat { queue: r.try_get("queue")?, state: r.try_get("state")?, count: r.try_get("n")? }))
             .collect()
@@ -180,7 +192,13 @@ impl JobQueue for SqliteStore {
 /// Claims the jobs whose ids are in the JSON array `ids` and returns them,
 /// all through one row: sqlx hands SQLite rows over one by one between
 /// threads, so a batch as a single JSON value is many times cheaper.
-async fn take(tx: &mut Transaction<'static, Sqlite>, ids: &str, worker: &str, lease_until: Millis, now: Millis) -> Result<Vec<Job>> {
+async fn take(
+    tx: &mut Transaction<'static, Sqlite>,
+    ids: &str,
+    worker: &str,
+    lease_until: Millis,
+    now: Millis,
+) -> Result<Vec<Job>> {
     if ids == "[]" {
         return Ok(Vec::new());
     }

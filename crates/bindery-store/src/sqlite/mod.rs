@@ -49,10 +49,7 @@ impl SqliteStore {
             .connect_with(opts.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts.read_only(true))
-            .await?;
+        let reader = SqlitePoolOptions::new().max_connections(4).connect_with(opts.read_only(true)).await?;
         Ok(Self { writer, reader, jobs_notify: Arc::default(), events_notify: Arc::default() })
     }
 
@@ -70,7 +67,8 @@ impl Store for SqliteStore {
 #[async_trait]
 impl EventLog for SqliteStore {
     async fn read_stream(&self, stream: &str, after_version: i64, limit: i64) -> Result<Vec<StoredEvent>> {
-        let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE stream = ? AND version > ? ORDER BY version LIMIT ?");
+        let sql =
+            format!("SELECT {EVENT_COLUMNS} FROM events WHERE stream = ? AND version > ? ORDER BY version LIMIT ?");
         let rows = sqlx::query(&sql).bind(stream).bind(after_version).bind(limit).fetch_all(&self.reader).await?;
         rows.iter().map(|r| event_from_row!(r)).collect()
     }
@@ -95,8 +93,10 @@ impl EventLog for SqliteStore {
 #[async_trait]
 impl Documents for SqliteStore {
     async fn document(&self, id: &str) -> Result<Option<DocumentState>> {
-        let row: Option<String> =
-            sqlx::query_scalar("SELECT state FROM documents WHERE id = ?").bind(id).fetch_optional(&self.reader).await?;
+        let row: Option<String> = sqlx::query_scalar("SELECT state FROM documents WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
         row.as_deref().map(parse_state).transpose()
     }
 
@@ -139,8 +139,10 @@ impl Documents for SqliteStore {
 #[async_trait]
 impl Cursors for SqliteStore {
     async fn cursor(&self, name: &str) -> Result<i64> {
-        let seq: Option<i64> =
-            sqlx::query_scalar("SELECT sequence FROM cursors WHERE name = ?").bind(name).fetch_optional(&self.writer).await?;
+        let seq: Option<i64> = sqlx::query_scalar("SELECT sequence FROM cursors WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.writer)
+            .await?;
         Ok(seq.unwrap_or(0))
     }
 

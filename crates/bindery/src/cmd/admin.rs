@@ -23,8 +23,15 @@ pub async fn jobs(s: &Settings, state: Option<String>, limit: i64, json: bool) -
                 println!("{}", serde_json::to_string(&j)?);
             } else {
                 let err = j.last_error.as_deref().unwrap_or("");
-                println!("{:>8}  {:<10} {:<12} {:<32} {:>3}/{:<3}  {err}", j.id, j.state.as_str(), j.queue,
-                    j.document.as_deref().unwrap_or("-"), j.attempt, j.max_attempts);
+                println!(
+                    "{:>8}  {:<10} {:<12} {:<32} {:>3}/{:<3}  {err}",
+                    j.id,
+                    j.state.as_str(),
+                    j.queue,
+                    j.document.as_deref().unwrap_or("-"),
+                    j.attempt,
+                    j.max_attempts
+                );
             }
         }
     }
@@ -64,7 +71,9 @@ pub async fn replay(s: &Settings) -> Result<ExitCode> {
 pub async fn limit(s: &Settings, queue: &str, max_running: &str) -> Result<ExitCode> {
     let max = match max_running {
         "none" => None,
-        n => Some(n.parse::<i32>().map_err(|_| anyhow::anyhow!("max_running must be a number or \"none\", not {n:?}"))?),
+        n => {
+            Some(n.parse::<i32>().map_err(|_| anyhow::anyhow!("max_running must be a number or \"none\", not {n:?}"))?)
+        }
     };
     anyhow::ensure!(max.is_none_or(|m| m >= 0), "max_running must not be negative");
     let engine = crate::open(s, crate::engine_options(None)?).await?;

@@ -54,7 +54,14 @@ fn percentile(sorted: &[u64], p: f64) -> f64 {
     sorted[i] as f64 / 1e6
 }
 
-pub async fn queue(s: &Settings, jobs: usize, nworkers: usize, concurrency: usize, samples: usize, json: bool) -> Result<ExitCode> {
+pub async fn queue(
+    s: &Settings,
+    jobs: usize,
+    nworkers: usize,
+    concurrency: usize,
+    samples: usize,
+    json: bool,
+) -> Result<ExitCode> {
     let (engine, _dir) = scratch(s).await?;
     let store = engine.store().clone();
     let backend = store.backend();
@@ -128,7 +135,9 @@ pub async fn events(s: &Settings, events: usize, json: bool) -> Result<ExitCode>
     let store = engine.store().clone();
     let backend = store.backend();
     let run = format!("bench-{}-{}", std::process::id(), now_ms());
-    let ev = |i: usize| NewEvent::new("bench.event", json!({"i": i, "text": "a payload of a typical size for a stage event"}));
+    let ev = |i: usize| {
+        NewEvent::new("bench.event", json!({"i": i, "text": "a payload of a typical size for a stage event"}))
+    };
     let append = |stream: String, expected, events| Commit {
         appends: vec![Append { stream, expected, events }],
         ..Default::default()
@@ -151,8 +160,11 @@ pub async fn events(s: &Settings, events: usize, json: bool) -> Result<ExitCode>
             tokio::spawn(async move {
                 for i in 0..single / 4 {
                     let c = Commit {
-                        appends: vec![Append { stream: format!("{run}-c{w}-{}", i % 25), expected: Expected::Any,
-                            events: vec![NewEvent::new("bench.event", json!({"i": i}))] }],
+                        appends: vec![Append {
+                            stream: format!("{run}-c{w}-{}", i % 25),
+                            expected: Expected::Any,
+                            events: vec![NewEvent::new("bench.event", json!({"i": i}))],
+                        }],
                         ..Default::default()
                     };
                     store.commit(c, now_ms()).await?;
@@ -172,7 +184,9 @@ pub async fn events(s: &Settings, events: usize, json: bool) -> Result<ExitCode>
     let mut stream = 0;
     while written < events {
         let n = (events - written).min(100);
-        store.commit(append(format!("{run}-b{stream}"), Expected::NoStream, (0..n).map(ev).collect()), now_ms()).await?;
+        store
+            .commit(append(format!("{run}-b{stream}"), Expected::NoStream, (0..n).map(ev).collect()), now_ms())
+            .await?;
         written += n;
         stream += 1;
     }

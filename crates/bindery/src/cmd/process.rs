@@ -123,7 +123,9 @@ fn summary_line(e: &Entry) -> String {
             let secs = st.finished_ms.unwrap_or(st.updated_ms).saturating_sub(st.created_ms) as f64 / 1000.0;
             format!("ready   {}  {chapters} chapters, {words} words, {secs:.2} s  (id {})", e.source, st.id)
         }
-        Some(st) => format!("{:<7} {}  {}  (id {})", st.status.as_str(), e.source, st.error.as_deref().unwrap_or(""), st.id),
+        Some(st) => {
+            format!("{:<7} {}  {}  (id {})", st.status.as_str(), e.source, st.error.as_deref().unwrap_or(""), st.id)
+        }
         None => format!("failed  {}  {}", e.source, e.error.as_deref().unwrap_or("unknown error")),
     }
 }
@@ -138,11 +140,16 @@ pub async fn submit(s: &Settings, paths: &[PathBuf], json: bool) -> Result<ExitC
     for path in paths {
         match engine.submit(path).await {
             Ok(sub) if json => println!("{}", json!({"id": sub.id, "source": sub.source, "created": sub.created})),
-            Ok(sub) => println!("{}\t{}{}", sub.id, path.display(), if sub.created { "" } else { "\t(already submitted)" }),
+            Ok(sub) => {
+                println!("{}\t{}{}", sub.id, path.display(), if sub.created { "" } else { "\t(already submitted)" })
+            }
             Err(e) => {
                 ok = false;
                 if json {
-                    println!("{}", json!({"id": null, "source": path.display().to_string(), "created": false, "error": e.to_string()}));
+                    println!(
+                        "{}",
+                        json!({"id": null, "source": path.display().to_string(), "created": false, "error": e.to_string()})
+                    );
                 } else {
                     eprintln!("error: {}: {e}", path.display());
                 }

@@ -9,11 +9,8 @@ use std::process::ExitCode;
 /// The document as JSON: the shape `show --json` and `process --json` print.
 pub fn document_json(s: &DocumentState) -> Value {
     let extract = s.results.get("extract");
-    let chapters: Vec<Value> = s
-        .results
-        .get("count")
-        .and_then(|c| c["chapters"].as_array().cloned())
-        .unwrap_or_default();
+    let chapters: Vec<Value> =
+        s.results.get("count").and_then(|c| c["chapters"].as_array().cloned()).unwrap_or_default();
     json!({
         "id": s.id,
         "source": s.source,
@@ -49,16 +46,36 @@ pub async fn show(s: &Settings, id: &str, json: bool) -> Result<ExitCode> {
     }
     let p = doc.progress();
     println!("{}  {}", doc.id, doc.source);
-    println!("status    {}{}", doc.status.as_str(), doc.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default());
+    println!(
+        "status    {}{}",
+        doc.status.as_str(),
+        doc.error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default()
+    );
     println!("pipeline  {} v{}", doc.pipeline, doc.pipeline_version);
     let eta = p.eta_ms.map(|ms| format!(", ETA {:.1} s", ms as f64 / 1000.0)).unwrap_or_default();
-    println!("progress  {}/{} stages, {}%{}{}", p.done, p.total, p.percent,
-        p.current_stage.map(|c| format!(", now {c}")).unwrap_or_default(), eta);
+    println!(
+        "progress  {}/{} stages, {}%{}{}",
+        p.done,
+        p.total,
+        p.percent,
+        p.current_stage.map(|c| format!(", now {c}")).unwrap_or_default(),
+        eta
+    );
     for name in &doc.stage_order {
         let st = &doc.stages[name];
-        let mark = if st.completed { "done" } else if st.failures > 0 { "failing" } else { "waiting" };
+        let mark = if st.completed {
+            "done"
+        } else if st.failures > 0 {
+            "failing"
+        } else {
+            "waiting"
+        };
         let ms = st.duration_ms.map(|d| format!(" {d} ms")).unwrap_or_default();
-        let fails = if st.failures > 0 { format!(", {} failed attempt(s): {}", st.failures, st.last_error.as_deref().unwrap_or("")) } else { String::new() };
+        let fails = if st.failures > 0 {
+            format!(", {} failed attempt(s): {}", st.failures, st.last_error.as_deref().unwrap_or(""))
+        } else {
+            String::new()
+        };
         println!("  {name:<12} {mark}{ms}{fails}");
     }
     let j = document_json(&doc);

@@ -18,6 +18,7 @@ pub async fn worker(
     metrics_listen: Option<String>,
 ) -> Result<ExitCode> {
     let w = s.worker(args)?;
+    let metrics_on = metrics_listen.is_some();
     if let Some(addr) = metrics_listen {
         let addr: std::net::SocketAddr = addr.parse().with_context(|| format!("--metrics-listen {addr:?}"))?;
         metrics_exporter_prometheus::PrometheusBuilder::new()
@@ -40,6 +41,7 @@ pub async fn worker(
         lease: w.lease,
         heartbeat: w.lease / 3,
         exit_when_idle,
+        depth_every: metrics_on.then(|| std::time::Duration::from_secs(5)),
         ..WorkerOptions::default()
     };
     let outbox = (!sinks.is_empty()).then(|| {
