@@ -52,6 +52,10 @@ impl Engine {
     }
 
     async fn revive(&self, jobs: Vec<Job>) -> Result<RetryReport, EngineError> {
+        retry_on_conflict(|| self.revive_once(&jobs)).await
+    }
+
+    async fn revive_once(&self, jobs: &[Job]) -> Result<RetryReport, EngineError> {
         let now = now_ms();
         let mut c = Commit { revive: jobs.iter().map(|j| j.id).collect(), ..Default::default() };
         let mut docs: Vec<String> =
@@ -82,6 +86,10 @@ impl Engine {
     /// Cancels a document (by id) and all its unfinished jobs, or one job (by
     /// number). Running jobs stop at their next heartbeat.
     pub async fn cancel(&self, id: &str) -> Result<CancelReport, EngineError> {
+        retry_on_conflict(|| self.cancel_once(id)).await
+    }
+
+    async fn cancel_once(&self, id: &str) -> Result<CancelReport, EngineError> {
         let now = now_ms();
         if let Ok(job) = id.parse::<i64>() {
             let found = self.store().job(job).await?.ok_or_else(|| EngineError::NotFound(format!("job {job}")))?;
@@ -106,5 +114,25 @@ impl Engine {
     /// Rebuilds every projection from the log; returns how many documents.
     pub async fn replay(&self) -> Result<u64, EngineError> {
         Ok(self.store().rebuild_projections().await?)
+    }
+}
+
+/// Runs an operator action again when a worker advanced the document between
+/// its read and its commit (a version conflict): the action re-reads the
+/// state and decides afresh.
+async fn retry_on_conflict<T, F, Fut>(mut action: F) -> Result<T, EngineError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, EngineError>>,
+{
+    let mut round = 0;
+    loop {
+        match action().await {
+            Err(EngineError::Store(e)) if e.is_conflict() && round < 20 => {
+                round += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(2 << round.min(6))).await;
+            }
+            other => return other,
+        }
     }
 }

@@ -107,6 +107,25 @@ impl WorkerHandle {
 
 type Running = Arc<Mutex<HashMap<i64, AbortHandle>>>;
 
+/// Counts a claimed job until its result is settled, or until its task is
+/// aborted or its result dropped: whichever way a job leaves, the count
+/// goes down exactly once, so shutdown and `exit_when_idle` never wait for
+/// a job that is gone.
+struct Pending(Arc<AtomicUsize>);
+
+impl Pending {
+    fn new(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::SeqCst);
+        Self(count.clone())
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 impl Worker {
     pub fn new(engine: Engine, opts: WorkerOptions) -> Self {
         Self { engine, opts }
@@ -124,9 +143,9 @@ impl Worker {
         let slots = Arc::new(Semaphore::new(opts.concurrency.max(1)));
         let running: Running = Arc::default();
         let pending = Arc::new(AtomicUsize::new(0));
-        let (tx, rx) = mpsc::unbounded_channel::<Attempt>();
+        let (tx, rx) = mpsc::unbounded_channel::<(Attempt, Pending)>();
         let background = CancellationToken::new();
-        let settler = tokio::spawn(settler(engine.clone(), opts.id.clone(), rx, pending.clone()));
+        let settler = tokio::spawn(settler(engine.clone(), opts.id.clone(), rx));
         let heart = tokio::spawn(heartbeats(engine.clone(), opts.clone(), running.clone(), background.clone()));
         let rescue = tokio::spawn(rescuer(engine.clone(), opts.clone(), background.clone()));
         let depth = opts.depth_every.map(|every| tokio::spawn(depths(engine.clone(), every, background.clone())));
@@ -184,17 +203,18 @@ impl Worker {
                 let id = job.id;
                 let span = tracing::info_span!("job", job = id, queue = %job.queue, document = job.document.as_deref().unwrap_or(""),
                     correlation = job.payload["correlation"].as_str().unwrap_or(""), attempt = job.attempt);
-                pending.fetch_add(1, Ordering::SeqCst);
+                let counted = Pending::new(&pending);
                 let running2 = running.clone();
-                let pending2 = pending.clone();
+                // Hold the map while spawning, so the task cannot remove its
+                // entry before it is inserted.
                 let mut map = running.lock().unwrap();
                 let handle = tokio::spawn(tracing::Instrument::instrument(
                     async move {
                         let attempt = engine.run_job(job).await;
                         running2.lock().unwrap().remove(&id);
-                        if tx.send(attempt).is_err() {
-                            pending2.fetch_sub(1, Ordering::SeqCst);
-                        }
+                        // If the settler is gone the result is dropped with
+                        // its count; the lease expires and the job runs again.
+                        let _ = tx.send((attempt, counted));
                         drop(permit);
                     },
                     span,
@@ -233,12 +253,7 @@ async fn idle(engine: &Engine) -> bool {
     true
 }
 
-async fn settler(
-    engine: Engine,
-    worker: String,
-    mut rx: mpsc::UnboundedReceiver<Attempt>,
-    pending: Arc<AtomicUsize>,
-) -> usize {
+async fn settler(engine: Engine, worker: String, mut rx: mpsc::UnboundedReceiver<(Attempt, Pending)>) -> usize {
     let mut settled = 0;
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -248,9 +263,9 @@ async fn settler(
                 Err(_) => break,
             }
         }
-        let n = batch.len();
-        settled += engine.settle(&worker, batch).await;
-        pending.fetch_sub(n, Ordering::SeqCst);
+        let (attempts, counted): (Vec<Attempt>, Vec<Pending>) = batch.into_iter().unzip();
+        settled += engine.settle(&worker, attempts).await;
+        drop(counted);
     }
     settled
 }

@@ -127,20 +127,26 @@ async fn panicking_stage_does_not_kill_the_worker(b: Backend) {
 async fn cancel_stops_a_document(b: Backend) {
     let Some(app) = TestApp::spawn(b, "structure=sleep(30000)").await else { return };
     let sub = app.engine.submit(&app.file("a.md", &sample_markdown())).await.unwrap();
+    // A long lease: the worker must notice the cancellation through its
+    // heartbeat, abort the stage, and then find itself idle.
     let mut opts = app.worker_options();
-    opts.exit_when_idle = false;
+    opts.lease = Duration::from_secs(60);
     let handle = Worker::new(app.engine.clone(), opts).run();
     // Wait until `structure` is running, then cancel.
-    for _ in 0..200 {
-        if !app.store.jobs(Some(JobState::Running), 0, 1).await.unwrap().is_empty() {
+    for _ in 0..500 {
+        let running = app.store.jobs(Some(JobState::Running), 0, 10).await.unwrap();
+        if running.iter().any(|j| j.queue == "structure") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let report = app.engine.cancel(sub.id.as_str()).await.unwrap();
     assert_eq!(report.jobs, 1);
-    // The heartbeat notices and aborts the sleeping stage, so shutdown is quick.
-    tokio::time::timeout(Duration::from_secs(20), handle.shutdown()).await.expect("cancelled job stops");
+    // The aborted job no longer counts as pending, so the worker exits by
+    // itself well before the stage's 30 s sleep or the lease would end.
+    tokio::time::timeout(Duration::from_secs(20), handle.join())
+        .await
+        .expect("the worker goes idle after the cancellation");
     let s = app.state(sub.id.as_str()).await;
     assert_eq!(s.status, DocumentStatus::Cancelled);
     assert!(!s.stages["structure"].completed, "the cancelled stage never completes");
