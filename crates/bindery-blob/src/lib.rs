@@ -12,6 +12,8 @@ mod error;
 mod key;
 mod store;
 mod streaming;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use config::S3Options;
 pub use error::BlobError;

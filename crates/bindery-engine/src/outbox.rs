@@ -51,11 +51,34 @@ pub struct Outbox {
 }
 
 pub struct OutboxHandle {
+    engine: Engine,
+    cursors: Vec<String>,
     stop: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl OutboxHandle {
+    /// Waits until every sink has delivered the log as it stands now, or
+    /// until `limit`; returns whether all caught up. Used before a worker
+    /// that ran out of work exits, so its last events are not left behind.
+    pub async fn drain(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        let Ok(head) = self.engine.store().head().await else { return false };
+        loop {
+            let mut behind = false;
+            for name in &self.cursors {
+                behind |= self.engine.store().cursor(name).await.map(|c| c < head).unwrap_or(true);
+            }
+            if !behind {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn shutdown(self) {
         self.stop.cancel();
         for t in self.tasks {
@@ -76,12 +99,13 @@ impl Outbox {
 
     pub fn run(self) -> OutboxHandle {
         let stop = CancellationToken::new();
+        let cursors = self.sinks.iter().map(|s| cursor_name(s.as_ref())).collect();
         let tasks = self
             .sinks
             .into_iter()
             .map(|sink| tokio::spawn(deliver_loop(self.engine.clone(), sink, self.opts.clone(), stop.clone())))
             .collect();
-        OutboxHandle { stop, tasks }
+        OutboxHandle { engine: self.engine, cursors, stop, tasks }
     }
 }
 

@@ -59,6 +59,9 @@ pub async fn worker(
     let stats = handle.join().await;
     signals.abort();
     if let Some(o) = outbox {
+        if exit_when_idle && !o.drain(std::time::Duration::from_secs(60)).await {
+            tracing::warn!("outbox did not catch up within 60 s; the rest is delivered by the next worker");
+        }
         o.shutdown().await;
     }
     tracing::info!(claimed = stats.claimed, settled = stats.settled, "worker exited");
