@@ -27,4 +27,4 @@ psql -q "$BINDERY_TEST_DATABASE_URL" -v ON_ERROR_STOP=0 -c "
       EXECUTE format('DROP SCHEMA %I CASCADE', s);
     END LOOP; END \$\$;" >/dev/null 2>&1 || true
 
-cargo test --workspace --locked "$@"
+cargo test --workspace --locked --no-fail-fast "$@"

@@ -83,11 +83,11 @@ impl Commits for PgStore {
                 .await?;
         let wake = !out.enqueued.is_empty() || out.revived > 0 || frees_limited_slot;
         if wake {
-            sqlx::query("SELECT pg_notify($1, '')").bind(JOBS_CHANNEL).execute(&mut *tx).await?;
+            sqlx::query("SELECT pg_notify($1, $2)").bind(JOBS_CHANNEL).bind(&self.origin).execute(&mut *tx).await?;
         }
         if !pending.is_empty() {
             insert_events(&mut tx, &mut pending).await?;
-            sqlx::query("SELECT pg_notify($1, '')").bind(EVENTS_CHANNEL).execute(&mut *tx).await?;
+            sqlx::query("SELECT pg_notify($1, $2)").bind(EVENTS_CHANNEL).bind(&self.origin).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         out.events = pending;

@@ -89,7 +89,12 @@ impl JobQueue for PgStore {
         let rows = sqlx::query(&sql).bind(now).fetch_all(&self.pool).await?;
         let exhausted = rows.iter().map(|r| job_from_row!(r)).collect::<Result<Vec<_>>>()?;
         if rescued > 0 {
-            sqlx::query("SELECT pg_notify($1, '')").bind(super::JOBS_CHANNEL).execute(&self.pool).await?;
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(super::JOBS_CHANNEL)
+                .bind(&self.origin)
+                .execute(&self.pool)
+                .await?;
+            self.jobs_notify.notify_waiters();
         }
         Ok(RescueReport { rescued, exhausted })
     }

@@ -30,6 +30,11 @@ pub(crate) const EVENTS_CHANNEL: &str = "bindery_events";
 
 pub struct PgStore {
     pool: PgPool,
+    /// Sent as the payload of this store's `NOTIFY`s. Its own notifications
+    /// come back through `LISTEN`; the waiters of this process were woken
+    /// directly at commit, so the listener skips them instead of waking
+    /// every worker a second time for nothing.
+    origin: String,
     jobs_notify: Arc<Notify>,
     events_notify: Arc<Notify>,
     listener: tokio::task::JoinHandle<()>,
@@ -55,21 +60,25 @@ impl PgStore {
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         let jobs_notify = Arc::new(Notify::new());
         let events_notify = Arc::new(Notify::new());
-        let listener = tokio::spawn(listen(pool.clone(), jobs_notify.clone(), events_notify.clone()));
-        Ok(Self { pool, jobs_notify, events_notify, listener })
+        let origin = uuid::Uuid::new_v4().simple().to_string();
+        let listener = tokio::spawn(listen(pool.clone(), origin.clone(), jobs_notify.clone(), events_notify.clone()));
+        Ok(Self { pool, origin, jobs_notify, events_notify, listener })
     }
 }
 
 /// Forwards `NOTIFY`s from other processes to the in-process waiters,
 /// reconnecting after errors. Waiters also poll, so a gap here only costs
 /// latency, never correctness.
-async fn listen(pool: PgPool, jobs: Arc<Notify>, events: Arc<Notify>) {
+async fn listen(pool: PgPool, origin: String, jobs: Arc<Notify>, events: Arc<Notify>) {
     loop {
         let result: Result<()> = async {
             let mut l = PgListener::connect_with(&pool).await?;
             l.listen_all([JOBS_CHANNEL, EVENTS_CHANNEL]).await?;
             loop {
                 let n = l.recv().await?;
+                if n.payload() == origin {
+                    continue;
+                }
                 match n.channel() {
                     JOBS_CHANNEL => jobs.notify_waiters(),
                     _ => events.notify_waiters(),
