@@ -10,6 +10,7 @@ use bindery_core::event::{self, DocumentFailed, StageCompleted, StageFailed};
 use bindery_core::time::Millis;
 use bindery_core::{DocumentState, DocumentStatus, Job, NewEvent, NewJob, Pipeline};
 use bindery_stages::{StageError, StageOutput};
+use bindery_store::Outcome;
 
 use serde_json::json;
 
@@ -94,6 +95,18 @@ pub struct Failure {
     pub events: Vec<NewEvent>,
     /// `Some(run_at)` to retry, `None` when the job is dead.
     pub retry_at: Option<Millis>,
+    /// The message the job keeps as its last error.
+    pub error: String,
+}
+
+impl Failure {
+    /// How the job row is settled.
+    pub fn outcome(&self) -> Outcome {
+        match self.retry_at {
+            Some(run_at) => Outcome::Retry { run_at, error: self.error.clone() },
+            None => Outcome::Dead { error: self.error.clone() },
+        }
+    }
 }
 
 pub fn on_failure(job: &Job, err: &StageError, opts: &EngineOptions, now: Millis) -> Failure {
@@ -114,11 +127,11 @@ pub fn on_failure(job: &Job, err: &StageError, opts: &EngineOptions, now: Millis
     };
     let mut events = vec![NewEvent::new(event::STAGE_FAILED, failed).correlated(correlation, causation)];
     if dead && job.document.is_some() {
-        let reason = DocumentFailed { stage: stage.into(), reason: error };
+        let reason = DocumentFailed { stage: stage.into(), reason: error.clone() };
         events.push(NewEvent::new(event::DOCUMENT_FAILED, reason).correlated(correlation, causation));
     }
     let retry_at = (!dead).then(|| now + opts.retry.delay(job.attempt, &mut rand::thread_rng()).as_millis() as i64);
-    Failure { events, retry_at }
+    Failure { events, retry_at, error }
 }
 
 /// Stages whose prerequisites are done but which are not complete: what a

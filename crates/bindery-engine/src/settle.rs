@@ -86,10 +86,7 @@ impl Engine {
             let Some(doc) = doc else {
                 let outcome = match &a.result {
                     Ok(_) => Outcome::Completed,
-                    Err(e) => match on_failure(job, e, self.options(), now).retry_at {
-                        Some(run_at) => Outcome::Retry { run_at, error: e.to_string() },
-                        None => Outcome::Dead { error: e.to_string() },
-                    },
+                    Err(e) => on_failure(job, e, self.options(), now).outcome(),
                 };
                 c.finish.push(Finish { job: job.id, worker: worker.into(), outcome });
                 continue;
@@ -115,10 +112,7 @@ impl Engine {
                 }
                 Err(e) => {
                     let f = on_failure(job, e, self.options(), now);
-                    let outcome = match f.retry_at {
-                        Some(run_at) => Outcome::Retry { run_at, error: e.to_string() },
-                        None => Outcome::Dead { error: e.to_string() },
-                    };
+                    let outcome = f.outcome();
                     (f.events, outcome)
                 }
             };

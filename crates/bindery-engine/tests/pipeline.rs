@@ -87,7 +87,8 @@ async fn always_failing_stage_goes_dead_and_retry_revives_it(b: Backend) {
     assert!(error.contains("structure") && error.contains("gave up after 3 attempts"), "{error}");
     let dead = app.store.jobs(Some(JobState::Dead), 0, 10).await.unwrap();
     assert_eq!(dead.len(), 1);
-    assert!(dead[0].last_error.as_deref().unwrap().contains("injected failure"));
+    let last = dead[0].last_error.as_deref().unwrap();
+    assert!(last.contains("injected failure") && last.contains("gave up after 3 attempts"), "{last}");
     // The operator fixes the cause (here: a process without the fail point)
     // and retries the dead job.
     let fixed = app.with_options(common::options(""));
