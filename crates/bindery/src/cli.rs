@@ -117,6 +117,16 @@ pub enum Command {
         /// A number, or "none".
         max_running: String,
     },
+    /// Delete completed and cancelled jobs (dead jobs stay until retried).
+    /// Events and documents are kept: jobs are only the work queue.
+    Prune {
+        /// Only jobs finished at least this many days ago.
+        #[arg(long, default_value_t = 7.0)]
+        older_than_days: f64,
+        /// Only this queue.
+        #[arg(long)]
+        queue: Option<String>,
+    },
     /// Job counts per queue and state.
     Queues {
         #[arg(long)]

@@ -137,3 +137,21 @@ async fn worker_serves_prometheus_metrics() {
     assert!(body.contains("bindery_job_duration_seconds"), "{body}");
     assert!(body.contains("bindery_queue_depth{queue=\"extract\",state=\"completed\"}"), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_deletes_finished_jobs_and_keeps_documents() {
+    let cli = Cli::sqlite().await;
+    let book = cli.books(1).remove(0);
+    let out = cli.run(&["process", "--json", book.to_str().unwrap()]);
+    let id = stdout_json(&out)[0]["id"].as_str().unwrap().to_owned();
+    let kept = cli.run(&["prune"]);
+    assert!(String::from_utf8_lossy(&kept.stdout).contains("deleted 0 finished job(s)"), "recent jobs are kept");
+    assert_eq!(stdout_json(&cli.run(&["jobs", "--json"])).len(), 3);
+    let pruned = cli.run(&["prune", "--older-than-days", "0"]);
+    assert!(String::from_utf8_lossy(&pruned.stdout).contains("deleted 3 finished job(s)"));
+    assert!(stdout_json(&cli.run(&["jobs", "--json"])).is_empty());
+    let shown: serde_json::Value = serde_json::from_slice(&cli.run(&["show", &id, "--json"]).stdout).unwrap();
+    assert_eq!(shown["status"], "ready", "the document and its events stay");
+    assert_eq!(stdout_json(&cli.run(&["events", "--json"])).len(), 5);
+    assert!(!cli.run(&["prune", "--older-than-days", "-1"]).status.success());
+}

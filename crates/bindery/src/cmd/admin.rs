@@ -96,3 +96,12 @@ pub async fn queues(s: &Settings, json: bool) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+pub async fn prune(s: &Settings, older_than_days: f64, queue: Option<String>) -> Result<ExitCode> {
+    anyhow::ensure!(older_than_days >= 0.0, "--older-than-days must not be negative");
+    let engine = crate::open(s, crate::engine_options(None)?).await?;
+    let cutoff = bindery_core::time::now_ms() - (older_than_days * 86_400_000.0) as i64;
+    let n = engine.store().prune(queue.as_deref(), cutoff).await?;
+    println!("deleted {n} finished job(s)");
+    Ok(ExitCode::SUCCESS)
+}

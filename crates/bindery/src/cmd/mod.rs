@@ -26,6 +26,7 @@ pub async fn run(command: Command, s: Settings) -> Result<ExitCode> {
         Command::Cancel { id } => admin::cancel(&s, &id).await,
         Command::Replay => admin::replay(&s).await,
         Command::Limit { queue, max_running } => admin::limit(&s, &queue, &max_running).await,
+        Command::Prune { older_than_days, queue } => admin::prune(&s, older_than_days, queue).await,
         Command::Queues { json } => admin::queues(&s, json).await,
         Command::Bench(Bench::Queue { jobs, workers, concurrency, latency_samples, json }) => {
             bench::queue(&s, jobs, workers, concurrency, latency_samples, json).await
