@@ -74,3 +74,23 @@ pub(crate) fn parse_state(json: &str) -> Result<bindery_core::DocumentState, cra
 /// both back ends).
 pub(crate) const LEASE_EXPIRED_SQL: &str =
     "'lease expired: worker ' || COALESCE(worker, '?') || ' stopped heartbeating'";
+
+/// Document states folded from the whole log, for `rebuild_projections`.
+#[derive(Default)]
+pub(crate) struct Replay(std::collections::HashMap<String, bindery_core::DocumentState>);
+
+impl Replay {
+    pub(crate) fn apply(&mut self, ev: &bindery_core::event::StoredEvent) {
+        if let Some(s) = fold(self.0.remove(&ev.stream), std::slice::from_ref(ev)) {
+            self.0.insert(ev.stream.clone(), s);
+        }
+    }
+
+    pub(crate) fn states(&self) -> impl Iterator<Item = &bindery_core::DocumentState> {
+        self.0.values()
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.0.len() as u64
+    }
+}

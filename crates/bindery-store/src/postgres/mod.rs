@@ -11,7 +11,7 @@
 mod commit;
 mod jobs;
 
-use crate::rows::{event_from_row, fold, EVENT_COLUMNS};
+use crate::rows::{event_from_row, Replay, EVENT_COLUMNS};
 use crate::{Cursors, Documents, EventLog, Result, Store};
 use async_trait::async_trait;
 use bindery_core::event::StoredEvent;
@@ -19,7 +19,6 @@ use bindery_core::time::Millis;
 use bindery_core::DocumentState;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions};
 use sqlx::types::Json;
-use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -150,7 +149,7 @@ impl Documents for PgStore {
         // so no event can slip in between the fold and the write.
         sqlx::query("SELECT last FROM event_sequence FOR UPDATE").execute(&mut *tx).await?;
         sqlx::query("DELETE FROM documents").execute(&mut *tx).await?;
-        let mut states: HashMap<String, DocumentState> = HashMap::new();
+        let mut states = Replay::default();
         let mut after = 0;
         loop {
             let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE sequence > $1 ORDER BY sequence LIMIT 1000");
@@ -161,16 +160,14 @@ impl Documents for PgStore {
             for row in &rows {
                 let ev = event_from_row!(row)?;
                 after = ev.sequence;
-                if let Some(s) = fold(states.remove(&ev.stream), std::slice::from_ref(&ev)) {
-                    states.insert(ev.stream.clone(), s);
-                }
+                states.apply(&ev);
             }
         }
-        for s in states.values() {
+        for s in states.states() {
             commit::upsert_document(&mut tx, s).await?;
         }
         tx.commit().await?;
-        Ok(states.len() as u64)
+        Ok(states.len())
     }
 }
 
