@@ -107,8 +107,38 @@ pub trait Cursors: Send + Sync {
     async fn acquire_lease(&self, name: &str, holder: &str, until: Millis, now: Millis) -> Result<bool>;
 }
 
+/// Full-text search over documents' chapters. The index is a read model the
+/// engine writes once a document's text is known; it is not folded from the
+/// event log, so `rebuild_projections` leaves it alone.
+///
+/// Queries are free text, never a syntax error: words must all match (in any
+/// order, accents and case ignored), `"quoted words"` must match as a phrase,
+/// `-word` excludes chapters containing the word, and `or` between two words
+/// accepts either. Anything else (stray quotes, brackets, `*`, `AND`, `NEAR(`)
+/// is read as plain words or ignored.
+#[async_trait]
+pub trait SearchIndex: Send + Sync {
+    /// Replaces everything indexed for `document` (idempotent: running it
+    /// twice leaves one copy), in one transaction. `language` picks stemming
+    /// on PostgreSQL (`en`/`english`, `fr`/`french`; anything else is
+    /// indexed without stemming); SQLite ignores it.
+    async fn index_document(
+        &self,
+        document: &str,
+        language: &str,
+        title: &str,
+        chapters: &[IndexedChapter],
+    ) -> Result<()>;
+    /// Drops `document` from the index; returns how many chapters it had.
+    async fn remove_document(&self, document: &str) -> Result<u64>;
+    /// Best matches first, at most `limit` (one hit per chapter);
+    /// `documents` restricts to those ids when Some (the HTTP layer will
+    /// pass a project's documents).
+    async fn search(&self, query: &str, documents: Option<&[String]>, limit: i64) -> Result<Vec<SearchHit>>;
+}
+
 /// Everything a Bindery store offers.
-pub trait Store: EventLog + JobQueue + Documents + Commits + Cursors {
+pub trait Store: EventLog + JobQueue + Documents + Commits + Cursors + SearchIndex {
     /// `sqlite` or `postgres`, for logs and benchmark output.
     fn backend(&self) -> &'static str;
 }

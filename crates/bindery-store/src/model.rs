@@ -2,6 +2,7 @@
 
 use bindery_core::event::StoredEvent;
 use bindery_core::{Expected, Job, NewEvent, NewJob};
+use serde::{Deserialize, Serialize};
 
 /// Events to append to one stream, with the version the writer expects.
 #[derive(Clone, Debug)]
@@ -85,3 +86,40 @@ pub struct QueueStat {
     pub state: String,
     pub count: i64,
 }
+
+/// One chapter handed to [`crate::SearchIndex::index_document`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexedChapter {
+    /// The chapter's number within its document, unique per document.
+    pub index: i32,
+    pub title: String,
+    pub text: String,
+}
+
+/// One chapter matching a search, as [`crate::SearchIndex::search`] returns it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SearchHit {
+    pub document: String,
+    /// The document's title, as given when it was indexed.
+    pub title: String,
+    pub chapter: i32,
+    pub chapter_title: String,
+    /// A short excerpt of the chapter text (or its title) around the matched
+    /// terms, each match wrapped in [`SNIPPET_START`] and [`SNIPPET_END`];
+    /// elided text is marked with [`SNIPPET_ELLIPSIS`]. The text is plain, not
+    /// HTML: a web client escapes it first, then turns the markers into tags.
+    pub snippet: String,
+    /// Relevance, higher is better. Only comparable between hits of one
+    /// search on one back end (SQLite reports negated BM25, PostgreSQL
+    /// `ts_rank`).
+    pub score: f64,
+}
+
+/// Opens a matched term in [`SearchHit::snippet`]. Guillemets would be the
+/// obvious choice but French text is full of them, so the markers are ASCII
+/// brackets doubled, which prose practically never contains.
+pub const SNIPPET_START: &str = "[[";
+/// Closes a matched term in [`SearchHit::snippet`].
+pub const SNIPPET_END: &str = "]]";
+/// Stands for text left out of [`SearchHit::snippet`].
+pub const SNIPPET_ELLIPSIS: &str = "…";

@@ -10,6 +10,7 @@
 
 mod commit;
 mod jobs;
+mod search;
 
 use crate::rows::{event_from_row, Replay, EVENT_COLUMNS};
 use crate::{Cursors, Documents, EventLog, Result, Store};

@@ -9,7 +9,9 @@
 //! `synchronous=NORMAL`: a power cut may lose the last commits, never corrupt.
 
 mod commit;
+mod fts_query;
 mod jobs;
+mod search;
 
 use crate::rows::{event_from_row, parse_state, Replay, EVENT_COLUMNS};
 use crate::{Cursors, Documents, EventLog, Result, Store};
