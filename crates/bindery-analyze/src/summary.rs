@@ -1,0 +1,105 @@
+//! Extractive summaries: every sentence is scored by the weights of the terms it contains (TF-IDF
+//! for a chapter, book-level weights for the whole book), with a bias towards the start of the
+//! chapter, where narrators set the scene, and against lines of dialogue and fragments, which
+//! read badly out of context. The best sentences are returned verbatim in reading order.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::doc::{ChapterDoc, Doc};
+use crate::keywords::term;
+
+/// A sentence and its score, located by paragraph and sentence position in its chapter.
+#[derive(Clone, Debug)]
+pub struct Scored {
+    pub chapter: usize,
+    pub paragraph: usize,
+    pub sentence: usize,
+    pub score: f32,
+    pub text: String,
+}
+
+/// Scores every sentence of a chapter against a term-weight map.
+pub fn score_chapter(doc: &Doc, chapter: usize, weights: &HashMap<String, f32>) -> Vec<Scored> {
+    let ch: &ChapterDoc = &doc.chapters[chapter];
+    let total = ch.paragraphs.iter().map(|p| p.sentences.len()).sum::<usize>().max(1) as f32;
+    let mut out = Vec::new();
+    let mut position = 0usize;
+    for (pi, paragraph) in ch.paragraphs.iter().enumerate() {
+        for (si, sentence) in paragraph.sentences.iter().enumerate() {
+            let terms: HashSet<String> = sentence.words().filter_map(|t| term(doc, t)).collect();
+            let words = sentence.words().count();
+            let mut score = if terms.is_empty() {
+                0.0
+            } else {
+                terms.iter().map(|t| weights.get(t).copied().unwrap_or(0.0)).sum::<f32>() / (terms.len() as f32).sqrt()
+            };
+            score *= match words {
+                0..=5 => 0.2,
+                6..=45 => 1.0,
+                46..=70 => 0.6,
+                _ => 0.3,
+            };
+            let dialogue = sentence.text.starts_with(['‘', '“', '«', '"', '—', '-']);
+            if dialogue {
+                score *= 0.5;
+            }
+            if !balanced(&sentence.text) {
+                score *= 0.4;
+            }
+            let p = position as f32 / total;
+            score *= 1.0 + 0.5 * (1.0 - p) * (1.0 - p);
+            out.push(Scored { chapter, paragraph: pi, sentence: si, score, text: sentence.text.clone() });
+            position += 1;
+        }
+    }
+    out
+}
+
+/// Whether a sentence opens as many quotations as it closes; one cut out of a longer quotation
+/// reads badly on its own. A curly apostrophe between letters ("it’s") is not a closing quote.
+fn balanced(text: &str) -> bool {
+    let chars: Vec<char> = text.chars().collect();
+    let mut depth = 0i32;
+    for (i, &c) in chars.iter().enumerate() {
+        match c {
+            '‘' | '“' | '«' => depth += 1,
+            '”' | '»' => depth -= 1,
+            '’' if !chars.get(i + 1).is_some_and(|n| n.is_alphanumeric()) => depth -= 1,
+            _ => {}
+        }
+    }
+    depth == 0
+}
+
+/// The `k` best sentences, at most `per_chapter` from any one chapter, in reading order.
+pub fn pick(scored: &[Scored], k: usize, per_chapter: usize) -> Vec<&Scored> {
+    let mut ranked: Vec<&Scored> = scored.iter().filter(|s| s.score > 0.0).collect();
+    ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut taken: HashMap<usize, usize> = HashMap::new();
+    let mut chosen = Vec::new();
+    for s in ranked {
+        let n = taken.entry(s.chapter).or_insert(0);
+        if *n < per_chapter {
+            *n += 1;
+            chosen.push(s);
+            if chosen.len() == k {
+                break;
+            }
+        }
+    }
+    chosen.sort_by_key(|s| (s.chapter, s.paragraph, s.sentence));
+    chosen
+}
+
+/// Joins picked sentences into one summary string.
+pub fn join(picked: &[&Scored]) -> String {
+    picked.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ")
+}
+
+/// How many sentences a chapter summary gets: three for a real chapter, fewer for a short one.
+pub fn chapter_length(sentences: usize) -> usize {
+    match sentences {
+        0..=14 => 2,
+        _ => 3,
+    }
+}
