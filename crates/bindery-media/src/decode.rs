@@ -1,0 +1,119 @@
+//! Decoding uploaded images for OCR without trusting their headers.
+//!
+//! Scans arrive from users, and an image format lets a tiny file claim
+//! enormous dimensions (a "decompression bomb"): a 100 000 × 100 000 PNG of a
+//! few hundred bytes would ask for 10 GB once decoded. The dimensions are
+//! therefore read from the header first and checked against a pixel budget,
+//! and the decoder then runs under an allocation limit as a second line of
+//! defence, before anything of the announced size is allocated.
+
+use std::io::Cursor;
+
+use image::error::ImageError;
+use image::{DynamicImage, GrayImage, ImageDecoder, ImageReader, Limits};
+
+use crate::error::MediaError;
+
+/// Default pixel budget: 100 megapixels, well above a 600 dpi A3 scan.
+pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
+/// Default allocation budget for the decoder's buffers: 512 MiB.
+pub const DEFAULT_MAX_ALLOC: u64 = 512 * 1024 * 1024;
+
+/// Resource limits for [`decode_grey_with_limits`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Largest accepted width × height, checked from the header before decoding.
+    pub max_pixels: u64,
+    /// Largest memory the decoder may allocate (the decoded image in its native depth included).
+    pub max_alloc: u64,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits { max_pixels: DEFAULT_MAX_PIXELS, max_alloc: DEFAULT_MAX_ALLOC }
+    }
+}
+
+/// Decodes a PNG, JPEG, TIFF or WebP image to 8-bit grey, refusing images of more than
+/// `max_pixels` pixels (and decoders needing more than [`DEFAULT_MAX_ALLOC`] bytes).
+pub fn decode_grey_limited(bytes: &[u8], max_pixels: u64) -> Result<GrayImage, MediaError> {
+    decode_grey_with_limits(bytes, &DecodeLimits { max_pixels, ..DecodeLimits::default() })
+}
+
+/// [`decode_grey_limited`] with both limits explicit.
+///
+/// EXIF/TIFF orientation is applied (phone photos of pages are often stored
+/// sideways), and transparent areas are composited onto white, the colour of
+/// paper, so that OCR does not see black text on a black background.
+pub fn decode_grey_with_limits(bytes: &[u8], limits: &DecodeLimits) -> Result<GrayImage, MediaError> {
+    let format = supported_format(bytes)?;
+    let (width, height) = header_dimensions(bytes, format, limits.max_alloc)?;
+    let too_large =
+        || MediaError::TooLarge { width, height, max_pixels: limits.max_pixels, max_alloc: limits.max_alloc };
+    let pixels = u64::from(width) * u64::from(height);
+    // The grey output alone needs one byte per pixel, so it must fit the allocation budget too.
+    if pixels > limits.max_pixels || pixels > limits.max_alloc {
+        return Err(too_large());
+    }
+
+    let mut decoder_limits = Limits::default();
+    decoder_limits.max_alloc = Some(limits.max_alloc);
+    decoder_limits.max_image_width = Some(width);
+    decoder_limits.max_image_height = Some(height);
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    reader.limits(decoder_limits);
+    let map_err = |e: ImageError| match e {
+        ImageError::Limits(_) => too_large(),
+        other => MediaError::Decode(other.to_string()),
+    };
+    let mut decoder = reader.into_decoder().map_err(map_err)?;
+    if decoder.total_bytes() > limits.max_alloc {
+        return Err(too_large());
+    }
+    // A missing or unreadable orientation tag simply means "as stored".
+    let orientation = decoder.orientation().ok();
+    let mut image = DynamicImage::from_decoder(decoder).map_err(map_err)?;
+    if let Some(orientation) = orientation {
+        image.apply_orientation(orientation);
+    }
+    Ok(to_grey_on_white(image))
+}
+
+/// Width and height as announced by the header; no pixel data is read.
+///
+/// Constructing a decoder only parses headers, so nothing of the image's size
+/// is allocated here; the allocation budget still applies to whatever the
+/// header parser itself needs (metadata chunks, TIFF directories).
+fn header_dimensions(bytes: &[u8], format: image::ImageFormat, max_alloc: u64) -> Result<(u32, u32), MediaError> {
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(max_alloc);
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    reader.limits(limits);
+    reader.into_dimensions().map_err(|e| match e {
+        ImageError::Limits(_) => MediaError::Decode(format!("image header needs more than {max_alloc} bytes: {e}")),
+        other => MediaError::Decode(other.to_string()),
+    })
+}
+
+fn supported_format(bytes: &[u8]) -> Result<image::ImageFormat, MediaError> {
+    use image::ImageFormat as F;
+    match image::guess_format(bytes) {
+        Ok(format @ (F::Png | F::Jpeg | F::Tiff | F::WebP)) => Ok(format),
+        Ok(other) => {
+            Err(MediaError::Decode(format!("unsupported image format {other:?}; expected PNG, JPEG, TIFF or WebP")))
+        }
+        Err(_) => Err(MediaError::Decode("not a recognised image (expected PNG, JPEG, TIFF or WebP)".into())),
+    }
+}
+
+fn to_grey_on_white(image: DynamicImage) -> GrayImage {
+    if !image.color().has_alpha() {
+        return image.into_luma8();
+    }
+    let grey_alpha = image.into_luma_alpha8();
+    GrayImage::from_fn(grey_alpha.width(), grey_alpha.height(), |x, y| {
+        let [luma, alpha] = grey_alpha.get_pixel(x, y).0;
+        let (luma, alpha) = (u32::from(luma), u32::from(alpha));
+        image::Luma([((luma * alpha + 255 * (255 - alpha) + 127) / 255) as u8])
+    })
+}
