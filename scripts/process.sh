@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 cargo build --release -q -p bindery
 if [ $# -eq 0 ]; then
-  sample=../shared/corpus/books/en-alice-in-wonderland.txt
+  sample=../shared/corpus/pdfs/en-alice-in-wonderland.pdf
   if [ -f "$sample" ]; then set -- "$sample"; else set -- README.md; fi
 fi
 exec target/release/bindery process "$@"

@@ -62,6 +62,24 @@ impl BlobStore {
         self.put_reader(file, None).await
     }
 
+    /// Streams the object at `key` into a new local file at `path`, so
+    /// parsers that want a file (MuPDF) read one without the object ever
+    /// being held in memory, whatever the store is. Returns the bytes written.
+    pub async fn get_file(&self, key: &str, path: &std::path::Path) -> Result<u64, BlobError> {
+        use futures::StreamExt;
+        use tokio::io::AsyncWriteExt;
+        let mut out = tokio::fs::File::create(path).await?;
+        let mut stream = self.get_stream(key).await?;
+        let mut written = 0u64;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            out.write_all(&chunk).await?;
+            written += chunk.len() as u64;
+        }
+        out.flush().await?;
+        Ok(written)
+    }
+
     /// Moves a finished temporary object to its content key.
     ///
     /// When identical content is already stored the temporary copy is simply

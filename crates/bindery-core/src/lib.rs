@@ -6,6 +6,7 @@
 //! what an event means and how a document's state follows from its events,
 //! and `bindery replay` is guaranteed to rebuild the same read models.
 
+pub mod book;
 pub mod event;
 pub mod ids;
 pub mod job;
@@ -14,6 +15,7 @@ pub mod projection;
 pub mod retry;
 pub mod time;
 
+pub use book::{Book, Chapter};
 pub use event::{CloudEvent, Expected, NewEvent};
 pub use ids::{DocumentId, EventId};
 pub use job::{Job, JobState, NewJob};

@@ -29,7 +29,7 @@ impl Engine {
     /// pipeline's first stages in the same transaction as `document.uploaded`.
     pub async fn submit(&self, path: &Path) -> Result<Submitted, EngineError> {
         let io = |source| EngineError::Io { path: path.display().to_string(), source };
-        let mut head = [0u8; 16];
+        let mut head = [0u8; 512];
         let n = {
             let mut f = tokio::fs::File::open(path).await.map_err(io)?;
             let mut n = 0;

@@ -94,7 +94,9 @@ impl Engine {
             Some(Action::Panic) => panic!("fail point: injected panic in stage {name}"),
             _ => {}
         }
-        let ctx = StageContext { document, blobs: self.blobs().clone() };
+        // Trait upcasting: the stage gets only the search capability.
+        let search: std::sync::Arc<dyn bindery_store::SearchIndex> = self.store().clone();
+        let ctx = StageContext { document, blobs: self.blobs().clone(), search: Some(search) };
         let limit = stage.timeout();
         match tokio::time::timeout(limit, stage.run(&ctx)).await {
             Ok(r) => r,

@@ -1,4 +1,5 @@
-//! The engine end to end on the text pipeline, on both back ends.
+//! The engine end to end on the book pipeline (with text inputs), on both
+//! back ends.
 
 mod common;
 
@@ -8,6 +9,9 @@ use bindery_engine::worker::Worker;
 use common::{assert_ready, corpus, sample_markdown, Backend, TestApp};
 use serde_json::json;
 use std::time::Duration;
+
+/// Stages of the book pipeline.
+const STAGES: usize = 9;
 
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
@@ -33,22 +37,19 @@ async fn text_document_reaches_ready_once(b: Backend) {
     let s = app.process("book.md", &sample_markdown()).await;
     assert_ready(&s);
     assert_eq!(s.results["structure"]["titles"], json!(["First", "Second"]));
-    assert_eq!(s.results["count"]["words"], json!(2 + 2 * 64));
+    assert_eq!(s.results["structure"]["words"], json!(2 + 2 * 64));
     assert_eq!(s.results["extract"]["language"], json!("en"));
     assert_eq!(
         app.types(&s.id).await,
-        vec![
-            event::DOCUMENT_UPLOADED,
-            event::STAGE_COMPLETED,
-            event::STAGE_COMPLETED,
-            event::STAGE_COMPLETED,
-            event::DOCUMENT_READY
-        ]
+        std::iter::once(event::DOCUMENT_UPLOADED)
+            .chain([event::STAGE_COMPLETED; STAGES])
+            .chain([event::DOCUMENT_READY])
+            .collect::<Vec<_>>()
     );
     let p = s.progress();
-    assert_eq!((p.done, p.total, p.percent), (3, 3, 100.0));
+    assert_eq!((p.done, p.total, p.percent), (STAGES, STAGES, 100.0));
     let jobs = app.store.jobs(None, 0, 100).await.unwrap();
-    assert_eq!(jobs.len(), 3);
+    assert_eq!(jobs.len(), STAGES);
     assert!(jobs.iter().all(|j| j.state == JobState::Completed && j.attempt == 1));
     // Artifacts are content addressed and readable.
     let text = s.artifacts.iter().find(|a| a.kind == "text").unwrap();
@@ -63,19 +64,19 @@ async fn same_bytes_same_document_no_second_run(b: Backend) {
     assert!(first.created && !again.created);
     assert_eq!(first.id, again.id);
     app.drain(&app.engine).await;
-    assert_eq!(app.store.jobs(None, 0, 100).await.unwrap().len(), 3);
-    assert_eq!(app.types(first.id.as_str()).await.len(), 5);
+    assert_eq!(app.store.jobs(None, 0, 100).await.unwrap().len(), STAGES);
+    assert_eq!(app.types(first.id.as_str()).await.len(), STAGES + 2);
 }
 
 async fn fails_twice_then_succeeds(b: Backend) {
-    let Some(app) = TestApp::spawn(b, "count=fail(2)").await else { return };
+    let Some(app) = TestApp::spawn(b, "enrich=fail(2)").await else { return };
     let s = app.process("a.md", &sample_markdown()).await;
     assert_ready(&s);
-    assert_eq!(s.stages["count"].failures, 2);
+    assert_eq!(s.stages["enrich"].failures, 2);
     let types = app.types(&s.id).await;
     assert_eq!(types.iter().filter(|t| *t == event::STAGE_FAILED).count(), 2);
     assert_eq!(types.iter().filter(|t| *t == event::DOCUMENT_READY).count(), 1);
-    let count = app.store.jobs(None, 0, 10).await.unwrap().into_iter().find(|j| j.queue == "count").unwrap();
+    let count = app.store.jobs(None, 0, 10).await.unwrap().into_iter().find(|j| j.queue == "enrich").unwrap();
     assert_eq!((count.state, count.attempt), (JobState::Completed, 3));
 }
 
@@ -119,7 +120,7 @@ async fn bad_input_fails_permanently_with_a_clear_reason(b: Backend) {
 }
 
 async fn panicking_stage_does_not_kill_the_worker(b: Backend) {
-    let Some(app) = TestApp::spawn(b, "count=panic").await else { return };
+    let Some(app) = TestApp::spawn(b, "enrich=panic").await else { return };
     let s = app.process("a.md", &sample_markdown()).await;
     assert_eq!(s.status, DocumentStatus::Failed);
     assert!(s.error.unwrap().contains("stage panicked: fail point: injected panic"));
@@ -170,11 +171,11 @@ async fn expired_lease_is_rescued(b: Backend) {
     assert_ready(&s);
     let extract = app.store.job(lost[0].id).await.unwrap().unwrap();
     assert_eq!((extract.state, extract.attempt), (JobState::Completed, 2));
-    assert_eq!(app.types(sub.id.as_str()).await.iter().filter(|t| *t == event::STAGE_COMPLETED).count(), 3);
+    assert_eq!(app.types(sub.id.as_str()).await.iter().filter(|t| *t == event::STAGE_COMPLETED).count(), STAGES);
 }
 
 async fn replay_rebuilds_identical_projections(b: Backend) {
-    let Some(app) = TestApp::spawn(b, "count=fail(1)").await else { return };
+    let Some(app) = TestApp::spawn(b, "enrich=fail(1)").await else { return };
     let a = app.process("a.md", &sample_markdown()).await;
     let bad = app.process("b.txt", b"\xff").await;
     assert_eq!(app.engine.replay().await.unwrap(), 2);

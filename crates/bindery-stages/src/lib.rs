@@ -1,13 +1,16 @@
 //! Pipeline stages and the registry that names them.
 //!
 //! Invariants:
-//! - Stages never touch the database. A stage reads the document's state
-//!   and blobs, and returns its outputs; the engine turns that into events
-//!   and follow-up jobs in one transaction.
+//! - Stages never touch the event log or the job queue. A stage reads the
+//!   document's state and blobs, and returns its outputs; the engine turns
+//!   that into events and follow-up jobs in one transaction. The one
+//!   database capability a stage is handed is the search index, used only
+//!   by `index`.
 //! - Every stage is idempotent. Outputs are content addressed, so running a
 //!   stage twice (after a crash, or a lost lease) writes the same keys.
 //! - Every stage is registered in [`registry`], in one place.
 
+pub mod book;
 mod registry;
 mod stage;
 pub mod text;

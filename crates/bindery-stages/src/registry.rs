@@ -1,7 +1,7 @@
 //! The one place where pipelines and their stages are declared.
 
+use crate::book;
 use crate::stage::Stage;
-use crate::text;
 use bindery_core::Pipeline;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -45,19 +45,31 @@ impl Registry {
         self.stages.get(name)
     }
 
-    /// Chooses the pipeline for an upload from its name and first bytes, or
-    /// says why none fits.
+    /// Chooses the pipeline for an upload from its name and first bytes
+    /// (at least the first 512), or says why none fits. The bytes win over
+    /// the name: an HTML page named `.pdf` is refused as HTML.
     pub fn pipeline_for(&self, file_name: &str, head: &[u8]) -> Result<(&Pipeline, &'static str), String> {
         let ext = file_name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
-        if let Some(kind) = sniff_binary(head) {
-            return Err(format!("{kind} files are not supported yet"));
-        }
-        let media_type = match ext.as_str() {
-            "txt" | "text" | "" => "text/plain",
-            "md" | "markdown" => "text/markdown",
-            other => return Err(format!("unsupported file type .{other} (supported: .txt, .md)")),
+        let media_type = match (sniff(head), ext.as_str()) {
+            (Some(Sniffed::Pdf), _) => "application/pdf",
+            (Some(Sniffed::Zip), "epub") => "application/epub+zip",
+            (Some(Sniffed::Zip), _) => {
+                return Err("ZIP archives are not supported (an EPUB must be named .epub)".into())
+            }
+            (Some(Sniffed::Image(media)), _) => media,
+            (Some(Sniffed::Other(kind)), _) => return Err(format!("{kind} files are not supported")),
+            (None, "pdf" | "epub" | "png" | "jpg" | "jpeg" | "tif" | "tiff") => {
+                return Err(format!("the file is named .{ext} but its first bytes look like {}", describe(head)))
+            }
+            (None, "txt" | "text" | "") => "text/plain",
+            (None, "md" | "markdown") => "text/markdown",
+            (None, other) => {
+                return Err(format!(
+                    "unsupported file type .{other} (supported: .pdf, .epub, .txt, .md, .png, .jpg, .tiff)"
+                ))
+            }
         };
-        let p = self.pipelines.get(text::PIPELINE).ok_or("the text pipeline is not registered")?;
+        let p = self.pipelines.get(book::PIPELINE).ok_or("the book pipeline is not registered")?;
         Ok((p, media_type))
     }
 }
@@ -68,27 +80,71 @@ impl Default for Registry {
     }
 }
 
-/// Recognises common binary formats by their magic bytes, so a PDF renamed
-/// `.txt` is refused with its real type instead of failing as bad UTF-8.
-fn sniff_binary(head: &[u8]) -> Option<&'static str> {
-    const MAGIC: &[(&[u8], &str)] = &[
-        (b"%PDF-", "PDF"),
-        (b"PK\x03\x04", "ZIP (EPUB?)"),
-        (b"\x89PNG", "PNG"),
-        (b"\xff\xd8\xff", "JPEG"),
-        (b"II*\x00", "TIFF"),
-        (b"MM\x00*", "TIFF"),
-    ];
-    MAGIC.iter().find(|(m, _)| head.starts_with(m)).map(|(_, k)| *k)
+enum Sniffed {
+    Pdf,
+    Zip,
+    Image(&'static str),
+    Other(&'static str),
 }
 
-/// Every stage and pipeline Bindery ships.
+/// Recognises formats by their magic bytes.
+fn sniff(head: &[u8]) -> Option<Sniffed> {
+    const MAGIC: &[(&[u8], Sniffed)] = &[
+        (b"PK\x03\x04", Sniffed::Zip),
+        (b"\x89PNG", Sniffed::Image("image/png")),
+        (b"\xff\xd8\xff", Sniffed::Image("image/jpeg")),
+        (b"II*\x00", Sniffed::Image("image/tiff")),
+        (b"MM\x00*", Sniffed::Image("image/tiff")),
+        (b"ID3", Sniffed::Other("MP3")),
+        (b"OggS", Sniffed::Other("Ogg")),
+        (b"GIF8", Sniffed::Other("GIF")),
+    ];
+    // A PDF header may follow a little junk.
+    if head.windows(5).take(1024).any(|w| w == b"%PDF-") {
+        return Some(Sniffed::Pdf);
+    }
+    MAGIC.iter().find(|(m, _)| head.starts_with(m)).map(|(_, k)| match k {
+        Sniffed::Zip => Sniffed::Zip,
+        Sniffed::Image(m) => Sniffed::Image(m),
+        Sniffed::Other(o) => Sniffed::Other(o),
+        Sniffed::Pdf => Sniffed::Pdf,
+    })
+}
+
+/// What bytes that are not the named format look like.
+fn describe(head: &[u8]) -> &'static str {
+    let text = String::from_utf8_lossy(&head[..head.len().min(512)]).to_ascii_lowercase();
+    let t = text.trim_start();
+    if t.starts_with("<!doctype html") || t.starts_with("<html") || t.contains("<body") || t.contains("<head") {
+        "HTML"
+    } else if t.starts_with('<') {
+        "XML or markup"
+    } else if std::str::from_utf8(head).is_ok() {
+        "plain text"
+    } else {
+        "unknown binary data"
+    }
+}
+
+/// Every stage and pipeline Bindery ships, with the built-in offline
+/// analyzer.
 pub fn registry() -> Registry {
+    registry_with(Arc::new(bindery_analyze::Offline))
+}
+
+/// The registry with another analyzer behind `enrich`.
+pub fn registry_with(analyzer: Arc<dyn bindery_analyze::Analyzer>) -> Registry {
     Registry::new()
-        .with_stage(Arc::new(text::Extract))
-        .with_stage(Arc::new(text::Structure))
-        .with_stage(Arc::new(text::Count))
-        .with_pipeline(text::pipeline())
+        .with_stage(Arc::new(book::Extract))
+        .with_stage(Arc::new(book::Ocr))
+        .with_stage(Arc::new(book::Raster))
+        .with_stage(Arc::new(book::Structure))
+        .with_stage(Arc::new(book::Enrich::new(analyzer)))
+        .with_stage(Arc::new(book::Dictionary))
+        .with_stage(Arc::new(book::Narrate))
+        .with_stage(Arc::new(book::Cover))
+        .with_stage(Arc::new(book::Index))
+        .with_pipeline(book::pipeline())
 }
 
 #[cfg(test)]
@@ -96,11 +152,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chooses_by_extension_and_refuses_disguised_binaries() {
+    fn chooses_by_bytes_then_extension() {
         let r = registry();
-        assert_eq!(r.pipeline_for("a.md", b"# Hi").unwrap().1, "text/markdown");
-        assert_eq!(r.pipeline_for("notes", b"hi").unwrap().1, "text/plain");
-        assert_eq!(r.pipeline_for("book.txt", b"%PDF-1.7").unwrap_err(), "PDF files are not supported yet");
-        assert!(r.pipeline_for("song.mp3", b"ID3").unwrap_err().contains(".mp3"));
+        let media = |name: &str, head: &[u8]| r.pipeline_for(name, head).map(|(_, m)| m);
+        assert_eq!(media("a.md", b"# Hi"), Ok("text/markdown"));
+        assert_eq!(media("notes", b"hi"), Ok("text/plain"));
+        assert_eq!(media("book.txt", b"%PDF-1.7"), Ok("application/pdf"), "the bytes win over the name");
+        assert_eq!(media("book.epub", b"PK\x03\x04rest"), Ok("application/epub+zip"));
+        assert_eq!(media("scan", b"\x89PNG\r\n"), Ok("image/png"));
+        assert_eq!(
+            media("book.pdf", b"<!DOCTYPE html><html><head>"),
+            Err("the file is named .pdf but its first bytes look like HTML".into())
+        );
+        assert!(media("song.mp3", b"ID3").unwrap_err().contains("MP3"));
+        assert!(media("data.zip", b"PK\x03\x04").unwrap_err().contains(".epub"));
+        assert!(media("x.docx", b"abc").unwrap_err().contains(".docx"));
     }
 }

@@ -4,14 +4,19 @@ use async_trait::async_trait;
 use bindery_blob::BlobStore;
 use bindery_core::event::Artifact;
 use bindery_core::DocumentState;
+use bindery_store::SearchIndex;
 use serde_json::Value;
+use std::sync::Arc;
 use thiserror::Error;
 
 /// What a stage sees: the document as folded from its events so far
-/// (including earlier stages' artifacts and summaries) and blob storage.
+/// (including earlier stages' artifacts and summaries), blob storage, and
+/// the search index (the only database capability a stage is handed; only
+/// the `index` stage uses it).
 pub struct StageContext {
     pub document: DocumentState,
     pub blobs: BlobStore,
+    pub search: Option<Arc<dyn SearchIndex>>,
 }
 
 impl StageContext {

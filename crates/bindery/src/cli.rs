@@ -132,6 +132,55 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a processed book as JSON, Markdown, or a ZIP with covers and audio.
+    Export {
+        id: String,
+        /// json, md or zip.
+        #[arg(long, default_value = "json")]
+        format: String,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Full-text search over every book's chapters.
+    Search {
+        query: String,
+        #[arg(long, default_value_t = 10)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Narrate a whole chapter of a processed book (espeak-ng, in the book's language).
+    Narrate {
+        id: String,
+        /// 1-based chapter number.
+        #[arg(long)]
+        chapter: u32,
+        /// opus or mp3.
+        #[arg(long, default_value = "opus")]
+        format: String,
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// A book's vocabulary (rarest first), or one word's entry.
+    Dictionary {
+        id: String,
+        word: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Render full pages of a PDF or EPUB as PNG.
+    Pages {
+        id: String,
+        #[arg(long, default_value_t = 150)]
+        dpi: u32,
+        /// "3", "2-5" or "4-" [default: every page].
+        #[arg(long)]
+        range: Option<String>,
+        #[arg(short, long)]
+        output: PathBuf,
+    },
     /// Benchmarks.
     #[command(subcommand)]
     Bench(Bench),
@@ -170,6 +219,38 @@ pub enum Bench {
         concurrency: usize,
         /// Jobs enqueued one at a time on idle workers to measure latency.
         #[arg(long, default_value_t = 500)]
+        latency_samples: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// PDF text extraction, pages/s on one core, against pdftotext and PyMuPDF.
+    Extract {
+        file: PathBuf,
+        #[arg(long, default_value_t = 5)]
+        rounds: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// OCR seconds per page, both cores busy, against the tesseract CLI.
+    Ocr {
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+        /// Tesseract languages, e.g. eng, fra, eng+fra.
+        #[arg(long, default_value = "eng")]
+        languages: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Whole books through the whole pipeline: books/hour, idle latency, peak memory.
+    Books {
+        file: PathBuf,
+        #[arg(long, default_value_t = 20)]
+        count: usize,
+        /// Stage jobs run at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Books then sent one at a time to measure latency on an idle worker.
+        #[arg(long, default_value_t = 10)]
         latency_samples: usize,
         #[arg(long)]
         json: bool,

@@ -7,13 +7,13 @@ use bindery_core::JobState;
 use harness::{assert_exactly_once, Cli};
 use std::time::{Duration, Instant};
 
-const DOCS: usize = 40;
+const DOCS: usize = 24;
 
 async fn crash_and_recover(cli: Cli) {
     let ids = cli.submit(&cli.books(DOCS));
     let store = cli.store().await;
     // Slow stages so the kill lands while jobs are running.
-    let slow = "structure=sleep(60);count=sleep(60)";
+    let slow = "structure=sleep(60);index=sleep(60)";
     let mut victim = cli.spawn(&["worker", "--concurrency", "4", "--lease-secs", "1"], slow);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -44,7 +44,7 @@ async fn crash_and_recover(cli: Cli) {
         assert!(job.attempt >= 2, "job {id} was run again after the crash");
     }
     let all = store.jobs(None, 0, 10_000).await.unwrap();
-    assert_eq!(all.len(), DOCS * 3);
+    assert_eq!(all.len(), DOCS * 9, "nine stages per document");
     assert!(all.iter().all(|j| j.state == JobState::Completed));
 }
 
@@ -60,29 +60,29 @@ async fn postgres_worker_killed_mid_run() {
 }
 
 /// Four worker processes on one PostgreSQL, a few hundred documents: each
-/// processed once, and the `count` queue's limit of 2 holds across them.
+/// processed once, and the `index` queue's limit of 2 holds across them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_four_workers_share_the_work() {
     let Some(cli) = Cli::postgres().await else { return };
-    const N: usize = 200;
+    const N: usize = 80;
     let ids = cli.submit(&cli.books(N));
-    assert!(cli.run(&["limit", "count", "2"]).status.success());
+    assert!(cli.run(&["limit", "index", "2"]).status.success());
     let store = cli.store().await;
     let mut workers: Vec<_> =
-        (0..4).map(|_| cli.spawn(&["worker", "--concurrency", "4", "--exit-when-idle"], "count=sleep(15)")).collect();
+        (0..4).map(|_| cli.spawn(&["worker", "--concurrency", "4", "--exit-when-idle"], "index=sleep(15)")).collect();
     let mut max_running = 0;
     let deadline = Instant::now() + Duration::from_secs(180);
     while workers.iter_mut().any(|w| w.try_wait().unwrap().is_none()) {
         assert!(Instant::now() < deadline, "workers did not finish");
         let stats = store.queue_stats().await.unwrap();
-        let running = stats.iter().find(|s| s.queue == "count" && s.state == "running").map(|s| s.count).unwrap_or(0);
+        let running = stats.iter().find(|s| s.queue == "index" && s.state == "running").map(|s| s.count).unwrap_or(0);
         max_running = max_running.max(running);
         tokio::time::sleep(Duration::from_millis(3)).await;
     }
     for w in &mut workers {
         assert!(w.wait().unwrap().success());
     }
-    assert!(max_running <= 2, "saw {max_running} count jobs running at once, limit 2");
+    assert!(max_running <= 2, "saw {max_running} index jobs running at once, limit 2");
     assert_eq!(max_running, 2, "the limit was reached, so it was exercised");
     assert_eq!(assert_exactly_once(&store, &ids).await, N);
     let jobs = store.jobs(None, 0, 10_000).await.unwrap();

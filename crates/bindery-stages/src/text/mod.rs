@@ -1,8 +1,8 @@
-//! The text pipeline: plain text and Markdown files.
+//! Plain text and Markdown: validation, clean-up and chapter splitting.
 //!
-//! `extract` validates and normalises the upload, `structure` finds the
-//! chapters, `count` counts words per chapter. The book stages (PDF, OCR,
-//! enrichment …) reuse `structure` and `count` on extracted text.
+//! The book pipeline's `extract` and `structure` stages call these for text
+//! uploads, and `structure` reuses the heading rules on text extracted from
+//! PDF pages and OCR, so every format finds chapters the same way.
 
 mod chapters;
 mod lang;
@@ -10,104 +10,81 @@ mod lang;
 pub use chapters::{split_chapters, Chapter};
 pub use lang::detect_language;
 
-use crate::stage::{Stage, StageContext, StageError, StageOutput};
-use async_trait::async_trait;
-use bindery_core::Pipeline;
-use serde_json::json;
+use crate::stage::StageError;
+use bindery_core::Book;
 
-pub const PIPELINE: &str = "text";
+pub use bindery_core::book::count_words;
 
 /// Text uploads larger than this are refused: a book is a few MiB.
 pub const MAX_TEXT_BYTES: u64 = 64 * 1024 * 1024;
 
-pub fn pipeline() -> Pipeline {
-    Pipeline::new(PIPELINE, 1, &[("extract", &[]), ("structure", &["extract"]), ("count", &["structure"])])
-        .expect("the text pipeline is a valid DAG")
+/// A text upload after validation and clean-up.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cleaned {
+    pub body: String,
+    pub title: Option<String>,
+    pub author: Option<String>,
+    pub language: &'static str,
 }
 
 /// Validates UTF-8, normalises line ends, drops a BOM and a Project
 /// Gutenberg header and licence, and finds title, author and language.
-pub struct Extract;
-
-#[async_trait]
-impl Stage for Extract {
-    fn name(&self) -> &'static str {
-        "extract"
+pub fn clean(raw: &[u8]) -> Result<Cleaned, StageError> {
+    let text = decode(raw)?;
+    let (title, author) = gutenberg_metadata(&text);
+    let body = strip_gutenberg(&text);
+    if body.trim().is_empty() {
+        return Err(StageError::Permanent("the file contains no text".into()));
     }
-
-    async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError> {
-        let raw = ctx.blobs.get_bytes(&ctx.document.blob_key, MAX_TEXT_BYTES).await.map_err(StageError::from_blob)?;
-        let text = decode(&raw)?;
-        let meta = gutenberg_metadata(&text);
-        let body = strip_gutenberg(&text);
-        if body.trim().is_empty() {
-            return Err(StageError::Permanent("the file contains no text".into()));
-        }
-        let language = detect_language(body);
-        let lines = body.lines().count();
-        let artifact = ctx.store("text", "text/plain; charset=utf-8", body.as_bytes().to_vec()).await?;
-        Ok(StageOutput {
-            summary: json!({"bytes": artifact.bytes, "lines": lines, "language": language,
-                            "title": meta.0, "author": meta.1}),
-            outputs: vec![artifact],
-        })
-    }
+    Ok(Cleaned { language: detect_language(body), body: body.to_owned(), title, author })
 }
 
-/// Finds the chapters.
-pub struct Structure;
-
-#[async_trait]
-impl Stage for Structure {
-    fn name(&self) -> &'static str {
-        "structure"
-    }
-
-    async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError> {
-        let text = read_text(ctx).await?;
-        let markdown = ctx.document.media_type == "text/markdown";
-        let chapters = split_chapters(&text, markdown);
-        let titles: Vec<&str> = chapters.iter().map(|c| c.title.as_str()).collect();
-        let summary = json!({"chapters": chapters.len(), "titles": titles});
-        let json = serde_json::to_vec(&chapters).expect("chapters serialise");
-        let artifact = ctx.store("chapters", "application/json", json).await?;
-        Ok(StageOutput { outputs: vec![artifact], summary })
-    }
-}
-
-/// Counts words, per chapter and in all.
-pub struct Count;
-
-#[async_trait]
-impl Stage for Count {
-    fn name(&self) -> &'static str {
-        "count"
-    }
-
-    async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError> {
-        let text = read_text(ctx).await?;
-        let raw = ctx.read("chapters", MAX_TEXT_BYTES).await?;
-        let chapters: Vec<Chapter> =
-            serde_json::from_slice(&raw).map_err(|e| StageError::Permanent(format!("chapters artifact: {e}")))?;
-        let per: Vec<_> = chapters
+/// Splits cleaned text into a [`Book`]: chapters by heading shape, and
+/// paragraphs at blank lines with their line breaks unwrapped.
+pub fn book_from_text(cleaned: &Cleaned, markdown: bool) -> Book {
+    let text = &cleaned.body;
+    let chapters = split_chapters(text, markdown);
+    let first = chapters.first().map(|c| c.start).unwrap_or(text.len());
+    // The front matter ends at the first chapter's heading line.
+    let front_end = text[..first].trim_end().rfind('\n').unwrap_or(0);
+    Book {
+        title: cleaned.title.clone(),
+        author: cleaned.author.clone(),
+        language: cleaned.language.to_owned(),
+        pages: None,
+        front_matter: paragraphs(&text[..front_end]),
+        chapters: chapters
             .iter()
-            .map(|c| {
-                let body = text.get(c.start..c.end).unwrap_or("");
-                json!({"index": c.index, "title": c.title, "words": count_words(body)})
+            .map(|c| bindery_core::Chapter {
+                index: c.index as u32,
+                title: c.title.clone(),
+                paragraphs: paragraphs(&text[c.start..c.end]),
+                first_page: None,
             })
-            .collect();
-        Ok(StageOutput { outputs: vec![], summary: json!({"words": count_words(&text), "chapters": per}) })
+            .collect(),
     }
 }
 
-async fn read_text(ctx: &StageContext) -> Result<String, StageError> {
-    let raw = ctx.read("text", MAX_TEXT_BYTES).await?;
-    String::from_utf8(raw.to_vec()).map_err(|e| StageError::Permanent(format!("text artifact is not UTF-8: {e}")))
-}
-
-/// A word is a whitespace-separated token with at least one letter or digit.
-pub fn count_words(text: &str) -> usize {
-    text.split_whitespace().filter(|w| w.chars().any(char::is_alphanumeric)).count()
+/// Paragraphs separated by blank lines, each unwrapped onto one line.
+pub fn paragraphs(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() {
+            if !current.is_empty() {
+                out.push(std::mem::take(&mut current));
+            }
+        } else {
+            if !current.is_empty() {
+                current.push(' ');
+            }
+            current.push_str(line);
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
 }
 
 fn decode(raw: &[u8]) -> Result<String, StageError> {
@@ -164,7 +141,15 @@ mod tests {
     }
 
     #[test]
-    fn counts_words() {
-        assert_eq!(count_words("Hello, world — it’s 1872 !"), 4);
+    fn builds_a_book_with_front_matter_and_paragraphs() {
+        let body = "word ".repeat(30);
+        let raw = format!("Title: Emma\n*** START OF X ***\nA dedication.\n\nCHAPTER I. One\n\n{body}\nwrapped\n\nSecond.\n*** END OF X ***\n");
+        let cleaned = clean(raw.as_bytes()).unwrap();
+        let book = book_from_text(&cleaned, false);
+        assert_eq!(book.title.as_deref(), Some("Emma"));
+        assert_eq!(book.front_matter, ["A dedication."]);
+        assert_eq!(book.chapters.len(), 1);
+        assert_eq!(book.chapters[0].title, "CHAPTER I. One");
+        assert_eq!(book.chapters[0].paragraphs, [format!("{}wrapped", body), "Second.".to_owned()]);
     }
 }

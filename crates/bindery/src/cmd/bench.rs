@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 const QUEUE: &str = "bench";
 
 /// The engine to measure, and the scratch directory keeping it alive.
-async fn scratch(s: &Settings) -> Result<(Engine, tempfile::TempDir)> {
+pub(super) async fn scratch(s: &Settings) -> Result<(Engine, tempfile::TempDir)> {
     let dir = tempfile::tempdir()?;
     let mut s = s.clone();
     if !s.database_explicit {

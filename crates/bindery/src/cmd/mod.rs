@@ -2,6 +2,8 @@
 
 mod admin;
 mod bench;
+mod bench_books;
+mod book;
 mod events;
 mod process;
 mod show;
@@ -28,9 +30,19 @@ pub async fn run(command: Command, s: Settings) -> Result<ExitCode> {
         Command::Limit { queue, max_running } => admin::limit(&s, &queue, &max_running).await,
         Command::Prune { older_than_days, queue } => admin::prune(&s, older_than_days, queue).await,
         Command::Queues { json } => admin::queues(&s, json).await,
+        Command::Export { id, format, output } => book::export(&s, &id, &format, &output).await,
+        Command::Search { query, limit, json } => book::search(&s, &query, limit, json).await,
+        Command::Narrate { id, chapter, format, output } => book::narrate(&s, &id, chapter, &format, output).await,
+        Command::Dictionary { id, word, limit, json } => book::dictionary(&s, &id, word.as_deref(), limit, json).await,
+        Command::Pages { id, dpi, range, output } => book::pages(&s, &id, dpi, range.as_deref(), &output).await,
         Command::Bench(Bench::Queue { jobs, workers, concurrency, latency_samples, json }) => {
             bench::queue(&s, jobs, workers, concurrency, latency_samples, json).await
         }
         Command::Bench(Bench::Events { events, json }) => bench::events(&s, events, json).await,
+        Command::Bench(Bench::Extract { file, rounds, json }) => bench_books::extract(&file, rounds, json),
+        Command::Bench(Bench::Ocr { images, languages, json }) => bench_books::ocr(&images, &languages, json),
+        Command::Bench(Bench::Books { file, count, concurrency, latency_samples, json }) => {
+            bench_books::books(&s, &file, count, concurrency, latency_samples, json).await
+        }
     }
 }

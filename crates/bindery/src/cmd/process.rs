@@ -18,8 +18,13 @@ struct Entry {
     id: Option<String>,
     error: Option<String>,
     bar: Option<ProgressBar>,
+    /// One bar per stage, when few files are processed.
+    stage_bars: Vec<(String, ProgressBar)>,
     state: Option<DocumentState>,
 }
+
+/// With this many files or fewer, each stage gets its own bar.
+const STAGE_BARS_UP_TO: usize = 3;
 
 pub async fn process(s: &Settings, paths: &[PathBuf], json: bool, args: &WorkerArgs) -> Result<ExitCode> {
     let w = s.worker(args)?;
@@ -44,7 +49,7 @@ pub async fn process(s: &Settings, paths: &[PathBuf], json: bool, args: &WorkerA
             b.enable_steady_tick(Duration::from_millis(120));
             b
         });
-        entries.push(Entry { source, id, error, bar, state: None });
+        entries.push(Entry { source, id, error, bar, stage_bars: vec![], state: None });
     }
     let opts = WorkerOptions {
         concurrency: w.concurrency,
@@ -68,8 +73,11 @@ pub async fn process(s: &Settings, paths: &[PathBuf], json: bool, args: &WorkerA
                 bar.set_length(p.total.max(1) as u64);
                 bar.set_position(p.done as u64);
                 match st.status {
-                    DocumentStatus::Processing => bar.set_message(p.current_stage.unwrap_or_default()),
+                    DocumentStatus::Processing => bar.set_message(p.current_stage.clone().unwrap_or_default()),
                     other => bar.finish_with_message(other.as_str()),
+                }
+                if paths.len() <= STAGE_BARS_UP_TO {
+                    update_stage_bars(&bars, bar, &mut e.stage_bars, st);
                 }
             }
             all_done &= state.as_ref().is_some_and(|s| s.status.is_terminal());
@@ -91,7 +99,7 @@ pub async fn process(s: &Settings, paths: &[PathBuf], json: bool, args: &WorkerA
         all_ready &= status == "ready";
         if json {
             let mut obj = match &e.state {
-                Some(st) => document_json(st),
+                Some(st) => document_json(&engine, st).await?,
                 None => json!({"id": e.id}),
             };
             obj["source"] = json!(e.source);
@@ -115,13 +123,88 @@ pub async fn process(s: &Settings, paths: &[PathBuf], json: bool, args: &WorkerA
     })
 }
 
+/// Keeps one bar per stage under the document's bar: waiting, running
+/// (the first unfinished stage in pipeline order), done with its duration,
+/// or retrying with the error.
+fn update_stage_bars(
+    bars: &MultiProgress,
+    doc: &ProgressBar,
+    stage_bars: &mut Vec<(String, ProgressBar)>,
+    st: &DocumentState,
+) {
+    if stage_bars.is_empty() {
+        let style = ProgressStyle::with_template("    {spinner} {prefix:12} [{bar:16}] {wide_msg}")
+            .expect("valid template")
+            .progress_chars("=> ");
+        let mut after = doc.clone();
+        for name in &st.stage_order {
+            let b = bars.insert_after(&after, ProgressBar::new(1).with_style(style.clone()).with_prefix(name.clone()));
+            b.set_message("waiting");
+            after = b.clone();
+            stage_bars.push((name.clone(), b));
+        }
+    }
+    let current = st.progress().current_stage;
+    for (name, bar) in stage_bars.iter() {
+        let Some(stage) = st.stages.get(name) else { continue };
+        if stage.completed {
+            if !bar.is_finished() {
+                bar.set_position(1);
+                bar.finish_with_message(stage.duration_ms.map(|ms| format!("done in {ms} ms")).unwrap_or_default());
+            }
+        } else if stage.failures > 0 {
+            bar.set_message(format!("retrying: {}", stage.last_error.as_deref().unwrap_or("")));
+        } else if current.as_deref() == Some(name.as_str()) {
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar.set_message("running");
+        }
+        if st.status.is_terminal() && !bar.is_finished() {
+            bar.abandon_with_message(st.status.as_str());
+        }
+    }
+}
+
+/// What became of one file, in a few lines: for a ready book its title,
+/// shape, main characters and what was made, and where to look next.
 fn summary_line(e: &Entry) -> String {
     match &e.state {
         Some(st) if st.status == DocumentStatus::Ready => {
-            let chapters = st.results.get("structure").and_then(|r| r["chapters"].as_u64()).unwrap_or(0);
-            let words = st.results.get("count").and_then(|r| r["words"].as_u64()).unwrap_or(0);
+            let r = |stage: &str, key: &str| st.results.get(stage).map(|v| v[key].clone()).unwrap_or_default();
             let secs = st.finished_ms.unwrap_or(st.updated_ms).saturating_sub(st.created_ms) as f64 / 1000.0;
-            format!("ready   {}  {chapters} chapters, {words} words, {secs:.2} s  (id {})", e.source, st.id)
+            let title = r("structure", "title").as_str().map(|t| format!("“{t}”")).unwrap_or_else(|| "untitled".into());
+            let author = r("structure", "author").as_str().map(|a| format!(" by {a}")).unwrap_or_default();
+            let pages = r("structure", "pages").as_u64().map(|p| format!(", {p} pages")).unwrap_or_default();
+            let ocr =
+                r("ocr", "pages").as_u64().filter(|n| *n > 0).map(|n| format!(" ({n} by OCR)")).unwrap_or_default();
+            let names: Vec<String> = r("enrich", "main_characters")
+                .as_array()
+                .into_iter()
+                .flatten()
+                .take(5)
+                .filter_map(|n| n.as_str().map(str::to_owned))
+                .collect();
+            let made: Vec<&str> = [
+                ("cover-480.webp", "cover"),
+                ("narration-preview", "spoken preview"),
+                ("dictionary", "dictionary"),
+                ("thumbnails", "page thumbnails"),
+            ]
+            .iter()
+            .filter(|(kind, _)| st.artifacts.iter().any(|a| a.kind == *kind))
+            .map(|(_, label)| *label)
+            .collect();
+            format!(
+                "ready   {}  {title}{author} ({}{pages}{ocr}), {} chapters, {} words, {secs:.1} s\n        \
+                 characters: {}\n        made: {}, search index\n        \
+                 see: bindery show {id} · bindery export {id} --format md -o book.md",
+                e.source,
+                r("structure", "language").as_str().unwrap_or("und"),
+                r("structure", "chapters"),
+                r("structure", "words"),
+                if names.is_empty() { "none found".into() } else { names.join(", ") },
+                made.join(", "),
+                id = st.id,
+            )
         }
         Some(st) => {
             format!("{:<7} {}  {}  (id {})", st.status.as_str(), e.source, st.error.as_deref().unwrap_or(""), st.id)

@@ -3,35 +3,16 @@
 use crate::config::Settings;
 use anyhow::Result;
 use bindery_core::DocumentState;
-use serde_json::{json, Value};
+use bindery_engine::Engine;
+use bindery_stages::book::view;
+use serde_json::Value;
 use std::process::ExitCode;
 
-/// The document as JSON: the shape `show --json` and `process --json` print.
-pub fn document_json(s: &DocumentState) -> Value {
-    let extract = s.results.get("extract");
-    let chapters: Vec<Value> =
-        s.results.get("count").and_then(|c| c["chapters"].as_array().cloned()).unwrap_or_default();
-    json!({
-        "id": s.id,
-        "source": s.source,
-        "status": s.status.as_str(),
-        "error": s.error,
-        "media_type": s.media_type,
-        "bytes": s.bytes,
-        "pipeline": s.pipeline,
-        "pipeline_version": s.pipeline_version,
-        "title": extract.and_then(|e| e.get("title")).cloned().unwrap_or(Value::Null),
-        "author": extract.and_then(|e| e.get("author")).cloned().unwrap_or(Value::Null),
-        "language": extract.and_then(|e| e.get("language")).cloned().unwrap_or(Value::Null),
-        "words": s.results.get("count").and_then(|c| c.get("words")).cloned().unwrap_or(Value::Null),
-        "chapters": chapters,
-        "progress": s.progress(),
-        "stages": s.stages,
-        "artifacts": s.artifacts,
-        "created_ms": s.created_ms,
-        "finished_ms": s.finished_ms,
-        "version": s.version,
-    })
+/// The document as JSON: the shape `show --json` and `process --json` print
+/// (see `bindery_stages::book::view`).
+pub async fn document_json(engine: &Engine, s: &DocumentState) -> Result<Value> {
+    let loaded = view::load(s, engine.blobs()).await?;
+    Ok(view::book_view(s, &loaded, false))
 }
 
 pub async fn show(s: &Settings, id: &str, json: bool) -> Result<ExitCode> {
@@ -41,7 +22,7 @@ pub async fn show(s: &Settings, id: &str, json: bool) -> Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&document_json(&doc))?);
+        println!("{}", serde_json::to_string_pretty(&document_json(&engine, &doc).await?)?);
         return Ok(ExitCode::SUCCESS);
     }
     let p = doc.progress();
@@ -78,12 +59,26 @@ pub async fn show(s: &Settings, id: &str, json: bool) -> Result<ExitCode> {
         };
         println!("  {name:<12} {mark}{ms}{fails}");
     }
-    let j = document_json(&doc);
+    let j = document_json(&engine, &doc).await?;
+    let field = |k: &str| j[k].as_str().map(str::to_owned).unwrap_or_else(|| "-".into());
+    println!("title     {}  by {}  ({}, {} pages)", field("title"), field("author"), field("language"), j["pages"]);
     if let Some(chapters) = j["chapters"].as_array().filter(|c| !c.is_empty()) {
         println!("chapters  {} ({} words)", chapters.len(), j["words"]);
         for c in chapters {
             println!("  {:>3}. {}  ({} words)", c["index"], c["title"].as_str().unwrap_or(""), c["words"]);
         }
+    }
+    let names = |k: &str| -> Vec<String> {
+        j[k].as_array().into_iter().flatten().take(8).filter_map(|c| c["name"].as_str().map(str::to_owned)).collect()
+    };
+    if !names("characters").is_empty() {
+        println!("characters {}", names("characters").join(", "));
+    }
+    if !names("places").is_empty() {
+        println!("places    {}", names("places").join(", "));
+    }
+    if let Some(summary) = j["summary"].as_str().filter(|s| !s.is_empty()) {
+        println!("summary   {summary}");
     }
     Ok(ExitCode::SUCCESS)
 }

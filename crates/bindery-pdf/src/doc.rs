@@ -1,0 +1,278 @@
+//! Opening a document safely, its outline, and rendering one page.
+
+use crate::error::PdfError;
+use crate::page::{self, PageText};
+use mupdf::{Colorspace, Document, Matrix, MetadataName};
+use std::io::Read;
+use std::path::Path;
+
+/// The formats this crate opens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DocKind {
+    Pdf,
+    Epub,
+}
+
+impl DocKind {
+    fn name(self) -> &'static str {
+        match self {
+            DocKind::Pdf => "PDF",
+            DocKind::Epub => "EPUB",
+        }
+    }
+}
+
+/// Limits applied before and while reading.
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    /// Documents with more pages are refused: a 5,000-page "book" is far more
+    /// likely an attack or a mistake than something a reader wants.
+    pub max_pages: u32,
+    /// The largest page raster [`Doc::render_grey`] and [`Doc::render_rgb`]
+    /// will allocate, in pixels (a 300 dpi A3 page is about 17 million).
+    pub max_render_pixels: u64,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        Self { max_pages: 3_000, max_render_pixels: 40_000_000 }
+    }
+}
+
+/// One entry of a document's outline (bookmarks, table of contents),
+/// flattened in document order.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OutlineEntry {
+    pub title: String,
+    /// 0 for top-level entries.
+    pub level: u32,
+    /// 1-based page the entry points to, when it points inside the document.
+    pub page: Option<u32>,
+}
+
+/// A rendered page: `channels` is 1 (grey) or 3 (RGB), rows are packed.
+#[derive(Clone, Debug)]
+pub struct Raster {
+    pub width: u32,
+    pub height: u32,
+    pub channels: u8,
+    pub pixels: Vec<u8>,
+}
+
+/// An open document. Not `Send`: MuPDF handles belong to their thread.
+pub struct Doc {
+    inner: Document,
+    pages: u32,
+    kind: DocKind,
+    options: OpenOptions,
+}
+
+impl Doc {
+    /// Opens `path` as `kind` after checking its first bytes, so an HTML page
+    /// named `.pdf` is refused with what it really is instead of whatever
+    /// MuPDF's parser makes of it.
+    pub fn open(path: &Path, kind: DocKind, options: OpenOptions) -> Result<Doc, PdfError> {
+        let mut head = Vec::with_capacity(1024);
+        std::fs::File::open(path)?.take(1024).read_to_end(&mut head)?;
+        check_magic(&head, kind)?;
+        match kind {
+            DocKind::Epub => check_archive(path)?,
+            DocKind::Pdf => check_trailer(path)?,
+        }
+        let path_str = path.to_str().ok_or_else(|| PdfError::Corrupt("the file path is not UTF-8".into()))?;
+        let inner = open_as(path_str)?;
+        if inner.needs_password()? {
+            return Err(PdfError::Encrypted);
+        }
+        let pages = u32::try_from(inner.page_count()?).unwrap_or(0);
+        if pages == 0 {
+            return Err(PdfError::NoPages);
+        }
+        if pages > options.max_pages {
+            return Err(PdfError::TooManyPages { pages, limit: options.max_pages });
+        }
+        Ok(Doc { inner, pages, kind, options })
+    }
+
+    pub fn kind(&self) -> DocKind {
+        self.kind
+    }
+
+    pub fn page_count(&self) -> u32 {
+        self.pages
+    }
+
+    /// The document's own title and author, when its metadata has them.
+    pub fn metadata(&self) -> (Option<String>, Option<String>) {
+        let get = |name| self.inner.metadata(name).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        (get(MetadataName::Title), get(MetadataName::Author))
+    }
+
+    /// The outline, flattened depth-first.
+    pub fn outline(&self) -> Result<Vec<OutlineEntry>, PdfError> {
+        fn walk(items: &[mupdf::Outline], level: u32, out: &mut Vec<OutlineEntry>) {
+            for o in items {
+                let page = o.dest.as_ref().map(|d| d.loc.page_number + 1);
+                out.push(OutlineEntry { title: o.title.trim().to_owned(), level, page });
+                walk(&o.down, level + 1, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.inner.outlines()?, 0, &mut out);
+        Ok(out)
+    }
+
+    /// The text of page `number` (1-based) with positions.
+    pub fn page_text(&self, number: u32) -> Result<PageText, PdfError> {
+        let page = self.inner.load_page(self.index(number)?)?;
+        page::extract(&page, number)
+    }
+
+    /// Renders page `number` (1-based) in grey at `dpi`, as OCR wants it.
+    pub fn render_grey(&self, number: u32, dpi: u32) -> Result<Raster, PdfError> {
+        self.render(number, dpi as f32 / 72.0, &Colorspace::device_gray(), dpi)
+    }
+
+    /// Renders page `number` (1-based) in RGB, `width` pixels wide.
+    pub fn render_rgb(&self, number: u32, width: u32) -> Result<Raster, PdfError> {
+        let page = self.inner.load_page(self.index(number)?)?;
+        let bounds = page.bounds()?;
+        let scale = width as f32 / (bounds.x1 - bounds.x0).max(1.0);
+        self.render(number, scale, &Colorspace::device_rgb(), (scale * 72.0).round() as u32)
+    }
+
+    /// Renders page `number` (1-based) in RGB at `dpi`.
+    pub fn render_rgb_dpi(&self, number: u32, dpi: u32) -> Result<Raster, PdfError> {
+        self.render(number, dpi as f32 / 72.0, &Colorspace::device_rgb(), dpi)
+    }
+
+    fn render(&self, number: u32, scale: f32, cs: &Colorspace, dpi: u32) -> Result<Raster, PdfError> {
+        let page = self.inner.load_page(self.index(number)?)?;
+        let b = page.bounds()?;
+        let (w, h) = (((b.x1 - b.x0) * scale).ceil() as u64, ((b.y1 - b.y0) * scale).ceil() as u64);
+        if w * h > self.options.max_render_pixels {
+            return Err(PdfError::PageTooLarge {
+                page: number,
+                width: w as u32,
+                height: h as u32,
+                dpi,
+                limit: self.options.max_render_pixels,
+            });
+        }
+        let pix = page.to_pixmap(&Matrix::new_scale(scale, scale), cs, false, false)?;
+        let (width, height, n) = (pix.width(), pix.height(), pix.n());
+        let stride = pix.stride() as usize;
+        let row = width as usize * n as usize;
+        let samples = pix.samples();
+        let mut pixels = Vec::with_capacity(row * height as usize);
+        for y in 0..height as usize {
+            pixels.extend_from_slice(&samples[y * stride..y * stride + row]);
+        }
+        Ok(Raster { width, height, channels: n, pixels })
+    }
+
+    fn index(&self, number: u32) -> Result<i32, PdfError> {
+        if number == 0 || number > self.pages {
+            return Err(PdfError::Corrupt(format!("page {number} is outside 1..={}", self.pages)));
+        }
+        Ok(number as i32 - 1)
+    }
+}
+
+/// MuPDF recognises the format from the content and the file name, so the
+/// caller names files with their extension (the stages write `source.pdf`).
+fn open_as(path: &str) -> Result<Document, PdfError> {
+    Ok(Document::open(path)?)
+}
+
+/// Refuses files whose first bytes are not `kind`'s, naming what they are.
+pub(crate) fn check_magic(head: &[u8], kind: DocKind) -> Result<(), PdfError> {
+    if head.is_empty() {
+        return Err(PdfError::Empty);
+    }
+    let ok = match kind {
+        // The PDF header may follow some junk, within the first kilobyte.
+        DocKind::Pdf => head.windows(5).any(|w| w == b"%PDF-"),
+        DocKind::Epub => head.starts_with(b"PK\x03\x04"),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(PdfError::WrongType { expected: kind.name(), found: describe(head) })
+    }
+}
+
+/// A short human description of what some bytes look like.
+fn describe(head: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&head[..head.len().min(256)]).to_ascii_lowercase();
+    let trimmed = text.trim_start();
+    if trimmed.starts_with("<!doctype html") || trimmed.starts_with("<html") || text.contains("<body") {
+        "HTML".into()
+    } else if trimmed.starts_with("<?xml") || trimmed.starts_with('<') {
+        "XML or markup".into()
+    } else if head.starts_with(b"PK\x03\x04") {
+        "a ZIP archive".into()
+    } else if head.starts_with(b"\x89PNG") || head.starts_with(b"\xff\xd8\xff") {
+        "an image".into()
+    } else if std::str::from_utf8(head).is_ok() {
+        "plain text".into()
+    } else {
+        "unknown binary data".into()
+    }
+}
+
+/// Refuses PDFs without an end-of-file marker near their end: a truncated
+/// upload. MuPDF would "repair" it and quietly return the pages it could
+/// reach, turning a broken transfer into a shorter book.
+fn check_trailer(path: &Path) -> Result<(), PdfError> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    let len = f.metadata()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(4096)))?;
+    let mut tail = Vec::with_capacity(4096);
+    f.read_to_end(&mut tail)?;
+    if tail.windows(5).any(|w| w == b"%%EOF") {
+        Ok(())
+    } else {
+        Err(PdfError::Corrupt("the PDF is truncated: it has no end-of-file marker".into()))
+    }
+}
+
+/// Refuses EPUBs whose entries would escape an extraction folder (`../`,
+/// absolute paths) or that claim absurd sizes (zip bombs). MuPDF never
+/// extracts to disk, but such a file is hostile and the reason is worth
+/// telling the uploader.
+pub(crate) fn check_archive(path: &Path) -> Result<(), PdfError> {
+    const MAX_UNCOMPRESSED: u64 = 2 << 30;
+    let file = std::fs::File::open(path)?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| PdfError::Corrupt(format!("not a valid ZIP: {e}")))?;
+    let mut total = 0u64;
+    for i in 0..zip.len() {
+        let entry = zip.by_index_raw(i).map_err(|e| PdfError::Corrupt(format!("ZIP entry {i}: {e}")))?;
+        let name = entry.name();
+        let escapes = name.starts_with('/') || name.starts_with('\\') || name.contains(':');
+        if escapes || name.split(['/', '\\']).any(|part| part == "..") {
+            return Err(PdfError::UnsafeArchive(format!("entry {name:?} points outside the book")));
+        }
+        total = total.saturating_add(entry.size());
+    }
+    if total > MAX_UNCOMPRESSED {
+        return Err(PdfError::UnsafeArchive(format!("it would unpack to {total} bytes")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_what_a_misnamed_file_is() {
+        let err = check_magic(b"<!DOCTYPE html><html><body>hi", DocKind::Pdf).unwrap_err();
+        assert_eq!(err.to_string(), "not a PDF file: its first bytes look like HTML");
+        assert!(matches!(check_magic(b"", DocKind::Pdf), Err(PdfError::Empty)));
+        assert!(check_magic(b"\n\n%PDF-1.4\n", DocKind::Pdf).is_ok());
+        let err = check_magic(b"%PDF-1.4", DocKind::Epub).unwrap_err();
+        assert!(err.to_string().contains("plain text"), "{err}");
+    }
+}

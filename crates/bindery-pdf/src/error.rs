@@ -1,0 +1,42 @@
+//! Why a document could not be read. Every variant is a property of the file
+//! (permanent) except `Io`, which may be the disk's fault.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum PdfError {
+    #[error("the file is empty")]
+    Empty,
+    #[error("not a {expected} file: its first bytes look like {found}")]
+    WrongType { expected: &'static str, found: String },
+    #[error("the PDF is encrypted and needs a password")]
+    Encrypted,
+    #[error("the document has {pages} pages, more than the limit of {limit}")]
+    TooManyPages { pages: u32, limit: u32 },
+    #[error("the document has no readable pages (it is damaged or empty)")]
+    NoPages,
+    #[error("page {page} is {width}×{height} pixels at {dpi} dpi, more than the limit of {limit} pixels")]
+    PageTooLarge { page: u32, width: u32, height: u32, dpi: u32, limit: u64 },
+    #[error("the document is damaged or unreadable: {0}")]
+    Corrupt(String),
+    #[error("the EPUB is unsafe: {0}")]
+    UnsafeArchive(String),
+    #[error("reading the document took longer than {0:?}")]
+    Deadline(std::time::Duration),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl PdfError {
+    /// True when trying again might succeed; everything else is the file's
+    /// fault and fails the document at once.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, PdfError::Io(_))
+    }
+}
+
+impl From<mupdf::Error> for PdfError {
+    fn from(e: mupdf::Error) -> Self {
+        PdfError::Corrupt(e.to_string())
+    }
+}

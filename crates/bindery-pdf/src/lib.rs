@@ -1,0 +1,30 @@
+//! Paged documents (PDF, EPUB, XPS-free) through MuPDF.
+//!
+//! MuPDF is the one C library Bindery links for documents: it extracts about
+//! a thousand pages a second per core with correct text, reads outlines
+//! (bookmarks, an EPUB's table of contents) and renders pages in a few
+//! milliseconds. This crate wraps it behind a small, safe, *page-at-a-time*
+//! API so callers never hold a whole book's rasters or text structures:
+//!
+//! * [`Doc::open`] checks what can be checked up front (magic bytes,
+//!   encryption, page count) and says clearly why a file is refused;
+//! * [`Doc::page_text`] returns one page's lines with positions and font
+//!   sizes, plus the counts that decide whether the page needs OCR;
+//! * [`layout`] turns those lines into reading-order text: columns, running
+//!   headers and footers, page numbers, hyphenation;
+//! * [`Doc::render_grey`] and [`Doc::render_rgb`] rasterise one page.
+//!
+//! MuPDF keeps a context per thread and its handles are not `Send`: a `Doc`
+//! lives and dies on the thread that opened it (callers use
+//! `spawn_blocking`).
+
+mod doc;
+mod error;
+#[cfg(feature = "testing")]
+pub mod fixtures;
+pub mod layout;
+mod page;
+
+pub use doc::{Doc, DocKind, OpenOptions, OutlineEntry, Raster};
+pub use error::PdfError;
+pub use page::{OcrNeed, PageText, TextLine};

@@ -1,0 +1,41 @@
+//! `dictionary`: the book's vocabulary with rarity, first occurrence and,
+//! in English, WordNet definitions. WordNet is loaded once per process.
+
+use super::{blocking, kinds};
+use crate::stage::{Stage, StageContext, StageError, StageOutput};
+use async_trait::async_trait;
+use bindery_dictionary::{build, Options, WordNet};
+use serde_json::json;
+use std::sync::{Arc, OnceLock};
+
+pub struct Dictionary;
+
+/// WordNet, or why it could not be loaded (then English entries go without
+/// definitions, and the summary says so).
+fn wordnet() -> &'static Result<Arc<WordNet>, String> {
+    static WORDNET: OnceLock<Result<Arc<WordNet>, String>> = OnceLock::new();
+    WORDNET.get_or_init(|| WordNet::open_default().map(Arc::new).map_err(|e| e.to_string()))
+}
+
+#[async_trait]
+impl Stage for Dictionary {
+    fn name(&self) -> &'static str {
+        "dictionary"
+    }
+
+    async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError> {
+        let book = ctx.book().await?;
+        let (dictionary, wordnet_error) = blocking("dictionary", move || {
+            let wn = wordnet();
+            let dictionary = build(&book, wn.as_ref().ok().map(|w| w.as_ref()), &Options::default());
+            Ok((dictionary, wn.as_ref().err().cloned()))
+        })
+        .await?;
+        let defined = dictionary.entries.iter().filter(|e| !e.definitions.is_empty()).count();
+        let summary = json!({"entries": dictionary.entries.len(), "defined": defined,
+                             "language": dictionary.language, "wordnet_error": wordnet_error});
+        let json = serde_json::to_vec(&dictionary).expect("dictionary serialises");
+        let artifact = ctx.store(kinds::DICTIONARY, "application/json", json).await?;
+        Ok(StageOutput { outputs: vec![artifact], summary })
+    }
+}

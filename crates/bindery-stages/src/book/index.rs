@@ -1,0 +1,35 @@
+//! `index`: the book's chapters into full-text search (SQLite FTS5 on the
+//! embedded default, PostgreSQL full-text search when scaled out). This is
+//! the one stage that writes outside blob storage, through the narrow
+//! [`SearchIndex`] capability the engine hands it, and it is idempotent: a
+//! re-run replaces the document's rows.
+
+use crate::stage::{Stage, StageContext, StageError, StageOutput};
+use async_trait::async_trait;
+use bindery_store::IndexedChapter;
+use serde_json::json;
+
+pub struct Index;
+
+#[async_trait]
+impl Stage for Index {
+    fn name(&self) -> &'static str {
+        "index"
+    }
+
+    async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError> {
+        let search = ctx.search.as_ref().ok_or_else(|| StageError::Permanent("no search index configured".into()))?;
+        let book = ctx.book().await?;
+        let chapters: Vec<IndexedChapter> = book
+            .chapters
+            .iter()
+            .map(|c| IndexedChapter { index: c.index as i32, title: c.title.clone(), text: c.text() })
+            .collect();
+        let title = book.title.clone().unwrap_or_else(|| ctx.document.source.clone());
+        search
+            .index_document(ctx.document.id.as_str(), &book.language, &title, &chapters)
+            .await
+            .map_err(|e| StageError::Retryable(format!("search index: {e}")))?;
+        Ok(StageOutput { outputs: vec![], summary: json!({"chapters": chapters.len(), "language": book.language}) })
+    }
+}

@@ -1,0 +1,178 @@
+//! The book pipeline: every format Bindery reads becomes one [`Book`].
+//!
+//! ```text
+//! extract ─┬─ ocr ── structure ─┬─ enrich
+//!          │                    ├─ dictionary
+//!          └─ raster            ├─ narrate
+//!                               ├─ cover
+//!                               └─ index
+//! ```
+//!
+//! `extract` reads the upload once and writes what later stages need as
+//! artifacts: per-page lines with positions (PDF, EPUB), or the cleaned text
+//! (plain text, Markdown). `ocr` recognises the pages whose text layer is
+//! missing or unusable, and images. `structure` builds the [`Book`]
+//! (chapters, paragraphs, title, author, language); everything after it
+//! reads only that artifact, so enrichment never cares where a book came
+//! from. Stages that do not apply to a format (OCR of a born-digital PDF,
+//! page thumbnails of a text file) succeed at once with a summary saying so.
+
+mod cover;
+mod dictionary;
+mod enrich;
+mod extract;
+mod index;
+mod narrate;
+mod ocr;
+mod raster;
+mod structure;
+pub mod view;
+
+pub use cover::Cover;
+pub use dictionary::Dictionary;
+pub use enrich::Enrich;
+pub use extract::Extract;
+pub use index::Index;
+pub use narrate::narrate_chapter;
+pub use narrate::Narrate;
+pub use ocr::Ocr;
+pub use raster::Raster;
+pub use structure::Structure;
+
+use crate::stage::{StageContext, StageError};
+use bindery_core::{Book, Pipeline};
+use std::path::{Path, PathBuf};
+
+pub const PIPELINE: &str = "book";
+
+/// Artifact kinds, shared by the stages, `bindery show` and `export`.
+pub mod kinds {
+    /// JSON Lines, one `bindery_pdf::PageText` per page, after a header line.
+    pub const PAGES: &str = "pages";
+    /// JSON Lines, one recognised page per line.
+    pub const OCR: &str = "ocr";
+    /// Cleaned UTF-8 text of a text upload.
+    pub const TEXT: &str = "text";
+    /// The structured book (`bindery_core::Book`) as JSON.
+    pub const BOOK: &str = "book";
+    pub const ANALYSIS: &str = "analysis";
+    pub const DICTIONARY: &str = "dictionary";
+    pub const NARRATION_PREVIEW: &str = "narration-preview";
+    pub const THUMBNAILS: &str = "thumbnails";
+}
+
+/// Books are refused above this many bytes of JSON: far beyond any novel.
+pub const MAX_BOOK_JSON: u64 = 256 * 1024 * 1024;
+
+pub fn pipeline() -> Pipeline {
+    Pipeline::new(
+        PIPELINE,
+        1,
+        &[
+            ("extract", &[]),
+            ("ocr", &["extract"]),
+            ("raster", &["extract"]),
+            ("structure", &["ocr"]),
+            ("enrich", &["structure"]),
+            ("dictionary", &["structure"]),
+            ("narrate", &["structure"]),
+            ("cover", &["structure"]),
+            ("index", &["structure"]),
+        ],
+    )
+    .expect("the book pipeline is a valid DAG")
+}
+
+/// The input formats, told apart by the media type ingest recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Pdf,
+    Epub,
+    Text { markdown: bool },
+    Image,
+}
+
+impl Format {
+    pub fn of(media_type: &str) -> Result<Format, StageError> {
+        Ok(match media_type {
+            "application/pdf" => Format::Pdf,
+            "application/epub+zip" => Format::Epub,
+            "text/plain" => Format::Text { markdown: false },
+            "text/markdown" => Format::Text { markdown: true },
+            m if m.starts_with("image/") => Format::Image,
+            other => return Err(StageError::Permanent(format!("no book stages for {other}"))),
+        })
+    }
+
+    /// Paged formats go through MuPDF.
+    pub fn paged(self) -> Option<bindery_pdf::DocKind> {
+        match self {
+            Format::Pdf => Some(bindery_pdf::DocKind::Pdf),
+            Format::Epub => Some(bindery_pdf::DocKind::Epub),
+            _ => None,
+        }
+    }
+
+    fn extension(self) -> &'static str {
+        match self {
+            Format::Pdf => "pdf",
+            Format::Epub => "epub",
+            Format::Text { .. } => "txt",
+            Format::Image => "img",
+        }
+    }
+}
+
+impl StageContext {
+    pub fn format(&self) -> Result<Format, StageError> {
+        Format::of(&self.document.media_type)
+    }
+
+    /// Streams the upload into `dir`, named with its format's extension (MuPDF
+    /// recognises formats by name), so parsers read a file instead of an
+    /// in-memory copy, whatever the blob store is.
+    pub async fn source_file(&self, dir: &Path) -> Result<PathBuf, StageError> {
+        let path = dir.join(format!("source.{}", self.format()?.extension()));
+        self.blobs.get_file(&self.document.blob_key, &path).await.map_err(StageError::from_blob)?;
+        Ok(path)
+    }
+
+    /// Streams an earlier artifact of `kind` into `path`.
+    pub async fn artifact_file(&self, kind: &str, path: &Path) -> Result<PathBuf, StageError> {
+        let key = self.artifact(kind)?.key.clone();
+        self.blobs.get_file(&key, path).await.map_err(StageError::from_blob)?;
+        Ok(path.to_owned())
+    }
+
+    /// The structured book written by `structure`.
+    pub async fn book(&self) -> Result<Book, StageError> {
+        let raw = self.read(kinds::BOOK, MAX_BOOK_JSON).await?;
+        serde_json::from_slice(&raw).map_err(|e| StageError::Permanent(format!("book artifact: {e}")))
+    }
+}
+
+pub(crate) fn io(e: std::io::Error) -> StageError {
+    StageError::Retryable(format!("local disk: {e}"))
+}
+
+/// Runs parser work on a blocking thread. A panic there (a bug in a parser
+/// fed a hostile file) fails this document permanently: the same bytes would
+/// panic again.
+pub(crate) async fn blocking<T: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> Result<T, StageError> + Send + 'static,
+) -> Result<T, StageError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => Err(StageError::Permanent(format!("{what} crashed on this file"))),
+        Err(e) => Err(StageError::Retryable(format!("{what} was interrupted: {e}"))),
+    }
+}
+
+pub(crate) fn pdf_error(e: bindery_pdf::PdfError) -> StageError {
+    if e.is_retryable() {
+        StageError::Retryable(e.to_string())
+    } else {
+        StageError::Permanent(e.to_string())
+    }
+}

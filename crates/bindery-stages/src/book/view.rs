@@ -1,0 +1,132 @@
+//! The book as its users see it: one JSON shape, assembled from the
+//! document's state and its `book` and `analysis` artifacts. `bindery show
+//! --json`, `bindery export --format json` and (later) the HTTP API print
+//! exactly this, so there is one place that decides what a book looks like
+//! from outside.
+
+use super::kinds;
+use bindery_analyze::Analysis;
+use bindery_blob::BlobStore;
+use bindery_core::{Book, DocumentState};
+use serde_json::{json, Value};
+
+/// What `book_view` could load besides the state.
+pub struct Loaded {
+    pub book: Option<Book>,
+    pub analysis: Option<Analysis>,
+}
+
+/// Loads the `book` and `analysis` artifacts that exist so far.
+pub async fn load(state: &DocumentState, blobs: &BlobStore) -> Result<Loaded, bindery_blob::BlobError> {
+    async fn json<T: serde::de::DeserializeOwned>(
+        state: &DocumentState,
+        blobs: &BlobStore,
+        kind: &str,
+    ) -> Result<Option<T>, bindery_blob::BlobError> {
+        let Some(a) = state.artifacts.iter().find(|a| a.kind == kind) else { return Ok(None) };
+        let raw = blobs.get_bytes(&a.key, super::MAX_BOOK_JSON).await?;
+        Ok(serde_json::from_slice(&raw).ok())
+    }
+    Ok(Loaded { book: json(state, blobs, kinds::BOOK).await?, analysis: json(state, blobs, kinds::ANALYSIS).await? })
+}
+
+/// The document as JSON. With `full_text`, chapters carry their paragraphs
+/// (export); without, only their metadata and summaries (show).
+pub fn book_view(state: &DocumentState, loaded: &Loaded, full_text: bool) -> Value {
+    let book = loaded.book.as_ref();
+    let analysis = loaded.analysis.as_ref();
+    let extract = state.results.get("extract");
+    let meta = |key: &str| -> Value {
+        book.and_then(|b| match key {
+            "title" => b.title.clone().map(Value::from),
+            "author" => b.author.clone().map(Value::from),
+            _ => Some(Value::from(b.language.clone())),
+        })
+        .or_else(|| extract.and_then(|e| e.get(key)).cloned())
+        .unwrap_or(Value::Null)
+    };
+    let chapters: Vec<Value> = book
+        .map(|b| {
+            b.chapters
+                .iter()
+                .map(|c| {
+                    let a = analysis.and_then(|a| a.chapters.iter().find(|x| x.index == c.index));
+                    let mut v = json!({
+                        "index": c.index,
+                        "title": c.title,
+                        "words": c.words(),
+                        "first_page": c.first_page,
+                        "summary": a.map(|a| a.summary.clone()),
+                        "keywords": a.map(|a| a.keywords.clone()).unwrap_or_default(),
+                        "sentiment": a.map(|a| a.sentiment),
+                        "tonality": a.map(|a| a.tonality.clone()),
+                        "scenes": a.map(|a| json!(a.scenes)).unwrap_or(json!([])),
+                    });
+                    if full_text {
+                        v["paragraphs"] = json!(c.paragraphs);
+                        v["dialogue"] = a.map(|a| json!(a.dialogue)).unwrap_or(json!([]));
+                    }
+                    v
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let pages = book.and_then(|b| b.pages).map(Value::from).or_else(|| extract.and_then(|e| e.get("pages")).cloned());
+    json!({
+        "id": state.id,
+        "source": state.source,
+        "status": state.status.as_str(),
+        "error": state.error,
+        "media_type": state.media_type,
+        "bytes": state.bytes,
+        "pipeline": state.pipeline,
+        "pipeline_version": state.pipeline_version,
+        "title": meta("title"),
+        "author": meta("author"),
+        "language": meta("language"),
+        "pages": pages.unwrap_or(Value::Null),
+        "words": book.map(|b| b.words()),
+        "summary": analysis.map(|a| a.summary.clone()),
+        "keywords": analysis.map(|a| json!(a.keywords)).unwrap_or(json!([])),
+        "chapters": chapters,
+        "characters": analysis.map(|a| json!(a.characters)).unwrap_or(json!([])),
+        "places": analysis.map(|a| json!(a.places)).unwrap_or(json!([])),
+        "front_matter": if full_text { book.map(|b| json!(b.front_matter)).unwrap_or(json!([])) } else { Value::Null },
+        "progress": state.progress(),
+        "stages": state.stages,
+        "artifacts": state.artifacts,
+        "created_ms": state.created_ms,
+        "finished_ms": state.finished_ms,
+        "version": state.version,
+    })
+}
+
+/// The book as Markdown: title, author, summary, then each chapter with its
+/// summary as a quote and its paragraphs.
+pub fn markdown(state: &DocumentState, loaded: &Loaded) -> String {
+    let mut out = String::new();
+    let Some(book) = loaded.book.as_ref() else {
+        return format!("# {}\n\n_No structured text ({})._\n", state.source, state.status.as_str());
+    };
+    out.push_str(&format!("# {}\n\n", book.title.as_deref().unwrap_or(&state.source)));
+    if let Some(a) = &book.author {
+        out.push_str(&format!("_{a}_\n\n"));
+    }
+    if let Some(a) = &loaded.analysis {
+        if !a.summary.is_empty() {
+            out.push_str(&format!("> {}\n\n", a.summary));
+        }
+    }
+    for c in &book.chapters {
+        out.push_str(&format!("## {}\n\n", c.title));
+        let summary = loaded.analysis.as_ref().and_then(|a| a.chapters.iter().find(|x| x.index == c.index));
+        if let Some(s) = summary.filter(|s| !s.summary.is_empty()) {
+            out.push_str(&format!("> {}\n\n", s.summary));
+        }
+        for p in &c.paragraphs {
+            out.push_str(p);
+            out.push_str("\n\n");
+        }
+    }
+    out
+}

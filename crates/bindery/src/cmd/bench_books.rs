@@ -1,0 +1,190 @@
+//! `bindery bench extract|ocr|books`: the book pipeline measured against
+//! the reference tools, each run side by side in the same invocation so the
+//! figures share the machine's state.
+
+use super::bench::scratch;
+use crate::config::Settings;
+use anyhow::{bail, Context, Result};
+use bindery_core::DocumentStatus;
+use bindery_engine::worker::{Worker, WorkerOptions};
+use bindery_pdf::layout::{paragraphs, reading_order, Furniture};
+use bindery_pdf::{Doc, DocKind, OpenOptions};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+/// Pages per second on one core: our extraction (text with positions and
+/// the reading-order layout) against `pdftotext` and PyMuPDF when present.
+pub fn extract(file: &Path, rounds: u32, json_out: bool) -> Result<ExitCode> {
+    let started = Instant::now();
+    let mut pages = 0u32;
+    let mut chars = 0usize;
+    for _ in 0..rounds {
+        let doc = Doc::open(file, DocKind::Pdf, OpenOptions::default())?;
+        let texts: Vec<_> = (1..=doc.page_count()).map(|n| doc.page_text(n)).collect::<Result<_, _>>()?;
+        let mut furniture = Furniture::default();
+        texts.iter().for_each(|p| furniture.learn(p));
+        for p in &texts {
+            let lines: Vec<_> = reading_order(p).into_iter().filter(|l| !furniture.is_furniture(p, l)).collect();
+            chars += paragraphs(&lines, false).iter().map(|p| p.text.len()).sum::<usize>();
+        }
+        pages += doc.page_count();
+    }
+    let ours = pages as f64 / started.elapsed().as_secs_f64();
+    let baseline = |program: &str, args: &[&str]| -> Option<f64> {
+        let started = Instant::now();
+        for _ in 0..rounds {
+            let ok = Command::new(program).args(args).output().ok()?.status.success();
+            if !ok {
+                return None;
+            }
+        }
+        Some(pages as f64 / started.elapsed().as_secs_f64())
+    };
+    let f = file.to_str().context("path is not UTF-8")?;
+    let pdftotext = baseline("pdftotext", &["-layout", f, "/dev/null"]);
+    let script = "import sys, fitz\nd = fitz.open(sys.argv[1])\nfor p in d: p.get_text('dict')";
+    let pymupdf = baseline("python3", &["-c", script, f]);
+    report(
+        json_out,
+        json!({"bench": "extract", "file": f, "pages_per_round": pages / rounds.max(1), "rounds": rounds,
+               "chars": chars / rounds.max(1) as usize, "bindery_pages_per_s": ours.round(),
+               "pdftotext_pages_per_s": pdftotext.map(f64::round), "pymupdf_pages_per_s": pymupdf.map(f64::round)}),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Seconds per page with both cores busy: our OCR stage's engine pool
+/// against the tesseract CLI run two at a time, on the same images.
+pub fn ocr(images: &[PathBuf], languages: &str, json_out: bool) -> Result<ExitCode> {
+    if images.is_empty() {
+        bail!("no images given");
+    }
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let opts = bindery_ocr::OcrOptions { languages: languages.into(), dpi: 300, datapath: None };
+    let decoded: Vec<_> = images
+        .iter()
+        .map(|p| {
+            let bytes = std::fs::read(p)?;
+            let g = bindery_media::decode_grey_limited(&bytes, 100_000_000)?;
+            let (width, height) = g.dimensions();
+            Ok(bindery_ocr::GreyImage { width, height, pixels: g.into_raw() })
+        })
+        .collect::<Result<_>>()?;
+    let started = Instant::now();
+    bindery_ocr::recognize_pages(&opts, threads, decoded.into_iter().map(Ok), |_, r| {
+        r.expect("page recognised");
+    })?;
+    let ours = started.elapsed().as_secs_f64() / images.len() as f64;
+    let started = Instant::now();
+    for chunk in images.chunks(threads) {
+        let children: Vec<_> = chunk
+            .iter()
+            .map(|p| {
+                Command::new("tesseract")
+                    .args([p.to_str().unwrap_or_default(), "-", "-l", languages])
+                    .env("OMP_THREAD_LIMIT", "1")
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+            })
+            .collect::<Result<_, _>>()?;
+        for mut c in children {
+            c.wait()?;
+        }
+    }
+    let cli = started.elapsed().as_secs_f64() / images.len() as f64;
+    report(
+        json_out,
+        json!({"bench": "ocr", "pages": images.len(), "threads": threads, "languages": languages,
+               "bindery_s_per_page": (ours * 1000.0).round() / 1000.0,
+               "tesseract_cli_s_per_page": (cli * 1000.0).round() / 1000.0}),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// End to end: `count` distinct copies of one book (a comment appended
+/// after the end marker makes each a new document) through the whole
+/// pipeline on this machine. Reports throughput when they arrive at once,
+/// and per-book latency when they arrive one at a time.
+pub async fn books(
+    s: &Settings,
+    file: &Path,
+    count: usize,
+    concurrency: usize,
+    samples: usize,
+    json_out: bool,
+) -> Result<ExitCode> {
+    let (engine, dir) = scratch(s).await?;
+    let bytes = std::fs::read(file)?;
+    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("pdf");
+    let copies: Vec<PathBuf> = (0..count + samples)
+        .map(|i| {
+            let p = dir.path().join(format!("copy-{i}.{ext}"));
+            let mut b = bytes.clone();
+            b.extend_from_slice(format!("\n% bench copy {i}\n").as_bytes());
+            std::fs::write(&p, b).map(|_| p)
+        })
+        .collect::<Result<_, _>>()?;
+    let opts = WorkerOptions { concurrency, exit_when_idle: true, ..WorkerOptions::default() };
+    // Saturated: everything submitted, then drained.
+    let started = Instant::now();
+    let mut ids = Vec::new();
+    for p in &copies[..count] {
+        ids.push(engine.submit(p).await?.id);
+    }
+    Worker::new(engine.clone(), opts.clone()).run().join().await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let mut failed = 0;
+    for id in &ids {
+        let st = engine.store().document(id.as_str()).await?.context("document")?;
+        failed += (st.status != DocumentStatus::Ready) as usize;
+    }
+    // One at a time, on an idle worker: the latency a book sees off peak.
+    let mut latencies = Vec::new();
+    let worker = Worker::new(engine.clone(), WorkerOptions { exit_when_idle: false, ..opts }).run();
+    for p in &copies[count..] {
+        let t = Instant::now();
+        let id = engine.submit(p).await?.id;
+        loop {
+            let st = engine.store().document(id.as_str()).await?.context("document")?;
+            if st.status.is_terminal() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        latencies.push(t.elapsed().as_secs_f64());
+    }
+    worker.shutdown().await;
+    latencies.sort_by(f64::total_cmp);
+    let pct = |q: f64| {
+        latencies.get(((latencies.len().max(1) - 1) as f64 * q).round() as usize).map(|s| (s * 100.0).round() / 100.0)
+    };
+    report(
+        json_out,
+        json!({"bench": "books", "file": file.display().to_string(), "books": count, "failed": failed,
+               "concurrency": concurrency, "seconds": (elapsed * 10.0).round() / 10.0,
+               "books_per_hour": (count as f64 / elapsed * 3600.0).round(),
+               "idle_latency_s": {"samples": latencies.len(), "p50": pct(0.5), "max": pct(1.0)},
+               "peak_rss_mb": peak_rss_mb()}),
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// This process's peak resident memory, from the kernel.
+pub fn peak_rss_mb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb / 1024)
+}
+
+fn report(json_out: bool, v: serde_json::Value) {
+    if json_out {
+        println!("{v}");
+    } else {
+        for (k, val) in v.as_object().into_iter().flatten() {
+            println!("{k:<28} {val}");
+        }
+    }
+}
