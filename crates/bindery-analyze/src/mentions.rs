@@ -146,6 +146,11 @@ fn scan_sentence(doc: &Doc, toks: &[Token], speakers: &HashSet<String>, ci: usiz
                 break;
             }
         }
+        // A lone initial ("B." not followed by a name) is no mention.
+        if parts.is_empty() {
+            i += 1;
+            continue;
+        }
         // A capital at the start of a sentence proves nothing: drop a leading word that the book
         // usually writes in lower case, or that is an interjection ("Oh Alice").
         while title.is_none() && parts.len() > 1 && toks[first].initial {

@@ -110,3 +110,16 @@ async fn the_offline_analyzer_runs_on_a_blocking_thread() {
     assert_eq!(analysis.analyzer, "offline");
     assert_eq!(analysis, analyze_book(&french()));
 }
+
+/// A sentence opening with a lone initial ("B. et ...", as in Candide's
+/// letters) is not a mention; it once underflowed an index.
+#[test]
+fn a_lone_initial_at_a_sentence_start_is_not_a_character() {
+    let b = book(
+        "fr",
+        &[&["B. et moi partîmes. Candide revint le soir.", "Candide dit bonjour à Cunégonde. Candide rit."]],
+    );
+    let a = analyze_book(&b);
+    assert!(a.characters.iter().all(|c| c.name != "B" && c.name != "B."), "{:?}", a.characters);
+    assert!(a.characters.iter().any(|c| c.name == "Candide"), "{:?}", a.characters);
+}

@@ -86,7 +86,7 @@ async fn delivers_in_order_through_failures_and_resumes(b: Backend) {
     }
     app.drain(&app.engine).await;
     let head = app.store.head().await.unwrap();
-    assert_eq!(head, 20);
+    assert_eq!(head, 4 * common::EVENTS_PER_DOCUMENT);
 
     let sink = Recorder::new("flaky", 3);
     let outbox = Outbox::new(app.engine.clone(), vec![sink.clone()], opts("p1")).run();
@@ -115,11 +115,12 @@ async fn one_deliverer_per_sink(b: Backend) {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let second = Outbox::new(app.engine.clone(), vec![bsink.clone()], opts("holder-b")).run();
     app.process("x.md", &sample_markdown()).await;
-    until("delivery", || a.sequences().len() + bsink.sequences().len() >= 5).await;
+    let n = common::EVENTS_PER_DOCUMENT;
+    until("delivery", || (a.sequences().len() + bsink.sequences().len()) as i64 >= n).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     first.shutdown().await;
     second.shutdown().await;
-    assert_eq!(a.sequences(), vec![1, 2, 3, 4, 5], "the lease holder delivered everything");
+    assert_eq!(a.sequences(), (1..=n).collect::<Vec<_>>(), "the lease holder delivered everything");
     assert!(bsink.sequences().is_empty(), "the other process held back");
 }
 

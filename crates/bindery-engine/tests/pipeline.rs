@@ -37,7 +37,7 @@ async fn text_document_reaches_ready_once(b: Backend) {
     let s = app.process("book.md", &sample_markdown()).await;
     assert_ready(&s);
     assert_eq!(s.results["structure"]["titles"], json!(["First", "Second"]));
-    assert_eq!(s.results["structure"]["words"], json!(2 + 2 * 64));
+    assert_eq!(s.results["structure"]["words"], json!(2 * 64), "body words; headings are titles");
     assert_eq!(s.results["extract"]["language"], json!("en"));
     assert_eq!(
         app.types(&s.id).await,
@@ -112,9 +112,11 @@ async fn bad_input_fails_permanently_with_a_clear_reason(b: Backend) {
     let empty = app.process("empty.txt", b"").await;
     assert_eq!(empty.error.as_deref(), Some("stage ingest: the file is empty"));
     let pdf = app.process("fake.txt", b"%PDF-1.7 binary").await;
-    assert_eq!(pdf.error.as_deref(), Some("stage ingest: PDF files are not supported yet"));
+    assert_eq!(pdf.error.as_deref(), Some("stage extract: the PDF is truncated: it has no end-of-file marker"));
     let html = app.process("page.pdf", b"<html><body>hi</body></html>").await;
-    assert_eq!(html.error.as_deref(), Some("stage ingest: unsupported file type .pdf (supported: .txt, .md)"));
+    assert_eq!(html.error.as_deref(), Some("stage ingest: the file is named .pdf but its first bytes look like HTML"));
+    let audio = app.process("song.mp3", b"ID3\x04rest").await;
+    assert_eq!(audio.error.as_deref(), Some("stage ingest: MP3 files are not supported"));
     // Nothing else is lost: a good document still goes through.
     assert_ready(&app.process("ok.md", &sample_markdown()).await);
 }

@@ -19,6 +19,8 @@ use crate::error::MediaError;
 pub const JPEG_QUALITY: u8 = 82;
 /// Lossy WebP quality (libwebp scale 0–100), comparable to JPEG 82 at a smaller size.
 pub const WEBP_QUALITY: f32 = 80.0;
+/// libwebp's speed/size trade-off, 0 (fastest) to 6 (smallest).
+pub const WEBP_METHOD: i32 = 0;
 /// The largest width or height WebP can store.
 const WEBP_MAX_DIMENSION: u32 = 16_383;
 
@@ -114,8 +116,13 @@ pub fn encode(img: &RgbImage, format: ImageFormat) -> Result<Vec<u8>, MediaError
             if w > WEBP_MAX_DIMENSION || h > WEBP_MAX_DIMENSION {
                 return Err(MediaError::Encode(format!("WebP cannot hold {w}×{h} pixels (max {WEBP_MAX_DIMENSION})")));
             }
+            // The fastest method: thumbnails of a 184-page book took 3.3 s of
+            // its 3.8 s at libwebp's default (4), 1.75 s at 2, 1.25 s at 0.
+            let mut config = webp::WebPConfig::new().map_err(|_| MediaError::Encode("WebP: no config".into()))?;
+            config.quality = WEBP_QUALITY;
+            config.method = WEBP_METHOD;
             let memory = webp::Encoder::from_rgb(img.as_raw(), w, h)
-                .encode_simple(false, WEBP_QUALITY)
+                .encode_advanced(&config)
                 .map_err(|e| MediaError::Encode(format!("WebP: {e:?}")))?;
             bytes.extend_from_slice(&memory);
         }

@@ -234,7 +234,7 @@ fn check_trailer(path: &Path) -> Result<(), PdfError> {
     if tail.windows(5).any(|w| w == b"%%EOF") {
         Ok(())
     } else {
-        Err(PdfError::Corrupt("the PDF is truncated: it has no end-of-file marker".into()))
+        Err(PdfError::Truncated)
     }
 }
 

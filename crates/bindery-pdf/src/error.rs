@@ -19,6 +19,8 @@ pub enum PdfError {
     PageTooLarge { page: u32, width: u32, height: u32, dpi: u32, limit: u64 },
     #[error("the document is damaged or unreadable: {0}")]
     Corrupt(String),
+    #[error("the PDF is truncated: it has no end-of-file marker")]
+    Truncated,
     #[error("the EPUB is unsafe: {0}")]
     UnsafeArchive(String),
     #[error("reading the document took longer than {0:?}")]

@@ -95,7 +95,7 @@ pub async fn assert_exactly_once(store: &DynStore, ids: &[String]) -> usize {
         assert!(per_stage.values().all(|n| *n == 1), "document {id}: duplicated stage output {per_stage:?}");
         let n = events.iter().filter(|e| e.ty == "document.ready").count();
         assert_eq!(n, 1, "document {id}: {n} document.ready events");
-        assert_eq!(per_stage.len(), 3, "document {id}: stages {per_stage:?}");
+        assert_eq!(per_stage.len(), 9, "document {id}: stages {per_stage:?}");
         ready += n;
     }
     ready

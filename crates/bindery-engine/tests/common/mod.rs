@@ -12,6 +12,10 @@ use bindery_store::{testing, DynStore};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Events of a document that goes through: uploaded, one completion per
+/// stage of the book pipeline, ready.
+pub const EVENTS_PER_DOCUMENT: i64 = 11;
+
 pub struct TestApp {
     pub engine: Engine,
     pub store: DynStore,
@@ -71,7 +75,7 @@ impl TestApp {
     /// Runs a worker until no job is left, bounded by a minute.
     pub async fn drain(&self, engine: &Engine) {
         let handle = Worker::new(engine.clone(), self.worker_options()).run();
-        tokio::time::timeout(Duration::from_secs(60), handle.join()).await.expect("worker drains within a minute");
+        tokio::time::timeout(Duration::from_secs(180), handle.join()).await.expect("worker drains within 3 minutes");
     }
 
     pub async fn process(&self, name: &str, content: &[u8]) -> DocumentState {

@@ -8,7 +8,7 @@ use super::{io, kinds};
 use crate::stage::{Stage, StageContext, StageError, StageOutput};
 use async_trait::async_trait;
 use bindery_media::image::RgbImage;
-use bindery_media::{encode_sizes, ImageFormat};
+use bindery_media::{encode, ImageFormat};
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -40,16 +40,19 @@ impl Stage for Raster {
                 Err(e) => return tx.blocking_send(Err(super::pdf_error(e))).unwrap_or(()),
             };
             for n in 1..=doc.page_count() {
-                let result = doc
-                    .render_rgb(n, THUMBNAIL_WIDTHS[1])
-                    .map_err(super::pdf_error)
-                    .and_then(|r| {
-                        RgbImage::from_raw(r.width, r.height, r.pixels)
-                            .ok_or_else(|| StageError::Permanent(format!("page {n}: bad raster")))
+                // MuPDF renders each size directly: cheaper and sharper than
+                // rendering once and resampling.
+                let result = THUMBNAIL_WIDTHS
+                    .iter()
+                    .map(|&w| {
+                        let r = doc.render_rgb(n, w).map_err(super::pdf_error)?;
+                        let (width, height) = (r.width, r.height);
+                        let img = RgbImage::from_raw(width, height, r.pixels)
+                            .ok_or_else(|| StageError::Permanent(format!("page {n}: bad raster")))?;
+                        let bytes = encode(&img, ImageFormat::Webp).map_err(super::narrate::media_error)?;
+                        Ok(bindery_media::EncodedImage { width, height, format: ImageFormat::Webp, bytes })
                     })
-                    .and_then(|img| {
-                        encode_sizes(&img, &THUMBNAIL_WIDTHS, &[ImageFormat::Webp]).map_err(super::narrate::media_error)
-                    })
+                    .collect::<Result<Vec<_>, StageError>>()
                     .map(|imgs| (n, imgs));
                 if tx.blocking_send(result).is_err() {
                     return;
