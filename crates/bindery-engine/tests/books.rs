@@ -31,6 +31,7 @@ async fn alice_pdf_has_its_twelve_chapters_and_every_artifact() {
     assert!(titles[0].contains("Down the Rabbit-Hole"), "{titles:?}");
     assert!(titles[11].contains("Alice") && titles[11].contains("Evidence"), "{titles:?}");
     assert_eq!((b.language.as_str(), b.pages), ("en", Some(92)));
+    assert_eq!((b.title.as_deref(), b.author.as_deref()), (Some("Alice in Wonderland"), Some("Lewis Carroll")));
     assert!(b.chapters.iter().all(|c| c.words() > 500), "every chapter has its text");
     let text = b.chapters[0].text();
     assert!(text.contains("was beginning to get very tired"), "{}", &text[..300.min(text.len())]);

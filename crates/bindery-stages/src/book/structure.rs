@@ -164,7 +164,7 @@ fn assemble(header: PagesHeader, paras: Vec<Para>) -> Book {
     book.pages = Some(header.pages);
     book.language = language;
     book.title = title.or_else(|| guess_title(&book.front_matter));
-    book.author = author;
+    book.author = author.or_else(|| guess_author(&book.front_matter, book.title.as_deref()));
     book
 }
 
@@ -178,6 +178,17 @@ fn clean_meta(value: Option<String>) -> Option<String> {
 
 fn guess_title(front: &[String]) -> Option<String> {
     front.iter().find(|p| p.split_whitespace().count() <= 12 && p.chars().any(char::is_alphabetic)).cloned()
+}
+
+/// A title page names the author just under the title: a short run of
+/// capitalised words, possibly after "by".
+fn guess_author(front: &[String], title: Option<&str>) -> Option<String> {
+    let at = front.iter().position(|p| Some(p.as_str()) == title)?;
+    let next = front.get(at + 1)?;
+    let name = next.strip_prefix("by ").or_else(|| next.strip_prefix("By ")).unwrap_or(next).trim();
+    let words: Vec<&str> = name.split_whitespace().collect();
+    let name_like = |w: &&str| w.starts_with(char::is_uppercase) && !w.chars().any(|c| c.is_ascii_digit());
+    ((2..=5).contains(&words.len()) && words.iter().all(name_like)).then(|| name.to_owned())
 }
 
 /// Chapters at the outline level with the most entries pointing at pages.
@@ -265,4 +276,20 @@ fn with_pages(mut book: Book, paras: &[Para]) -> Book {
         c.first_page = paras.iter().find(|p| p.text == first).map(|p| p.page);
     }
     book
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_author_under_the_title() {
+        let front: Vec<String> = ["Alice in Wonderland", "Lewis Carroll", "ABOUT THIS E-TEXT"].map(String::from).into();
+        assert_eq!(guess_author(&front, Some("Alice in Wonderland")).as_deref(), Some("Lewis Carroll"));
+        let front: Vec<String> = ["Emma", "by Jane Austen"].map(String::from).into();
+        assert_eq!(guess_author(&front, Some("Emma")).as_deref(), Some("Jane Austen"));
+        let front: Vec<String> = ["Emma", "Volume 1 of 3"].map(String::from).into();
+        assert_eq!(guess_author(&front, Some("Emma")), None);
+        assert_eq!(guess_author(&front, None), None);
+    }
 }
