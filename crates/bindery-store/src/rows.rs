@@ -55,7 +55,23 @@ macro_rules! event_from_row {
     }};
 }
 
+macro_rules! hit_from_row {
+    ($row:expr) => {{
+        use sqlx::Row as _;
+        let row = $row;
+        Ok::<_, $crate::StoreError>($crate::SearchHit {
+            document: row.try_get("document")?,
+            title: row.try_get("title")?,
+            chapter: row.try_get("chapter")?,
+            chapter_title: row.try_get("chapter_title")?,
+            snippet: row.try_get("snippet")?,
+            score: row.try_get("score")?,
+        })
+    }};
+}
+
 pub(crate) use event_from_row;
+pub(crate) use hit_from_row;
 pub(crate) use job_from_row;
 
 /// Folds freshly appended events into a document's stored state.

@@ -5,9 +5,9 @@
 //! handling are set up by `migrations/postgres/0002_search.sql`.
 
 use super::PgStore;
+use crate::rows::hit_from_row;
 use crate::{IndexedChapter, Result, SearchHit, SearchIndex, SNIPPET_ELLIPSIS, SNIPPET_END, SNIPPET_START};
 use async_trait::async_trait;
-use sqlx::Row;
 use std::borrow::Cow;
 
 /// PostgreSQL text cannot hold NUL characters (sending one is an encoding
@@ -129,17 +129,6 @@ impl SearchIndex for PgStore {
             .bind(options)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SearchHit {
-                    document: r.try_get("document")?,
-                    title: r.try_get("title")?,
-                    chapter: r.try_get("chapter")?,
-                    chapter_title: r.try_get("chapter_title")?,
-                    snippet: r.try_get("snippet")?,
-                    score: r.try_get("score")?,
-                })
-            })
-            .collect()
+        rows.iter().map(|r| hit_from_row!(r)).collect()
     }
 }

@@ -3,9 +3,9 @@
 
 use super::fts_query::fts5_query;
 use super::SqliteStore;
+use crate::rows::hit_from_row;
 use crate::{IndexedChapter, Result, SearchHit, SearchIndex, SNIPPET_ELLIPSIS, SNIPPET_END, SNIPPET_START};
 use async_trait::async_trait;
-use sqlx::Row;
 
 /// Tokens of context `snippet()` returns around the matches (FTS5's most is 64).
 const SNIPPET_TOKENS: i32 = 32;
@@ -82,17 +82,6 @@ impl SearchIndex for SqliteStore {
             q = q.bind(serde_json::to_string(ids).expect("ids serialise"));
         }
         let rows = q.bind(limit).fetch_all(&self.reader).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SearchHit {
-                    document: r.try_get("document")?,
-                    title: r.try_get("title")?,
-                    chapter: r.try_get("chapter")?,
-                    chapter_title: r.try_get("chapter_title")?,
-                    snippet: r.try_get("snippet")?,
-                    score: r.try_get("score")?,
-                })
-            })
-            .collect()
+        rows.iter().map(|r| hit_from_row!(r)).collect()
     }
 }
