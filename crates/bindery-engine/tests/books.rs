@@ -55,6 +55,8 @@ async fn tour_du_monde_text_has_37_chapters_and_its_characters() {
     assert_ready(&s);
     let b = book(&app, &s).await;
     assert_eq!((b.chapters.len(), b.language.as_str()), (37, "fr"));
+    let byline = (b.title.as_deref(), b.author.as_deref());
+    assert_eq!(byline, (Some("Le Tour du Monde en 80 Jours"), Some("Jules Verne")), "from the Gutenberg header");
     let names = s.results["enrich"]["main_characters"].as_array().unwrap().clone();
     for who in ["Phileas Fogg", "Passepartout", "Fix"] {
         assert!(names.iter().any(|n| n.as_str().unwrap().contains(who)), "{who} not in {names:?}");

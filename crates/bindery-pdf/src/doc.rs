@@ -202,11 +202,13 @@ pub(crate) fn check_magic(head: &[u8], kind: DocKind) -> Result<(), PdfError> {
     }
 }
 
-/// A short human description of what some bytes look like.
-fn describe(head: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&head[..head.len().min(256)]).to_ascii_lowercase();
+/// A short human description of what a file's first bytes look like, for
+/// refusals ("its first bytes look like HTML").
+pub fn describe(head: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&head[..head.len().min(512)]).to_ascii_lowercase();
     let trimmed = text.trim_start();
-    if trimmed.starts_with("<!doctype html") || trimmed.starts_with("<html") || text.contains("<body") {
+    let html = trimmed.starts_with("<!doctype html") || trimmed.starts_with("<html");
+    if html || text.contains("<body") || text.contains("<head") {
         "HTML".into()
     } else if trimmed.starts_with("<?xml") || trimmed.starts_with('<') {
         "XML or markup".into()

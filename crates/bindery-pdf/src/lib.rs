@@ -25,6 +25,6 @@ pub mod fixtures;
 pub mod layout;
 mod page;
 
-pub use doc::{Doc, DocKind, OpenOptions, OutlineEntry, Raster};
+pub use doc::{describe, Doc, DocKind, OpenOptions, OutlineEntry, Raster};
 pub use error::PdfError;
 pub use page::{OcrNeed, PageText, TextLine};

@@ -59,7 +59,10 @@ impl Registry {
             (Some(Sniffed::Image(media)), _) => media,
             (Some(Sniffed::Other(kind)), _) => return Err(format!("{kind} files are not supported")),
             (None, "pdf" | "epub" | "png" | "jpg" | "jpeg" | "tif" | "tiff") => {
-                return Err(format!("the file is named .{ext} but its first bytes look like {}", describe(head)))
+                return Err(format!(
+                    "the file is named .{ext} but its first bytes look like {}",
+                    bindery_pdf::describe(head)
+                ))
             }
             (None, "txt" | "text" | "") => "text/plain",
             (None, "md" | "markdown") => "text/markdown",
@@ -109,21 +112,6 @@ fn sniff(head: &[u8]) -> Option<Sniffed> {
         Sniffed::Other(o) => Sniffed::Other(o),
         Sniffed::Pdf => Sniffed::Pdf,
     })
-}
-
-/// What bytes that are not the named format look like.
-fn describe(head: &[u8]) -> &'static str {
-    let text = String::from_utf8_lossy(&head[..head.len().min(512)]).to_ascii_lowercase();
-    let t = text.trim_start();
-    if t.starts_with("<!doctype html") || t.starts_with("<html") || t.contains("<body") || t.contains("<head") {
-        "HTML"
-    } else if t.starts_with('<') {
-        "XML or markup"
-    } else if std::str::from_utf8(head).is_ok() {
-        "plain text"
-    } else {
-        "unknown binary data"
-    }
 }
 
 /// Every stage and pipeline Bindery ships, with the built-in offline

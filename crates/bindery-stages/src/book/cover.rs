@@ -2,7 +2,7 @@
 //! cover (title, author) when there is none or it is blank; 160, 480 and
 //! 1200 px wide, in WebP and JPEG.
 
-use super::{blocking, io, Format};
+use super::{blocking, io};
 use crate::stage::{Stage, StageContext, StageError, StageOutput};
 use async_trait::async_trait;
 use bindery_media::image::RgbImage;
@@ -68,11 +68,4 @@ fn is_blank(img: &RgbImage) -> bool {
     let inked = img.pixels().step_by(7).filter(|p| p.0.iter().any(|c| *c < 200)).count();
     let sampled = (img.width() as usize * img.height() as usize).div_ceil(7);
     inked * 200 < sampled
-}
-
-impl Format {
-    /// Formats whose first page can be a cover.
-    pub fn has_pages(self) -> bool {
-        self.paged().is_some()
-    }
 }

@@ -35,8 +35,16 @@ impl Stage for Structure {
     async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError> {
         let book = match ctx.format()? {
             Format::Text { markdown } => {
+                // `extract` already validated and cleaned the text, and read
+                // the title, author and language from the Gutenberg header it
+                // stripped: take them from its summary.
                 let raw = ctx.read(kinds::TEXT, text::MAX_TEXT_BYTES).await?;
-                let cleaned = text::clean(&raw)?;
+                let body = String::from_utf8(raw.to_vec())
+                    .map_err(|e| StageError::Permanent(format!("text artifact is not UTF-8: {e}")))?;
+                let extract = ctx.document.results.get("extract");
+                let field = |k: &str| extract.and_then(|e| e[k].as_str()).map(str::to_owned);
+                let language = field("language").unwrap_or_else(|| text::detect_language(&body).to_owned());
+                let cleaned = Cleaned { title: field("title"), author: field("author"), language, body };
                 text::book_from_text(&cleaned, markdown)
             }
             _ => {
@@ -246,7 +254,7 @@ fn similar(para: &str, title: &str) -> bool {
 /// Chapters from heading text, then from font size.
 fn from_headings(paras: &[Para]) -> Book {
     let text: String = paras.iter().map(|p| p.text.as_str()).collect::<Vec<_>>().join("\n\n");
-    let cleaned = Cleaned { body: text, title: None, author: None, language: "und" };
+    let cleaned = Cleaned { body: text, title: None, author: None, language: "und".into() };
     let book = text::book_from_text(&cleaned, false);
     if book.chapters.len() >= 2 {
         return with_pages(book, paras);
@@ -264,7 +272,7 @@ fn from_headings(paras: &[Para]) -> Book {
         })
         .collect::<Vec<_>>()
         .join("\n\n");
-    let cleaned = Cleaned { body: marked, title: None, author: None, language: "und" };
+    let cleaned = Cleaned { body: marked, title: None, author: None, language: "und".into() };
     with_pages(text::book_from_text(&cleaned, true), paras)
 }
 

@@ -24,7 +24,7 @@ pub struct Cleaned {
     pub body: String,
     pub title: Option<String>,
     pub author: Option<String>,
-    pub language: &'static str,
+    pub language: String,
 }
 
 /// Validates UTF-8, normalises line ends, drops a BOM and a Project
@@ -36,7 +36,7 @@ pub fn clean(raw: &[u8]) -> Result<Cleaned, StageError> {
     if body.trim().is_empty() {
         return Err(StageError::Permanent("the file contains no text".into()));
     }
-    Ok(Cleaned { language: detect_language(body), body: body.to_owned(), title, author })
+    Ok(Cleaned { language: detect_language(body).to_owned(), body: body.to_owned(), title, author })
 }
 
 /// Splits cleaned text into a [`Book`]: chapters by heading shape, and
@@ -50,7 +50,7 @@ pub fn book_from_text(cleaned: &Cleaned, markdown: bool) -> Book {
     Book {
         title: cleaned.title.clone(),
         author: cleaned.author.clone(),
-        language: cleaned.language.to_owned(),
+        language: cleaned.language.clone(),
         pages: None,
         front_matter: paragraphs(&text[..front_end]),
         chapters: chapters
