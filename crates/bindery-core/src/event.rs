@@ -173,6 +173,10 @@ pub struct Uploaded {
     pub pipeline_version: u32,
     /// Stage names in a topological order of the pipeline.
     pub stages: Vec<String>,
+    /// The project (workspace) the document belongs to when uploaded through the API; `None` for the CLI's local
+    /// documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
 }
 
 /// `stage.completed`.

@@ -20,6 +20,12 @@ impl DocumentId {
         Self(sha256_hex[..32].to_owned())
     }
 
+    /// The id of a document whose content hashes to `sha256_hex` inside `project`: the same file uploaded to two
+    /// projects is two documents, so neither project can learn of, or reach, the other's copy by its id.
+    pub fn for_project(project: &str, sha256_hex: &str) -> Self {
+        Self::from_sha256_hex(&hex::encode(Sha256::digest(format!("project/{project}/{sha256_hex}"))))
+    }
+
     /// The id of a document with these bytes.
     pub fn for_bytes(bytes: &[u8]) -> Self {
         Self::from_sha256_hex(&hex::encode(Sha256::digest(bytes)))

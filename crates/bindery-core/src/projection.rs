@@ -49,6 +49,9 @@ pub struct StageState {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DocumentState {
     pub id: String,
+    /// The owning project; `None` for documents submitted from the CLI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
     pub source: String,
     pub bytes: u64,
     pub media_type: String,
@@ -92,6 +95,7 @@ impl DocumentState {
             let up: Uploaded = serde_json::from_value(ev.data.clone()).ok()?;
             return Some(Self {
                 id: up.document.to_string(),
+                project: up.project,
                 source: up.source,
                 bytes: up.bytes,
                 media_type: up.media_type,
@@ -226,6 +230,7 @@ mod tests {
             blob_key: "sha256/ab".into(),
             pipeline: "text".into(),
             pipeline_version: 1,
+            project: None,
             stages: vec!["extract".into(), "structure".into(), "count".into()],
         };
         let completed = |stage: &str, ms: i64| json!({"stage": stage, "attempt": 1, "duration_ms": ms, "outputs": [], "summary": {"ok": stage}});

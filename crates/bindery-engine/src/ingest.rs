@@ -44,12 +44,22 @@ impl Engine {
         let source =
             path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
         let stored = self.blobs().put_file(path).await?;
-        self.submit_stored(&source, stored, &head[..n]).await
+        self.submit_stored(&source, stored, &head[..n], None).await
     }
 
-    /// Starts the pipeline for bytes already in blob storage.
-    pub async fn submit_stored(&self, source: &str, stored: Stored, head: &[u8]) -> Result<Submitted, EngineError> {
-        let id = DocumentId::from_sha256_hex(&stored.sha256);
+    /// Starts the pipeline for bytes already in blob storage, as a document of `project` when one is given (its id
+    /// then depends on the project too: see [`DocumentId::for_project`]).
+    pub async fn submit_stored(
+        &self,
+        source: &str,
+        stored: Stored,
+        head: &[u8],
+        project: Option<&str>,
+    ) -> Result<Submitted, EngineError> {
+        let id = match project {
+            Some(p) => DocumentId::for_project(p, &stored.sha256),
+            None => DocumentId::from_sha256_hex(&stored.sha256),
+        };
         let now = now_ms();
         let chosen = if stored.bytes == 0 {
             Err("the file is empty".to_string())
@@ -71,6 +81,7 @@ impl Engine {
                 pipeline,
                 pipeline_version: version,
                 stages,
+                project: project.map(str::to_owned),
             },
         );
         let correlation = uploaded.id.0.clone();

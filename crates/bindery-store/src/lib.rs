@@ -8,6 +8,7 @@
 //! transaction, so a crash can never leave a fact without its follow-up job
 //! or a job completed without its fact.
 
+mod accounts;
 mod error;
 mod model;
 pub mod postgres;
@@ -17,6 +18,7 @@ mod subscribe;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use accounts::*;
 pub use error::StoreError;
 pub use model::*;
 pub use subscribe::subscribe;
@@ -86,6 +88,8 @@ pub trait JobQueue: Send + Sync {
 pub trait Documents: Send + Sync {
     async fn document(&self, id: &str) -> Result<Option<DocumentState>>;
     async fn documents(&self, after_id: &str, limit: i64) -> Result<Vec<DocumentState>>;
+    /// The documents of one project, by id after `after_id` (cursor pagination).
+    async fn project_documents(&self, project: &str, after_id: &str, limit: i64) -> Result<Vec<DocumentState>>;
     /// Drops every projection and folds the whole log again.
     async fn rebuild_projections(&self) -> Result<u64>;
 }
@@ -138,7 +142,7 @@ pub trait SearchIndex: Send + Sync {
 }
 
 /// Everything a Bindery store offers.
-pub trait Store: EventLog + JobQueue + Documents + Commits + Cursors + SearchIndex {
+pub trait Store: EventLog + JobQueue + Documents + Commits + Cursors + SearchIndex + Accounts {
     /// `sqlite` or `postgres`, for logs and benchmark output.
     fn backend(&self) -> &'static str;
 }

@@ -70,9 +70,69 @@ macro_rules! hit_from_row {
     }};
 }
 
+/// The columns of `users`, in the order `user_from_row!` reads.
+pub(crate) const USER_COLUMNS: &str = "id, email, password_hash, admin, created_ms";
+
+/// The columns of `api_keys` except the hash, in the order `api_key_from_row!` reads.
+pub(crate) const API_KEY_COLUMNS: &str = "id, project, user_id, name, prefix, role, created_ms, revoked_ms";
+
+macro_rules! user_from_row {
+    ($row:expr) => {{
+        use sqlx::Row as _;
+        let row = $row;
+        Ok::<_, $crate::StoreError>($crate::User {
+            id: row.try_get("id")?,
+            email: row.try_get("email")?,
+            password_hash: row.try_get("password_hash")?,
+            admin: row.try_get("admin")?,
+            created_ms: row.try_get("created_ms")?,
+        })
+    }};
+}
+
+/// Reads `id`, `name` and `created_ms`; queries joining other tables select
+/// the project's columns under these names.
+macro_rules! project_from_row {
+    ($row:expr) => {{
+        use sqlx::Row as _;
+        let row = $row;
+        Ok::<_, $crate::StoreError>($crate::Project {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            created_ms: row.try_get("created_ms")?,
+        })
+    }};
+}
+
+macro_rules! api_key_from_row {
+    ($row:expr) => {{
+        use sqlx::Row as _;
+        let row = $row;
+        Ok::<_, $crate::StoreError>($crate::ApiKey {
+            id: row.try_get("id")?,
+            project: row.try_get("project")?,
+            user: row.try_get("user_id")?,
+            name: row.try_get("name")?,
+            prefix: row.try_get("prefix")?,
+            role: $crate::rows::parse_role(row.try_get("role")?)?,
+            created_ms: row.try_get("created_ms")?,
+            revoked_ms: row.try_get("revoked_ms")?,
+        })
+    }};
+}
+
+pub(crate) use api_key_from_row;
 pub(crate) use event_from_row;
 pub(crate) use hit_from_row;
 pub(crate) use job_from_row;
+pub(crate) use project_from_row;
+pub(crate) use user_from_row;
+
+/// A role as stored (`owner`, `editor`, `viewer`); the tables' CHECK
+/// constraints allow nothing else, so anything else is corruption.
+pub(crate) fn parse_role(s: &str) -> Result<crate::Role, crate::StoreError> {
+    crate::Role::parse(s).ok_or_else(|| crate::StoreError::Corrupt(format!("unknown role {s:?}")))
+}
 
 /// Folds freshly appended events into a document's stored state.
 pub(crate) fn fold(

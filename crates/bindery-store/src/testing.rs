@@ -48,3 +48,27 @@ pub async fn postgres() -> Option<DynStore> {
     let url = postgres_url().await?;
     Some(connect(&url).await.expect("open postgres"))
 }
+
+/// Declares each named `async fn(DynStore)` in the calling module as two tests, `sqlite::NAME` on a fresh SQLite
+/// file and `postgres::NAME` on a fresh PostgreSQL schema (skipped when `BINDERY_TEST_DATABASE_URL` is unset): how
+/// every contract suite runs one body against both back ends.
+#[macro_export]
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let (store, _dir) = bindery_store::testing::sqlite().await;
+                super::$name(store).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if let Some(store) = bindery_store::testing::postgres().await {
+                    super::$name(store).await;
+                }
+            })*
+        }
+    };
+}

@@ -8,27 +8,7 @@ use futures::StreamExt;
 use serde_json::json;
 use std::time::Duration;
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let (store, _dir) = bindery_store::testing::sqlite().await;
-                super::$name(store).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                if let Some(store) = bindery_store::testing::postgres().await {
-                    super::$name(store).await;
-                }
-            })*
-        }
-    };
-}
-
-contract!(
+bindery_store::contract!(
     appends_check_expected_versions,
     read_all_is_ordered_and_gapless,
     projection_follows_commits_and_replays_identically,

@@ -4,27 +4,7 @@
 use bindery_store::{DynStore, IndexedChapter, SearchHit, SNIPPET_END, SNIPPET_START};
 use std::path::PathBuf;
 
-macro_rules! contract {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                let (store, _dir) = bindery_store::testing::sqlite().await;
-                super::$name(store).await;
-            })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                if let Some(store) = bindery_store::testing::postgres().await {
-                    super::$name(store).await;
-                }
-            })*
-        }
-    };
-}
-
-contract!(
+bindery_store::contract!(
     finds_the_chapter_with_a_marked_snippet,
     reindexing_replaces_instead_of_duplicating,
     french_matches_ignore_accents,

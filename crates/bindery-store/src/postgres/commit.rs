@@ -143,11 +143,12 @@ async fn project(tx: &mut Tx, stream: &str, events: &[StoredEvent]) -> Result<()
 
 pub(super) async fn upsert_document(tx: &mut Tx, s: &DocumentState) -> Result<()> {
     sqlx::query(
-        "INSERT INTO documents (id, status, version, updated_ms, state) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, version = EXCLUDED.version, \
-         updated_ms = EXCLUDED.updated_ms, state = EXCLUDED.state",
+        "INSERT INTO documents (id, project, status, version, updated_ms, state) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (id) DO UPDATE SET project = EXCLUDED.project, status = EXCLUDED.status, \
+         version = EXCLUDED.version, updated_ms = EXCLUDED.updated_ms, state = EXCLUDED.state",
     )
     .bind(&s.id)
+    .bind(&s.project)
     .bind(s.status.as_str())
     .bind(s.version)
     .bind(s.updated_ms)

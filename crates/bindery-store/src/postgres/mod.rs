@@ -8,6 +8,7 @@
 //! without gaps). Wake-ups travel by `LISTEN/NOTIFY`; every waiter also polls
 //! as a fallback.
 
+mod accounts;
 mod commit;
 mod jobs;
 mod search;
@@ -137,6 +138,17 @@ impl Documents for PgStore {
     async fn documents(&self, after_id: &str, limit: i64) -> Result<Vec<DocumentState>> {
         let rows: Vec<Json<DocumentState>> =
             sqlx::query_scalar("SELECT state FROM documents WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(after_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(|j| j.0).collect())
+    }
+
+    async fn project_documents(&self, project: &str, after_id: &str, limit: i64) -> Result<Vec<DocumentState>> {
+        let rows: Vec<Json<DocumentState>> =
+            sqlx::query_scalar("SELECT state FROM documents WHERE project = $1 AND id > $2 ORDER BY id LIMIT $3")
+                .bind(project)
                 .bind(after_id)
                 .bind(limit)
                 .fetch_all(&self.pool)

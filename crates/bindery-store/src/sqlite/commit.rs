@@ -118,11 +118,12 @@ async fn project(tx: &mut Tx, stream: &str, events: &[StoredEvent]) -> Result<()
 pub(super) async fn upsert_document(tx: &mut Tx, s: &DocumentState) -> Result<()> {
     let json = serde_json::to_string(s).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     sqlx::query(
-        "INSERT INTO documents (id, status, version, updated_ms, state) VALUES (?, ?, ?, ?, ?) \
-         ON CONFLICT (id) DO UPDATE SET status = excluded.status, version = excluded.version, \
-         updated_ms = excluded.updated_ms, state = excluded.state",
+        "INSERT INTO documents (id, project, status, version, updated_ms, state) VALUES (?, ?, ?, ?, ?, ?) \
+         ON CONFLICT (id) DO UPDATE SET project = excluded.project, status = excluded.status, \
+         version = excluded.version, updated_ms = excluded.updated_ms, state = excluded.state",
     )
     .bind(&s.id)
+    .bind(&s.project)
     .bind(s.status.as_str())
     .bind(s.version)
     .bind(s.updated_ms)

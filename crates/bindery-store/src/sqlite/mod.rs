@@ -8,6 +8,7 @@
 //! failing on a stale read snapshot. The database runs in WAL mode with
 //! `synchronous=NORMAL`: a power cut may lose the last commits, never corrupt.
 
+mod accounts;
 mod commit;
 mod fts_query;
 mod jobs;
@@ -107,6 +108,17 @@ impl Documents for SqliteStore {
             .bind(limit)
             .fetch_all(&self.reader)
             .await?;
+        rows.iter().map(|s| parse_state(s)).collect()
+    }
+
+    async fn project_documents(&self, project: &str, after_id: &str, limit: i64) -> Result<Vec<DocumentState>> {
+        let rows: Vec<String> =
+            sqlx::query_scalar("SELECT state FROM documents WHERE project = ? AND id > ? ORDER BY id LIMIT ?")
+                .bind(project)
+                .bind(after_id)
+                .bind(limit)
+                .fetch_all(&self.reader)
+                .await?;
         rows.iter().map(|s| parse_state(s)).collect()
     }
 

@@ -1,0 +1,261 @@
+//! Accounts, projects and credentials on PostgreSQL (see `migrations/postgres/0003_accounts.sql`).
+//!
+//! Spending a refresh token relies on row locks under READ COMMITTED: of two concurrent conditional UPDATEs of one
+//! row, the second waits for the first to commit and then re-checks its WHERE clause against the new row, so it
+//! finds the token spent and updates nothing.
+//!
+//! Names and e-mail addresses are ordered by `COLLATE "C"` (code point order), which is SQLite's `BINARY`
+//! order: both back ends list the same things in the same order, whatever the database's locale.
+
+use super::PgStore;
+use crate::rows::{api_key_from_row, parse_role, project_from_row, user_from_row, API_KEY_COLUMNS, USER_COLUMNS};
+use crate::{Accounts, ApiKey, Member, NewRefreshToken, Project, RefreshUse, Result, Role, User};
+use async_trait::async_trait;
+use bindery_core::time::Millis;
+use sqlx::Row;
+
+#[async_trait]
+impl Accounts for PgStore {
+    async fn create_user(&self, user: &User) -> Result<Option<User>> {
+        let user = User { email: user.email.to_lowercase(), ..user.clone() };
+        // A taken address is an expected outcome (sign-up races included),
+        // so it is a conflict the statement absorbs rather than an error.
+        let r = sqlx::query(
+            "INSERT INTO users (id, email, password_hash, admin, created_ms) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (email) DO NOTHING",
+        )
+        .bind(&user.id)
+        .bind(&user.email)
+        .bind(&user.password_hash)
+        .bind(user.admin)
+        .bind(user.created_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok((r.rows_affected() == 1).then_some(user))
+    }
+
+    async fn user(&self, id: &str) -> Result<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        let row = sqlx::query(&sql).bind(id).fetch_optional(&self.pool).await?;
+        row.map(|r| user_from_row!(&r)).transpose()
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
+        let row = sqlx::query(&sql).bind(email.to_lowercase()).fetch_optional(&self.pool).await?;
+        row.map(|r| user_from_row!(&r)).transpose()
+    }
+
+    async fn user_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?)
+    }
+
+    async fn create_project(&self, project: &Project, owner: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO projects (id, name, created_ms) VALUES ($1, $2, $3)")
+            .bind(&project.id)
+            .bind(&project.name)
+            .bind(project.created_ms)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO members (project, user_id, role) VALUES ($1, $2, $3)")
+            .bind(&project.id)
+            .bind(owner)
+            .bind(Role::Owner.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn project(&self, id: &str) -> Result<Option<Project>> {
+        let row = sqlx::query("SELECT id, name, created_ms FROM projects WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| project_from_row!(&r)).transpose()
+    }
+
+    async fn projects_of(&self, user: &str) -> Result<Vec<(Project, Role)>> {
+        let rows = sqlx::query(
+            "SELECT p.id, p.name, p.created_ms, m.role FROM members m JOIN projects p ON p.id = m.project \
+             WHERE m.user_id = $1 ORDER BY p.name COLLATE \"C\", p.id",
+        )
+        .bind(user)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((project_from_row!(r)?, parse_role(r.try_get("role")?)?))).collect()
+    }
+
+    async fn all_projects(&self) -> Result<Vec<Project>> {
+        let rows = sqlx::query("SELECT id, name, created_ms FROM projects ORDER BY name COLLATE \"C\", id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| project_from_row!(r)).collect()
+    }
+
+    async fn role(&self, project: &str, user: &str) -> Result<Option<Role>> {
+        let role: Option<String> = sqlx::query_scalar("SELECT role FROM members WHERE project = $1 AND user_id = $2")
+            .bind(project)
+            .bind(user)
+            .fetch_optional(&self.pool)
+            .await?;
+        role.as_deref().map(parse_role).transpose()
+    }
+
+    async fn set_member(&self, project: &str, user: &str, role: Option<Role>) -> Result<bool> {
+        let r = match role {
+            // The existence checks make an unknown user or project a plain
+            // `false` instead of a foreign key error.
+            Some(role) => {
+                sqlx::query(
+                    "INSERT INTO members (project, user_id, role) SELECT $1, $2, $3 \
+                     WHERE EXISTS (SELECT 1 FROM projects WHERE id = $1) AND EXISTS (SELECT 1 FROM users WHERE id = $2) \
+                     ON CONFLICT (project, user_id) DO UPDATE SET role = EXCLUDED.role",
+                )
+                .bind(project)
+                .bind(user)
+                .bind(role.as_str())
+                .execute(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query("DELETE FROM members WHERE project = $1 AND user_id = $2")
+                    .bind(project)
+                    .bind(user)
+                    .execute(&self.pool)
+                    .await?
+            }
+        };
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn members(&self, project: &str) -> Result<Vec<Member>> {
+        let rows = sqlx::query(
+            "SELECT m.user_id, u.email, m.role FROM members m JOIN users u ON u.id = m.user_id \
+             WHERE m.project = $1 ORDER BY u.email COLLATE \"C\"",
+        )
+        .bind(project)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Member {
+                    user: r.try_get("user_id")?,
+                    email: r.try_get("email")?,
+                    role: parse_role(r.try_get("role")?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_refresh_token(&self, token: &NewRefreshToken, now: Millis) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (hash, user_id, family, expires_ms, created_ms) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&token.hash)
+        .bind(&token.user)
+        .bind(&token.family)
+        .bind(token.expires_ms)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn use_refresh_token(&self, hash: &str, now: Millis) -> Result<RefreshUse> {
+        // The conditional UPDATE spends the token at most once (see the
+        // module comment); the look-up and the family's revocation that
+        // follow a miss share its transaction.
+        let mut tx = self.pool.begin().await?;
+        let spent = sqlx::query(
+            "UPDATE refresh_tokens SET used_ms = $1 \
+             WHERE hash = $2 AND used_ms IS NULL AND revoked_ms IS NULL AND expires_ms > $1 \
+             RETURNING user_id, family",
+        )
+        .bind(now)
+        .bind(hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(row) = spent {
+            let out = RefreshUse::Rotated { user: row.try_get("user_id")?, family: row.try_get("family")? };
+            tx.commit().await?;
+            return Ok(out);
+        }
+        let family: Option<String> = sqlx::query_scalar(
+            "SELECT family FROM refresh_tokens WHERE hash = $1 AND (used_ms IS NOT NULL OR revoked_ms IS NOT NULL)",
+        )
+        .bind(hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(family) = family else {
+            // Unknown, or expired but never spent: nothing suggests theft.
+            return Ok(RefreshUse::Invalid);
+        };
+        sqlx::query("UPDATE refresh_tokens SET revoked_ms = $1 WHERE family = $2 AND revoked_ms IS NULL")
+            .bind(now)
+            .bind(&family)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(RefreshUse::Reused)
+    }
+
+    async fn revoke_refresh_tokens(&self, user: &str, now: Millis) -> Result<u64> {
+        // Only tokens that could still be used are counted (and need
+        // revoking): a spent token presented again is reuse anyway, and an
+        // expired one is invalid.
+        let r = sqlx::query(
+            "UPDATE refresh_tokens SET revoked_ms = $1 \
+             WHERE user_id = $2 AND revoked_ms IS NULL AND used_ms IS NULL AND expires_ms > $1",
+        )
+        .bind(now)
+        .bind(user)
+        .execute(&self.pool)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    async fn create_api_key(&self, key: &ApiKey, hash: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, hash, project, user_id, name, prefix, role, created_ms, revoked_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&key.id)
+        .bind(hash)
+        .bind(&key.project)
+        .bind(&key.user)
+        .bind(&key.name)
+        .bind(&key.prefix)
+        .bind(key.role.as_str())
+        .bind(key.created_ms)
+        .bind(key.revoked_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>> {
+        let sql = format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE hash = $1 AND revoked_ms IS NULL");
+        let row = sqlx::query(&sql).bind(hash).fetch_optional(&self.pool).await?;
+        row.map(|r| api_key_from_row!(&r)).transpose()
+    }
+
+    async fn api_keys(&self, project: &str) -> Result<Vec<ApiKey>> {
+        let sql =
+            format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE project = $1 ORDER BY created_ms DESC, id DESC");
+        let rows = sqlx::query(&sql).bind(project).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| api_key_from_row!(r)).collect()
+    }
+
+    async fn revoke_api_key(&self, project: &str, id: &str, now: Millis) -> Result<bool> {
+        let r =
+            sqlx::query("UPDATE api_keys SET revoked_ms = $1 WHERE project = $2 AND id = $3 AND revoked_ms IS NULL")
+                .bind(now)
+                .bind(project)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        Ok(r.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,341 @@
+//! The accounts contract: users, projects, members, refresh tokens, API keys
+//! and a project's documents, one suite run against SQLite and PostgreSQL
+//! alike, each case on a fresh store.
+
+use bindery_core::event::{self, Uploaded};
+use bindery_core::{DocumentId, Expected, NewEvent};
+use bindery_store::{ApiKey, Append, Commit, DynStore, NewRefreshToken, Project, RefreshUse, Role, User};
+use std::sync::Arc;
+
+bindery_store::contract!(
+    users_are_unique_by_email_whatever_the_case,
+    roles_order_and_round_trip,
+    projects_are_listed_per_user_and_isolated,
+    set_member_adds_changes_and_removes,
+    refresh_tokens_rotate,
+    reusing_a_spent_token_revokes_its_family,
+    expired_and_unknown_tokens_are_invalid,
+    concurrent_uses_rotate_exactly_once,
+    revoke_refresh_tokens_logs_out_everywhere,
+    api_keys_create_look_up_list_and_revoke,
+    project_documents_lists_one_project_in_pages,
+);
+
+const T0: i64 = 1_700_000_000_000;
+const HOUR: i64 = 3_600_000;
+
+fn user(id: &str, email: &str) -> User {
+    User {
+        id: id.into(),
+        email: email.into(),
+        password_hash: format!("$argon2id$v=19$m=19456,t=2,p=1$salt${id}"),
+        admin: false,
+        created_ms: T0,
+    }
+}
+
+/// Creates a user whose address is `<id>@example.org`.
+async fn make_user(store: &DynStore, id: &str) -> User {
+    store.create_user(&user(id, &format!("{id}@example.org"))).await.unwrap().expect("address is free")
+}
+
+fn project(id: &str, name: &str) -> Project {
+    Project { id: id.into(), name: name.into(), created_ms: T0 }
+}
+
+fn token(hash: &str, user: &str, family: &str, expires_ms: i64) -> NewRefreshToken {
+    NewRefreshToken { hash: hash.into(), user: user.into(), family: family.into(), expires_ms }
+}
+
+fn rotated(user: &str, family: &str) -> RefreshUse {
+    RefreshUse::Rotated { user: user.into(), family: family.into() }
+}
+
+fn key(id: &str, project: &str, user: &str, role: Role, created_ms: i64) -> ApiKey {
+    ApiKey {
+        id: id.into(),
+        project: project.into(),
+        user: user.into(),
+        name: format!("key {id}"),
+        prefix: format!("bk_{id}"),
+        role,
+        created_ms,
+        revoked_ms: None,
+    }
+}
+
+async fn users_are_unique_by_email_whatever_the_case(store: DynStore) {
+    assert_eq!(store.user_count().await.unwrap(), 0);
+    let mut alice = user("u1", "Alice@Example.COM");
+    alice.admin = true;
+    let created = store.create_user(&alice).await.unwrap().expect("a new address");
+    assert_eq!(created.email, "alice@example.com", "stored lower-cased");
+    assert_eq!(store.user("u1").await.unwrap().as_ref(), Some(&created));
+    assert_eq!(store.user_by_email("ALICE@example.com").await.unwrap().as_ref(), Some(&created));
+    assert!(created.admin && created.password_hash.starts_with("$argon2id$"));
+
+    assert_eq!(store.create_user(&user("u2", "alice@example.com")).await.unwrap(), None);
+    assert_eq!(store.create_user(&user("u3", "ALICE@EXAMPLE.COM")).await.unwrap(), None, "case-insensitive");
+    assert_eq!(store.user("u2").await.unwrap(), None, "the refused user was not written");
+    assert_eq!(store.user_count().await.unwrap(), 1);
+
+    make_user(&store, "bob").await;
+    assert_eq!(store.user_count().await.unwrap(), 2);
+    assert_eq!(store.user("nobody").await.unwrap(), None);
+    assert_eq!(store.user_by_email("nobody@example.org").await.unwrap(), None);
+}
+
+async fn roles_order_and_round_trip(store: DynStore) {
+    use Role::*;
+    let all = [Owner, Editor, Viewer];
+    for (have, needed, allowed) in [
+        (Owner, Owner, true),
+        (Owner, Editor, true),
+        (Owner, Viewer, true),
+        (Editor, Owner, false),
+        (Editor, Editor, true),
+        (Editor, Viewer, true),
+        (Viewer, Owner, false),
+        (Viewer, Editor, false),
+        (Viewer, Viewer, true),
+    ] {
+        assert_eq!(have.allows(needed), allowed, "{have:?} allows {needed:?}");
+    }
+    for role in all {
+        assert_eq!(Role::parse(role.as_str()), Some(role));
+    }
+    assert_eq!(Role::parse("admin"), None);
+    assert_eq!(Role::parse("Owner"), None, "only the stored spelling");
+
+    make_user(&store, "owner").await;
+    make_user(&store, "m").await;
+    store.create_project(&project("p", "P"), "owner").await.unwrap();
+    assert_eq!(store.role("p", "owner").await.unwrap(), Some(Owner), "the creator owns the project");
+    for role in all {
+        assert!(store.set_member("p", "m", Some(role)).await.unwrap());
+        assert_eq!(store.role("p", "m").await.unwrap(), Some(role));
+    }
+}
+
+async fn projects_are_listed_per_user_and_isolated(store: DynStore) {
+    for u in ["ann", "bob", "cat"] {
+        make_user(&store, u).await;
+    }
+    store.create_project(&project("p1", "Beta"), "ann").await.unwrap();
+    store.create_project(&project("p3", "Gamma"), "ann").await.unwrap();
+    store.create_project(&project("p2", "Gamma"), "ann").await.unwrap();
+    store.create_project(&project("p4", "Alpha"), "bob").await.unwrap();
+    assert!(store.set_member("p1", "bob", Some(Role::Viewer)).await.unwrap());
+
+    let listed = |v: Vec<(Project, Role)>| v.into_iter().map(|(p, r)| (p.id, r)).collect::<Vec<_>>();
+    let ann = listed(store.projects_of("ann").await.unwrap());
+    let own = |id: &str| (id.to_string(), Role::Owner);
+    assert_eq!(ann, vec![own("p1"), own("p2"), own("p3")], "by name, then id");
+    let bob = listed(store.projects_of("bob").await.unwrap());
+    assert_eq!(bob, vec![own("p4"), ("p1".to_string(), Role::Viewer)], "only bob's projects");
+    assert!(store.projects_of("cat").await.unwrap().is_empty(), "a user sees no project they are not in");
+    assert_eq!(store.role("p4", "ann").await.unwrap(), None);
+
+    let all: Vec<String> = store.all_projects().await.unwrap().into_iter().map(|p| p.id).collect();
+    assert_eq!(all, vec!["p4", "p1", "p2", "p3"]);
+    assert_eq!(store.project("p1").await.unwrap(), Some(project("p1", "Beta")));
+    assert_eq!(store.project("nope").await.unwrap(), None);
+
+    // The project and its owner are written together or not at all.
+    assert!(store.create_project(&project("p5", "Orphan"), "nobody").await.is_err());
+    assert_eq!(store.project("p5").await.unwrap(), None);
+}
+
+async fn set_member_adds_changes_and_removes(store: DynStore) {
+    make_user(&store, "zed").await;
+    make_user(&store, "amy").await;
+    store.create_project(&project("p", "P"), "zed").await.unwrap();
+
+    assert!(store.set_member("p", "amy", Some(Role::Viewer)).await.unwrap());
+    let members = store.members("p").await.unwrap();
+    let summary: Vec<(&str, &str, Role)> =
+        members.iter().map(|m| (m.user.as_str(), m.email.as_str(), m.role)).collect();
+    assert_eq!(
+        summary,
+        vec![("amy", "amy@example.org", Role::Viewer), ("zed", "zed@example.org", Role::Owner)],
+        "by e-mail address"
+    );
+
+    assert!(store.set_member("p", "amy", Some(Role::Editor)).await.unwrap(), "a change is an upsert");
+    assert_eq!(store.role("p", "amy").await.unwrap(), Some(Role::Editor));
+    assert_eq!(store.members("p").await.unwrap().len(), 2, "changed, not added twice");
+
+    assert!(store.set_member("p", "amy", None).await.unwrap());
+    assert_eq!(store.role("p", "amy").await.unwrap(), None);
+    assert!(!store.set_member("p", "amy", None).await.unwrap(), "no such member any more");
+    assert_eq!(store.members("p").await.unwrap().len(), 1);
+
+    assert!(!store.set_member("p", "ghost", Some(Role::Viewer)).await.unwrap(), "unknown user");
+    assert!(!store.set_member("nope", "amy", Some(Role::Viewer)).await.unwrap(), "unknown project");
+    assert!(!store.set_member("nope", "amy", None).await.unwrap());
+    assert!(store.members("nope").await.unwrap().is_empty());
+    assert_eq!(store.projects_of("amy").await.unwrap(), vec![]);
+}
+
+async fn refresh_tokens_rotate(store: DynStore) {
+    make_user(&store, "u").await;
+    store.insert_refresh_token(&token("t1", "u", "f", T0 + HOUR), T0).await.unwrap();
+    assert_eq!(store.use_refresh_token("t1", T0 + 1).await.unwrap(), rotated("u", "f"));
+    store.insert_refresh_token(&token("t2", "u", "f", T0 + 2 * HOUR), T0 + 1).await.unwrap();
+    assert_eq!(store.use_refresh_token("t2", T0 + 2).await.unwrap(), rotated("u", "f"));
+}
+
+async fn reusing_a_spent_token_revokes_its_family(store: DynStore) {
+    make_user(&store, "u").await;
+    store.insert_refresh_token(&token("t1", "u", "f", T0 + HOUR), T0).await.unwrap();
+    store.insert_refresh_token(&token("other", "u", "g", T0 + HOUR), T0).await.unwrap();
+    assert_eq!(store.use_refresh_token("t1", T0 + 1).await.unwrap(), rotated("u", "f"));
+    store.insert_refresh_token(&token("t2", "u", "f", T0 + HOUR), T0 + 1).await.unwrap();
+
+    // An attacker (or a replay) presents the spent token.
+    assert_eq!(store.use_refresh_token("t1", T0 + 2).await.unwrap(), RefreshUse::Reused);
+    assert_eq!(store.use_refresh_token("t2", T0 + 3).await.unwrap(), RefreshUse::Reused, "the family is revoked");
+    assert_eq!(store.use_refresh_token("t1", T0 + 4).await.unwrap(), RefreshUse::Reused, "and stays so");
+    assert_eq!(store.use_refresh_token("other", T0 + 5).await.unwrap(), rotated("u", "g"), "other logins survive");
+}
+
+async fn expired_and_unknown_tokens_are_invalid(store: DynStore) {
+    make_user(&store, "u").await;
+    store.insert_refresh_token(&token("old", "u", "f", T0 + 10), T0).await.unwrap();
+    store.insert_refresh_token(&token("live", "u", "f", T0 + HOUR), T0).await.unwrap();
+    assert_eq!(store.use_refresh_token("old", T0 + 10).await.unwrap(), RefreshUse::Invalid, "expired at expires_ms");
+    assert_eq!(store.use_refresh_token("old", T0 + 11).await.unwrap(), RefreshUse::Invalid);
+    assert_eq!(store.use_refresh_token("nonexistent", T0).await.unwrap(), RefreshUse::Invalid);
+    assert_eq!(
+        store.use_refresh_token("live", T0 + 12).await.unwrap(),
+        rotated("u", "f"),
+        "an expired token is no sign of theft: its family lives on"
+    );
+}
+
+async fn concurrent_uses_rotate_exactly_once(store: DynStore) {
+    make_user(&store, "u").await;
+    for i in 0..20 {
+        let hash = format!("t{i}");
+        store.insert_refresh_token(&token(&hash, "u", &format!("f{i}"), T0 + HOUR), T0).await.unwrap();
+        let start = Arc::new(tokio::sync::Barrier::new(2));
+        let racers: Vec<_> = (0..2)
+            .map(|_| {
+                let (store, start, hash) = (store.clone(), start.clone(), hash.clone());
+                tokio::spawn(async move {
+                    start.wait().await;
+                    store.use_refresh_token(&hash, T0 + 1).await.unwrap()
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for r in racers {
+            outcomes.push(r.await.unwrap());
+        }
+        let wins = outcomes.iter().filter(|o| matches!(o, RefreshUse::Rotated { .. })).count();
+        assert_eq!(wins, 1, "round {i}: {outcomes:?}");
+        assert!(outcomes.contains(&RefreshUse::Reused), "round {i}: the loser is reuse: {outcomes:?}");
+    }
+}
+
+async fn revoke_refresh_tokens_logs_out_everywhere(store: DynStore) {
+    make_user(&store, "u").await;
+    make_user(&store, "v").await;
+    store.insert_refresh_token(&token("a", "u", "f1", T0 + HOUR), T0).await.unwrap();
+    store.insert_refresh_token(&token("b", "u", "f2", T0 + HOUR), T0).await.unwrap();
+    store.insert_refresh_token(&token("spent", "u", "f3", T0 + HOUR), T0).await.unwrap();
+    store.insert_refresh_token(&token("expired", "u", "f4", T0 + 5), T0).await.unwrap();
+    store.insert_refresh_token(&token("theirs", "v", "g", T0 + HOUR), T0).await.unwrap();
+    assert_eq!(store.use_refresh_token("spent", T0 + 1).await.unwrap(), rotated("u", "f3"));
+
+    assert_eq!(store.revoke_refresh_tokens("u", T0 + 10).await.unwrap(), 2, "only usable tokens count");
+    assert_eq!(store.use_refresh_token("a", T0 + 11).await.unwrap(), RefreshUse::Reused);
+    assert_eq!(store.use_refresh_token("b", T0 + 11).await.unwrap(), RefreshUse::Reused);
+    assert_eq!(store.use_refresh_token("theirs", T0 + 11).await.unwrap(), rotated("v", "g"), "another user's");
+    assert_eq!(store.revoke_refresh_tokens("u", T0 + 12).await.unwrap(), 0);
+    assert_eq!(store.revoke_refresh_tokens("nobody", T0 + 12).await.unwrap(), 0);
+}
+
+async fn api_keys_create_look_up_list_and_revoke(store: DynStore) {
+    make_user(&store, "u").await;
+    store.create_project(&project("p1", "One"), "u").await.unwrap();
+    store.create_project(&project("p2", "Two"), "u").await.unwrap();
+    let k1 = key("k1", "p1", "u", Role::Editor, T0);
+    let k2 = key("k2", "p1", "u", Role::Viewer, T0 + 1);
+    let k3 = key("k3", "p2", "u", Role::Owner, T0 + 2);
+    for (k, hash) in [(&k1, "h1"), (&k2, "h2"), (&k3, "h3")] {
+        store.create_api_key(k, hash).await.unwrap();
+    }
+
+    assert_eq!(store.api_key_by_hash("h1").await.unwrap().as_ref(), Some(&k1));
+    assert_eq!(store.api_key_by_hash("h3").await.unwrap().as_ref(), Some(&k3));
+    assert_eq!(store.api_key_by_hash("nope").await.unwrap(), None);
+    assert_eq!(store.api_keys("p1").await.unwrap(), vec![k2.clone(), k1.clone()], "newest first, own project only");
+
+    assert!(!store.revoke_api_key("p2", "k1", T0 + 5).await.unwrap(), "another project's key");
+    assert!(store.api_key_by_hash("h1").await.unwrap().is_some(), "still live");
+    assert!(store.revoke_api_key("p1", "k1", T0 + 5).await.unwrap());
+    assert_eq!(store.api_key_by_hash("h1").await.unwrap(), None, "a revoked key is not found");
+    assert!(!store.revoke_api_key("p1", "k1", T0 + 6).await.unwrap(), "already revoked");
+    assert!(!store.revoke_api_key("p1", "k9", T0 + 6).await.unwrap(), "unknown key");
+
+    let listed = store.api_keys("p1").await.unwrap();
+    let revoked = ApiKey { revoked_ms: Some(T0 + 5), ..k1 };
+    assert_eq!(listed, vec![k2, revoked], "revoked keys stay listed");
+    assert_eq!(store.api_keys("p2").await.unwrap(), vec![k3]);
+}
+
+/// Commits a document's `document.uploaded`, the way ingest does.
+async fn upload(store: &DynStore, n: u32, project: Option<&str>) -> String {
+    let id = DocumentId::for_bytes(format!("document {n}").as_bytes());
+    let up = Uploaded {
+        document: id.clone(),
+        source: format!("{n}.txt"),
+        bytes: 10,
+        media_type: "text/plain".into(),
+        blob_key: format!("sha256/{n}"),
+        pipeline: "book".into(),
+        pipeline_version: 1,
+        stages: vec!["extract".into()],
+        project: project.map(str::to_owned),
+    };
+    let events = vec![NewEvent::new(event::DOCUMENT_UPLOADED, up)];
+    let append = Append { stream: id.to_string(), expected: Expected::NoStream, events };
+    store.commit(Commit { appends: vec![append], ..Default::default() }, T0).await.unwrap();
+    id.to_string()
+}
+
+async fn project_documents_lists_one_project_in_pages(store: DynStore) {
+    let mut mine = Vec::new();
+    let mut theirs = Vec::new();
+    for n in 0..5 {
+        mine.push(upload(&store, n, Some("p1")).await);
+        theirs.push(upload(&store, 100 + n, Some("p2")).await);
+    }
+    upload(&store, 200, None).await;
+    mine.sort();
+    theirs.sort();
+
+    let ids = |docs: Vec<bindery_core::DocumentState>| docs.into_iter().map(|d| d.id).collect::<Vec<_>>();
+    let all = store.project_documents("p1", "", 100).await.unwrap();
+    assert!(all.iter().all(|d| d.project.as_deref() == Some("p1")));
+    assert_eq!(ids(all), mine, "only the project's documents, by id");
+    assert_eq!(ids(store.project_documents("p2", "", 100).await.unwrap()), theirs);
+    assert!(store.project_documents("p3", "", 100).await.unwrap().is_empty());
+    assert_eq!(store.documents("", 100).await.unwrap().len(), 11, "every document is still listed");
+
+    let mut pages = Vec::new();
+    let mut after = String::new();
+    loop {
+        let page = ids(store.project_documents("p1", &after, 2).await.unwrap());
+        let Some(last) = page.last() else { break };
+        after = last.clone();
+        pages.push(page);
+    }
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 2, 1]);
+    assert_eq!(pages.concat(), mine);
+
+    // Rebuilding the projections writes the project column again.
+    assert_eq!(store.rebuild_projections().await.unwrap(), 11);
+    assert_eq!(ids(store.project_documents("p1", "", 100).await.unwrap()), mine);
+}
