@@ -5,6 +5,7 @@
 //! back from a single delivery and tells the engine whether trying again can
 //! help. A [`VerifyError`] is for receivers checking a webhook signature.
 
+use crate::ssrf::SsrfError;
 use std::time::Duration;
 use thiserror::Error;
 
@@ -29,6 +30,18 @@ pub enum ConfigError {
     /// The HTTP client could not be built.
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(String),
+    /// The webhook URL points at an address deliveries may not reach (or is
+    /// otherwise unsafe to request), so it is refused before the first event.
+    /// The reason is part of the message rather than a `source`, so that
+    /// error reports that print the chain do not repeat it.
+    #[error("webhook URL refused: {0}")]
+    Refused(SsrfError),
+}
+
+impl From<SsrfError> for ConfigError {
+    fn from(e: SsrfError) -> Self {
+        ConfigError::Refused(e)
+    }
 }
 
 /// Why one delivery failed, and whether trying again may succeed.

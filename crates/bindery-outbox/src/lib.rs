@@ -14,6 +14,9 @@
 //! an unreachable broker shows up as a retryable [`DeliveryError`] rather than
 //! as a start-up failure. Callers that prefer to fail fast can call the
 //! sinks' own `connect` methods after construction.
+//!
+//! Webhooks are only delivered to public addresses unless the operator
+//! allowlists private ones; see [`ssrf`].
 
 mod error;
 mod nats;
@@ -21,6 +24,7 @@ mod redis_stream;
 mod signature;
 mod sink;
 mod spec;
+pub mod ssrf;
 mod webhook;
 
 pub use error::{ConfigError, DeliveryError, VerifyError};
@@ -28,5 +32,6 @@ pub use nats::{NatsSink, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX};
 pub use redis_stream::{entry_id, RedisSink, DEFAULT_STREAM_KEY};
 pub use signature::{sign, verify, SignatureHeaders};
 pub use sink::Sink;
-pub use spec::parse_sink;
-pub use webhook::{WebhookSink, DEFAULT_TIMEOUT};
+pub use spec::{parse_sink, parse_sink_with};
+pub use ssrf::{check_url, is_forbidden, safe_client, Allowlist, AllowlistError, SsrfError};
+pub use webhook::{WebhookOptions, WebhookSink, DEFAULT_TIMEOUT};

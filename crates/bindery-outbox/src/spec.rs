@@ -10,7 +10,7 @@ use crate::error::ConfigError;
 use crate::nats::{NatsSink, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX};
 use crate::redis_stream::{RedisSink, DEFAULT_STREAM_KEY};
 use crate::sink::Sink;
-use crate::webhook::WebhookSink;
+use crate::webhook::{WebhookOptions, WebhookSink};
 use std::collections::HashMap;
 use url::Url;
 
@@ -22,15 +22,29 @@ use url::Url;
 ///   [`NatsSink`].
 /// * `redis://host:port[/db][?stream=bindery:events]`: a [`RedisSink`].
 ///
-/// Credentials in the URL are passed on to the client but never appear in
-/// [`Sink::name`]. Unknown query options are rejected so that typos surface.
+/// Credentials in a broker URL are passed on to the client but never appear
+/// in [`Sink::name`]; webhook URLs may not carry any. Unknown query options
+/// are rejected so that typos surface.
+///
+/// Webhooks get the default [`WebhookOptions`], so they only reach public
+/// addresses; use [`parse_sink_with`] to allowlist private ones.
 pub fn parse_sink(spec: &str, webhook_secret: Option<&str>) -> Result<Box<dyn Sink>, ConfigError> {
+    parse_sink_with(spec, webhook_secret, &WebhookOptions::default())
+}
+
+/// [`parse_sink`] with explicit options for webhook sinks (allowlist,
+/// timeout); other sinks ignore them.
+pub fn parse_sink_with(
+    spec: &str,
+    webhook_secret: Option<&str>,
+    webhook: &WebhookOptions,
+) -> Result<Box<dyn Sink>, ConfigError> {
     let url = Url::parse(spec.trim())
         .map_err(|e| ConfigError::InvalidSpec { spec: spec.to_owned(), reason: e.to_string() })?;
     match url.scheme() {
         "http" | "https" => {
             let secret = webhook_secret.filter(|s| !s.is_empty()).ok_or(ConfigError::MissingSecret)?;
-            Ok(Box::new(WebhookSink::new(url, secret)?))
+            Ok(Box::new(WebhookSink::with_options(url, secret, webhook.clone())?))
         }
         "nats" => {
             let mut options = options(&url, &["subject_prefix", "stream"])?;
@@ -95,6 +109,18 @@ mod tests {
         assert!(matches!(parse_sink("https://example.com/hook", Some("")), Err(ConfigError::MissingSecret)));
         let sink = parse_sink("https://example.com/hook", Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")).unwrap();
         assert_eq!(sink.name(), "webhook https://example.com/hook");
+    }
+
+    #[test]
+    fn webhooks_to_private_addresses_need_an_allowlist() {
+        let secret = Some("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+        let err = parse_sink("http://10.0.0.5/hook", secret).err().expect("refused");
+        assert!(matches!(err, ConfigError::Refused(crate::SsrfError::ForbiddenAddress { .. })), "{err}");
+        let allow = WebhookOptions { allow: "10.0.0.0/8".parse().unwrap(), ..WebhookOptions::default() };
+        let sink = parse_sink_with("http://10.0.0.5/hook", secret, &allow).unwrap();
+        assert_eq!(sink.name(), "webhook http://10.0.0.5/hook");
+        let err = parse_sink("https://user:pw@example.com/hook", secret).err().expect("refused");
+        assert!(matches!(err, ConfigError::Refused(crate::SsrfError::Credentials)), "{err}");
     }
 
     #[test]

@@ -6,25 +6,46 @@
 //! so receivers can deduplicate), and `webhook-signature` proves origin. The
 //! status code decides whether the engine retries: throttling, timeouts and
 //! server faults are worth retrying, other client errors are not.
+//!
+//! Deliveries only reach public addresses, or private ones the operator
+//! allowlisted ([`WebhookOptions::allow`]); see [`crate::ssrf`] for how.
 
 use crate::error::{ConfigError, DeliveryError};
 use crate::signature::{secret_key, sign_with_key};
 use crate::sink::Sink;
+use crate::ssrf::{check_url, find_ssrf_error, safe_builder, Allowlist};
 use async_trait::async_trait;
 use bindery_core::event::CloudEvent;
 use reqwest::header::{HeaderMap, CONTENT_TYPE, RETRY_AFTER};
-use reqwest::{redirect, StatusCode};
+use reqwest::StatusCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use url::Url;
 
 /// How long one request may take, including reading the response headers.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How a webhook sink connects.
+#[derive(Debug, Clone)]
+pub struct WebhookOptions {
+    /// Private, loopback or link-local addresses deliveries may reach anyway.
+    /// Empty by default: only public addresses.
+    pub allow: Allowlist,
+    /// How long one request may take (10 s by default).
+    pub timeout: Duration,
+}
+
+impl Default for WebhookOptions {
+    fn default() -> Self {
+        Self { allow: Allowlist::default(), timeout: DEFAULT_TIMEOUT }
+    }
+}
+
 /// Posts events to one HTTP endpoint.
 pub struct WebhookSink {
     url: Url,
     key: Vec<u8>,
     client: reqwest::Client,
+    allow: Allowlist,
     timeout: Duration,
     name: String,
 }
@@ -38,23 +59,34 @@ impl std::fmt::Debug for WebhookSink {
 
 impl WebhookSink {
     /// Builds a sink for an `http` or `https` URL, signing with `secret`
-    /// (`whsec_<base64>` or raw text).
+    /// (`whsec_<base64>` or raw text), with the default options: public
+    /// addresses only, 10 s per request.
+    pub fn new(url: Url, secret: &str) -> Result<Self, ConfigError> {
+        Self::with_options(url, secret, WebhookOptions::default())
+    }
+
+    /// Builds a sink with explicit options.
+    ///
+    /// The URL is checked here, so that a literal private address (or a
+    /// user name in the URL) stops the engine at start-up instead of failing
+    /// every delivery; a host name can only be judged when it is resolved,
+    /// at delivery.
     ///
     /// Redirects are not followed: the Standard Webhooks spec treats them as
     /// failures, and following one would send signed events to a place the
-    /// operator did not configure.
-    pub fn new(url: Url, secret: &str) -> Result<Self, ConfigError> {
+    /// operator did not configure, possibly an internal one.
+    pub fn with_options(url: Url, secret: &str, options: WebhookOptions) -> Result<Self, ConfigError> {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(ConfigError::UnsupportedScheme(url.scheme().to_owned()));
         }
+        check_url(&url, &options.allow)?;
         let key = secret_key(secret)?;
-        let client = reqwest::Client::builder()
-            .redirect(redirect::Policy::none())
+        let client = safe_builder(options.allow.clone(), options.timeout)
             .user_agent(concat!("bindery-outbox/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ConfigError::HttpClient(e.to_string()))?;
         let name = format!("webhook {}", redacted(&url));
-        Ok(Self { url, key, client, timeout: DEFAULT_TIMEOUT, name })
+        Ok(Self { url, key, client, allow: options.allow, timeout: options.timeout, name })
     }
 
     /// Replaces the per-request timeout (10 s by default).
@@ -76,6 +108,10 @@ impl Sink for WebhookSink {
     }
 
     async fn deliver(&self, event: &CloudEvent) -> Result<(), DeliveryError> {
+        // Checked at construction already; checked again because a literal
+        // IP host never reaches the client's filtering resolver, and this is
+        // the last point before the connection.
+        check_url(&self.url, &self.allow).map_err(|e| DeliveryError::permanent(format!("{}: {e}", self.name)))?;
         let body = serde_json::to_vec(event)
             .map_err(|e| DeliveryError::permanent(format!("cannot serialise event {}: {e}", event.id)))?;
         let timestamp = unix_now();
@@ -96,10 +132,14 @@ impl Sink for WebhookSink {
     }
 }
 
-/// Maps a failure to get any response. Only a request we could not even
-/// build is permanent; timeouts, refused connections and broken streams are
-/// all the kind of trouble that passes.
+/// Maps a failure to get any response. A request we could not even build,
+/// or a host that resolves only to forbidden addresses, is permanent;
+/// timeouts, refused connections and broken streams are all the kind of
+/// trouble that passes.
 fn classify_transport(name: &str, error: reqwest::Error) -> DeliveryError {
+    if let Some(refused) = find_ssrf_error(&error) {
+        return DeliveryError::permanent(format!("{name}: {refused}"));
+    }
     let message = format!("{name}: {error}");
     if error.is_builder() {
         DeliveryError::permanent(message)

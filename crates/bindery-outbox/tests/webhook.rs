@@ -1,5 +1,8 @@
 //! Delivers events to a real local HTTP server that checks signatures the
 //! way a receiver would, and checks how failures are classified.
+//!
+//! The receiver listens on loopback, which webhooks may only reach when the
+//! operator allowlists it, so every sink here allows `127.0.0.1`.
 
 mod common;
 
@@ -10,13 +13,23 @@ use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::Router;
 use bindery_core::event::CloudEvent;
-use bindery_outbox::{parse_sink, verify, SignatureHeaders, Sink, WebhookSink};
+use bindery_outbox::{parse_sink_with, verify, Allowlist, SignatureHeaders, Sink, WebhookOptions, WebhookSink};
 use common::event;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use url::Url;
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// Options that let deliveries reach the local receiver.
+fn local() -> WebhookOptions {
+    WebhookOptions { allow: Allowlist::parse("127.0.0.1").unwrap(), ..WebhookOptions::default() }
+}
+
+/// A sink for `spec` that may reach loopback.
+fn local_sink(spec: &str, secret: &str) -> Box<dyn Sink> {
+    parse_sink_with(spec, Some(secret), &local()).unwrap()
+}
 
 /// What the receiver saw for one accepted request.
 #[derive(Debug, Clone)]
@@ -81,7 +94,7 @@ async fn start_server() -> (String, Log) {
 #[tokio::test]
 async fn delivers_signed_events_in_order() {
     let (base, log) = start_server().await;
-    let sink = parse_sink(&format!("{base}/hook"), Some(SECRET)).unwrap();
+    let sink = local_sink(&format!("{base}/hook"), SECRET);
     let events = [event(1, "document.uploaded"), event(2, "stage.completed"), event(3, "document.ready")];
     for e in &events {
         sink.deliver(e).await.unwrap();
@@ -99,7 +112,7 @@ async fn delivers_signed_events_in_order() {
 #[tokio::test]
 async fn a_wrong_secret_is_refused_by_the_receiver() {
     let (base, log) = start_server().await;
-    let sink = parse_sink(&format!("{base}/hook"), Some("some other secret")).unwrap();
+    let sink = local_sink(&format!("{base}/hook"), "some other secret");
     let err = sink.deliver(&event(1, "document.ready")).await.unwrap_err();
     assert!(!err.retryable, "401 is not worth retrying: {err}");
     assert!(log.lock().unwrap().is_empty());
@@ -108,7 +121,7 @@ async fn a_wrong_secret_is_refused_by_the_receiver() {
 #[tokio::test]
 async fn unavailable_is_retryable_and_honours_retry_after() {
     let (base, _) = start_server().await;
-    let sink = parse_sink(&format!("{base}/busy"), Some(SECRET)).unwrap();
+    let sink = local_sink(&format!("{base}/busy"), SECRET);
     let err = sink.deliver(&event(1, "document.ready")).await.unwrap_err();
     assert!(err.retryable, "{err}");
     assert_eq!(err.retry_after, Some(Duration::from_secs(7)));
@@ -118,7 +131,7 @@ async fn unavailable_is_retryable_and_honours_retry_after() {
 #[tokio::test]
 async fn throttling_is_retryable_without_a_delay_hint() {
     let (base, _) = start_server().await;
-    let sink = parse_sink(&format!("{base}/throttled"), Some(SECRET)).unwrap();
+    let sink = local_sink(&format!("{base}/throttled"), SECRET);
     let err = sink.deliver(&event(1, "document.ready")).await.unwrap_err();
     assert!(err.retryable, "{err}");
     assert_eq!(err.retry_after, None);
@@ -127,7 +140,7 @@ async fn throttling_is_retryable_without_a_delay_hint() {
 #[tokio::test]
 async fn bad_request_is_not_retryable() {
     let (base, _) = start_server().await;
-    let sink = parse_sink(&format!("{base}/bad"), Some(SECRET)).unwrap();
+    let sink = local_sink(&format!("{base}/bad"), SECRET);
     let err = sink.deliver(&event(1, "document.ready")).await.unwrap_err();
     assert!(!err.retryable, "{err}");
     assert!(err.message.contains("400"), "{err}");
@@ -137,7 +150,7 @@ async fn bad_request_is_not_retryable() {
 async fn timeouts_are_retryable() {
     let (base, _) = start_server().await;
     let url = Url::parse(&format!("{base}/slow")).unwrap();
-    let sink = WebhookSink::new(url, SECRET).unwrap().with_timeout(Duration::from_millis(200));
+    let sink = WebhookSink::with_options(url, SECRET, local()).unwrap().with_timeout(Duration::from_millis(200));
     let err = sink.deliver(&event(1, "document.ready")).await.unwrap_err();
     assert!(err.retryable, "{err}");
 }
@@ -149,7 +162,7 @@ async fn refused_connections_are_retryable() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let sink = parse_sink(&format!("http://127.0.0.1:{port}/hook"), Some(SECRET)).unwrap();
+    let sink = local_sink(&format!("http://127.0.0.1:{port}/hook"), SECRET);
     let err = sink.deliver(&event(1, "document.ready")).await.unwrap_err();
     assert!(err.retryable, "{err}");
 }
