@@ -141,6 +141,18 @@ impl BlobStore {
         Ok(result.into_stream().map_err(BlobError::from).boxed())
     }
 
+    /// Streams bytes `range` (end exclusive) of an object, for HTTP `Range` requests; the caller has checked the
+    /// range against the object's size.
+    pub async fn get_range_stream(
+        &self,
+        key: &str,
+        range: std::ops::Range<u64>,
+    ) -> Result<BoxStream<'static, Result<Bytes, BlobError>>, BlobError> {
+        let opts = object_store::GetOptions { range: Some(range.into()), ..Default::default() };
+        let result = self.store.get_opts(&self.path(key)?, opts).await?;
+        Ok(result.into_stream().map_err(BlobError::from).boxed())
+    }
+
     /// Deletes an object; deleting a missing object succeeds.
     pub async fn delete(&self, key: &str) -> Result<(), BlobError> {
         match self.store.delete(&self.path(key)?).await {

@@ -66,6 +66,10 @@ pub enum Command {
         /// Secret for signing webhooks (whsec_… as in Standard Webhooks).
         #[arg(long, env = "BINDERY_WEBHOOK_SECRET", hide_env_values = true)]
         webhook_secret: Option<String>,
+        /// Private, loopback or link-local addresses webhooks may reach anyway:
+        /// comma-separated IPs and CIDR networks, e.g. 127.0.0.1,10.0.0.0/8 [default: none].
+        #[arg(long, env = "BINDERY_WEBHOOK_ALLOW")]
+        webhook_allow: Option<String>,
         /// Serve Prometheus metrics on this address, e.g. 127.0.0.1:9100.
         #[arg(long, env = "BINDERY_METRICS_LISTEN")]
         metrics_listen: Option<String>,
@@ -181,9 +185,51 @@ pub enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Serve the HTTP API (and, unless --no-worker, run a worker in the same process).
+    Serve {
+        #[command(flatten)]
+        serve: ServeArgs,
+        #[command(flatten)]
+        worker: WorkerArgs,
+    },
+    /// User accounts of the HTTP API.
+    #[command(subcommand)]
+    User(UserCommand),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(Bench),
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "BINDERY_LISTEN")]
+    pub listen: Option<String>,
+    /// Key that signs access tokens; every API process of a deployment needs the same one
+    /// [default: a random key kept in <data-dir>/jwt-secret].
+    #[arg(long, env = "BINDERY_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Largest upload in MiB [default: 1024].
+    #[arg(long, env = "BINDERY_MAX_UPLOAD_MB")]
+    pub max_upload_mb: Option<u64>,
+    /// Requests per second per user or API key, burst twice that; 0 disables [default: 50].
+    #[arg(long, env = "BINDERY_RATE_LIMIT")]
+    pub rate_limit: Option<u32>,
+    /// Serve the API only; jobs run in `bindery worker` processes elsewhere.
+    #[arg(long)]
+    pub no_worker: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user; the password is read from BINDERY_PASSWORD or standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// An instance administrator (sees every project, queues and dead jobs).
+        #[arg(long)]
+        admin: bool,
+    },
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -21,6 +21,12 @@ pub struct FileConfig {
     pub retry_base_ms: Option<u64>,
     #[serde(default)]
     pub sinks: Vec<String>,
+    pub webhook_allow: Option<String>,
+    /// `bindery serve`'s settings, named as its flags.
+    pub listen: Option<String>,
+    pub jwt_secret: Option<String>,
+    pub max_upload_mb: Option<u64>,
+    pub rate_limit: Option<u32>,
 }
 
 /// Settings after resolution.
@@ -34,6 +40,9 @@ pub struct Settings {
     pub storage: String,
     pub log_json: bool,
     pub file_sinks: Vec<String>,
+    pub file_webhook_allow: Option<String>,
+    /// `bindery serve`'s settings from the file (flags and variables win).
+    pub file_serve: crate::cli::ServeArgs,
     file: WorkerDefaults,
 }
 
@@ -88,6 +97,14 @@ impl Settings {
             storage,
             log_json,
             file_sinks: file.sinks,
+            file_webhook_allow: file.webhook_allow,
+            file_serve: crate::cli::ServeArgs {
+                listen: file.listen,
+                jwt_secret: file.jwt_secret,
+                max_upload_mb: file.max_upload_mb,
+                rate_limit: file.rate_limit,
+                no_worker: false,
+            },
             file: defaults,
         })
     }
@@ -131,7 +148,8 @@ mod tests {
         let file = dir.path().join("bindery.toml");
         std::fs::write(
             &file,
-            "data-dir = \"/srv/b\"\nstorage = \"s3://books/x\"\nconcurrency = 7\nlog-format = \"text\"\n",
+            "data-dir = \"/srv/b\"\nstorage = \"s3://books/x\"\nconcurrency = 7\nlog-format = \"text\"\n\
+             webhook-allow = \"127.0.0.1\"\nlisten = \"0.0.0.0:9000\"\nrate-limit = 5\n",
         )
         .unwrap();
         let mut g = global(Some(file.clone()));
@@ -141,6 +159,8 @@ mod tests {
             ("sqlite:///srv/b/bindery.db?mode=rwc", "s3://books/x", false)
         );
         assert_eq!(s.worker(&WorkerArgs::default()).unwrap().concurrency, 7);
+        assert_eq!(s.file_webhook_allow.as_deref(), Some("127.0.0.1"));
+        assert_eq!((s.file_serve.listen.as_deref(), s.file_serve.rate_limit), (Some("0.0.0.0:9000"), Some(5)));
 
         // A flag (or its BINDERY_* variable, which clap folds in) wins.
         g.storage = Some("/tmp/blobs".into());

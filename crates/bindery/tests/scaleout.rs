@@ -80,7 +80,17 @@ async fn worker_delivers_signed_webhooks_in_order() {
     let (url, got) = receiver();
     let cli = Cli::sqlite().await;
     let id = cli.submit(&cli.books(1)).remove(0);
-    let out = cli.run(&["worker", "--exit-when-idle", "--sink", &url, "--webhook-secret", secret]);
+    // The receiver is on loopback, which webhooks reach only when allowed.
+    let out = cli.run(&[
+        "worker",
+        "--exit-when-idle",
+        "--sink",
+        &url,
+        "--webhook-secret",
+        secret,
+        "--webhook-allow",
+        "127.0.0.1",
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let requests = got.lock().unwrap().clone();
     let events: Vec<serde_json::Value> = requests.iter().map(|(_, b)| serde_json::from_slice(b).unwrap()).collect();

@@ -6,6 +6,7 @@ mod bench_books;
 mod book;
 mod events;
 mod process;
+mod serve;
 mod show;
 mod worker;
 
@@ -18,8 +19,8 @@ pub async fn run(command: Command, s: Settings) -> Result<ExitCode> {
     match command {
         Command::Process { paths, json, worker } => process::process(&s, &paths, json, &worker).await,
         Command::Submit { paths, json } => process::submit(&s, &paths, json).await,
-        Command::Worker { worker, exit_when_idle, sinks, webhook_secret, metrics_listen } => {
-            worker::worker(&s, &worker, exit_when_idle, sinks, webhook_secret, metrics_listen).await
+        Command::Worker { worker, exit_when_idle, sinks, webhook_secret, webhook_allow, metrics_listen } => {
+            worker::worker(&s, &worker, exit_when_idle, sinks, webhook_secret, webhook_allow, metrics_listen).await
         }
         Command::Events { document, after, follow, json } => events::events(&s, document, after, follow, json).await,
         Command::Show { id, json } => show::show(&s, &id, json).await,
@@ -35,6 +36,8 @@ pub async fn run(command: Command, s: Settings) -> Result<ExitCode> {
         Command::Narrate { id, chapter, format, output } => book::narrate(&s, &id, chapter, &format, output).await,
         Command::Dictionary { id, word, limit, json } => book::dictionary(&s, &id, word.as_deref(), limit, json).await,
         Command::Pages { id, dpi, range, output } => book::pages(&s, &id, dpi, range.as_deref(), &output).await,
+        Command::Serve { serve, worker } => serve::serve(&s, &serve, &worker).await,
+        Command::User(crate::cli::UserCommand::Create { email, admin }) => serve::create_user(&s, &email, admin).await,
         Command::Bench(Bench::Queue { jobs, workers, concurrency, latency_samples, json }) => {
             bench::queue(&s, jobs, workers, concurrency, latency_samples, json).await
         }

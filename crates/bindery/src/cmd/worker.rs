@@ -15,6 +15,7 @@ pub async fn worker(
     exit_when_idle: bool,
     mut sinks: Vec<String>,
     webhook_secret: Option<String>,
+    webhook_allow: Option<String>,
     metrics_listen: Option<String>,
 ) -> Result<ExitCode> {
     let w = s.worker(args)?;
@@ -30,9 +31,15 @@ pub async fn worker(
     if sinks.is_empty() {
         sinks = s.file_sinks.clone();
     }
+    // Webhooks reach only public addresses unless the operator lists others.
+    let allow = webhook_allow.or_else(|| s.file_webhook_allow.clone()).unwrap_or_default();
+    let webhook = bindery_outbox::WebhookOptions {
+        allow: bindery_outbox::Allowlist::parse(&allow).context("--webhook-allow")?,
+        ..bindery_outbox::WebhookOptions::default()
+    };
     let sinks = sinks
         .iter()
-        .map(|spec| bindery_outbox::parse_sink(spec, webhook_secret.as_deref()).map(Arc::from))
+        .map(|spec| bindery_outbox::parse_sink_with(spec, webhook_secret.as_deref(), &webhook).map(Arc::from))
         .collect::<Result<Vec<Arc<dyn bindery_outbox::Sink>>, _>>()
         .context("configuring sinks")?;
     let opts = WorkerOptions {

@@ -1,0 +1,137 @@
+//! Bindery's HTTP API (`bindery serve`): the engine as a multi-user service.
+//!
+//! Shape, as every Bindery service: [`ApiOptions`] → [`Api::serve`] → [`ApiHandle`] (address, shutdown, join).
+//! Everything lives under `/api/v1`; `/health`, `/ready`, `/metrics`, `/openapi.json` and `/docs` sit at the root.
+//!
+//! Layout:
+//! - `error`: the stable error codes and RFC 9457 problem documents;
+//! - `auth`: passwords, tokens, API keys and the [`auth::Caller`] extractor that every protected handler takes;
+//! - `routes/*`: one module per resource (accounts, projects, documents, progress, artifacts, admin, system);
+//! - `openapi`: the OpenAPI 3.1 document, generated from the handlers' annotations, and its HTML page.
+//!
+//! Invariants:
+//! - no handler reads or writes a project's data without `Caller::require` on that project first; a document is
+//!   reached only through its projection's `project` (see `routes::documents::authorize`);
+//! - uploads stream to blob storage and are never held whole in memory;
+//! - the API knows no SQL: it talks to the store traits and the engine.
+
+pub mod auth;
+pub mod error;
+mod openapi;
+mod routes;
+
+use axum::Router;
+use bindery_engine::Engine;
+use bindery_store::DynStore;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub use error::{ApiError, ApiResult};
+pub use routes::accounts::create_user_record;
+
+/// Settings of the HTTP service.
+#[derive(Clone, Debug)]
+pub struct ApiOptions {
+    /// Where to listen (`BINDERY_LISTEN`, default `127.0.0.1:8080`).
+    pub listen: SocketAddr,
+    /// The HS256 key for access tokens. Every API process of one deployment must share it.
+    pub jwt_secret: Vec<u8>,
+    /// Access-token lifetime (15 minutes).
+    pub access_ttl: Duration,
+    /// Refresh-token lifetime (30 days); each use rotates it.
+    pub refresh_ttl: Duration,
+    /// Largest accepted upload in bytes (1 GiB).
+    pub max_upload_bytes: u64,
+    /// Requests per second allowed per user or API key, with a burst of twice that (0 disables).
+    pub rate_per_second: u32,
+}
+
+impl ApiOptions {
+    pub fn new(listen: SocketAddr, jwt_secret: Vec<u8>) -> Self {
+        ApiOptions {
+            listen,
+            jwt_secret,
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            max_upload_bytes: 1 << 30,
+            rate_per_second: 50,
+        }
+    }
+}
+
+/// What every handler gets.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    pub options: Arc<ApiOptions>,
+    /// Renders `/metrics` when the process installed a Prometheus recorder.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    pub(crate) limiter: Arc<routes::limit::RateLimiter>,
+    /// Set when the service shuts down, so that open event streams end and graceful shutdown can finish.
+    pub(crate) stop: Arc<watch::Sender<bool>>,
+}
+
+impl AppState {
+    pub fn new(
+        engine: Engine,
+        options: ApiOptions,
+        metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    ) -> Self {
+        let limiter = Arc::new(routes::limit::RateLimiter::new(options.rate_per_second));
+        let stop = Arc::new(watch::channel(false).0);
+        AppState { engine, options: Arc::new(options), metrics, limiter, stop }
+    }
+
+    pub fn store(&self) -> &DynStore {
+        self.engine.store()
+    }
+}
+
+/// The whole HTTP surface as a router (tests and `serve` use the same one).
+pub fn router(state: AppState) -> Router {
+    routes::router(state)
+}
+
+/// The HTTP service.
+pub struct Api;
+
+/// A running service.
+pub struct ApiHandle {
+    pub addr: SocketAddr,
+    shutdown: Arc<watch::Sender<bool>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Api {
+    /// Binds `state.options.listen` and serves until shut down. Open SSE streams end when shutdown begins.
+    pub async fn serve(state: AppState) -> std::io::Result<ApiHandle> {
+        let listener = tokio::net::TcpListener::bind(state.options.listen).await?;
+        let addr = listener.local_addr()?;
+        let shutdown = state.stop.clone();
+        let mut rx = shutdown.subscribe();
+        let app = router(state);
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|stop| *stop).await;
+                })
+                .await
+        });
+        tracing::info!(%addr, "API listening");
+        Ok(ApiHandle { addr, shutdown, task })
+    }
+}
+
+impl ApiHandle {
+    /// Stops accepting connections and waits for requests in flight.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.join().await
+    }
+
+    pub async fn join(self) -> std::io::Result<()> {
+        self.task.await.map_err(std::io::Error::other)?
+    }
+}

@@ -1,0 +1,97 @@
+//! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]` annotations, and `/docs`, a page that
+//! lists every operation. The page is rendered here from the same document, with no script or asset from elsewhere,
+//! so it works on machines without internet access.
+
+use crate::routes::{accounts, admin, artifacts, documents, progress, projects, system};
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Bindery API", description = "Books, documents and audio in; structured, enriched, searchable, listenable content out. \
+        Authenticate with `Authorization: Bearer <access token or API key>`. Errors are RFC 9457 problem documents with a stable `code`."),
+    paths(
+        accounts::login, accounts::refresh, accounts::logout, accounts::me, accounts::create_user,
+        projects::list, projects::create, projects::get, projects::members, projects::set_member, projects::remove_member,
+        projects::api_keys, projects::create_api_key, projects::revoke_api_key,
+        documents::upload, documents::list, documents::get, documents::cancel, documents::events, documents::book,
+        documents::dictionary, documents::search,
+        progress::get, progress::document_stream, progress::project_stream,
+        artifacts::list, artifacts::download,
+        admin::queues, admin::jobs, admin::retry, admin::projects,
+        system::health, system::ready, system::metrics,
+    ),
+    modifiers(&Bearer),
+    tags(
+        (name = "accounts", description = "Log in, tokens, users"),
+        (name = "projects", description = "Workspaces, members, API keys"),
+        (name = "documents", description = "Upload, list, read, cancel, search"),
+        (name = "progress", description = "Progress snapshots and Server-Sent Events"),
+        (name = "artifacts", description = "Covers, audio, exports, with HTTP Range"),
+        (name = "admin", description = "Queues, dead jobs (instance administrators)"),
+        (name = "system", description = "Health, readiness, metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT or bnd_ API key").build(),
+            ),
+        );
+    }
+}
+
+pub async fn json() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], ApiDoc::openapi().to_json().unwrap_or_default())
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// Every operation, grouped by path, with its summary and parameters.
+pub async fn page() -> Html<String> {
+    let doc = ApiDoc::openapi();
+    let mut out = String::from(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Bindery API</title>\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <style>body{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}\
+         code{background:#f3f3f3;padding:0 .25rem}h2{margin-top:2rem;border-bottom:1px solid #ddd}\
+         .m{display:inline-block;min-width:4.5rem;font-weight:bold;text-transform:uppercase}</style></head><body>\
+         <h1>Bindery API</h1><p>The machine-readable description is <a href=\"/openapi.json\">/openapi.json</a> (OpenAPI 3.1).</p>",
+    );
+    if let Some(d) = &doc.info.description {
+        out.push_str(&format!("<p>{}</p>", escape(d)));
+    }
+    for (path, item) in &doc.paths.paths {
+        out.push_str(&format!("<h2><code>{}</code></h2>", escape(path)));
+        let ops = [
+            ("get", &item.get),
+            ("post", &item.post),
+            ("put", &item.put),
+            ("delete", &item.delete),
+            ("patch", &item.patch),
+        ];
+        for (method, op) in ops {
+            let Some(op) = op else { continue };
+            let summary = op.summary.clone().or_else(|| op.description.clone()).unwrap_or_default();
+            out.push_str(&format!("<p><span class=\"m\">{method}</span> {}</p>", escape(&summary)));
+            let params: Vec<String> =
+                op.parameters.iter().flatten().map(|p| format!("<code>{}</code>", escape(&p.name))).collect();
+            if !params.is_empty() {
+                out.push_str(&format!("<p>Parameters: {}</p>", params.join(", ")));
+            }
+        }
+    }
+    out.push_str("</body></html>");
+    Html(out)
+}

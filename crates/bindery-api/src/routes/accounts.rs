@@ -1,0 +1,184 @@
+//! Logging in and out, token refresh, the caller's own account, and user creation by an administrator.
+
+use crate::auth::{self, Caller};
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use bindery_core::time::now_ms;
+use bindery_store::{NewRefreshToken, RefreshUse, Role, User};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Tokens {
+    pub access_token: String,
+    /// Single use: each refresh returns a new one. Presenting a used one revokes the whole login.
+    pub refresh_token: String,
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub admin: bool,
+    pub created_ms: i64,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        UserView { id: u.id.clone(), email: u.email.clone(), admin: u.admin, created_ms: u.created_ms }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProjectRole {
+    pub id: String,
+    pub name: String,
+    #[schema(value_type = String, example = "owner")]
+    pub role: Role,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    pub user: UserView,
+    pub projects: Vec<ProjectRole>,
+    /// The project an API key is bound to, when the request used one.
+    pub api_key_project: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewUserRequest {
+    pub email: String,
+    pub password: String,
+    #[serde(default)]
+    pub admin: bool,
+}
+
+async fn issue(state: &AppState, user: &str, family: Option<String>) -> ApiResult<Tokens> {
+    let refresh = auth::random_secret();
+    let now = now_ms();
+    let token = NewRefreshToken {
+        hash: auth::secret_hash(&refresh),
+        user: user.to_owned(),
+        family: family.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        expires_ms: now + state.options.refresh_ttl.as_millis() as i64,
+    };
+    state.store().insert_refresh_token(&token, now).await?;
+    Ok(Tokens {
+        access_token: auth::access_token(state, user)?,
+        refresh_token: refresh,
+        token_type: "Bearer",
+        expires_in: state.options.access_ttl.as_secs(),
+    })
+}
+
+/// Exchanges an e-mail address and password for tokens.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts", request_body = LoginRequest,
+    responses((status = 200, body = Tokens), (status = 401, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
+pub async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>) -> ApiResult<Json<Tokens>> {
+    let email = req.email.trim().to_lowercase();
+    // Guessing passwords is limited per address, whoever asks.
+    state.limiter.check(&format!("login:{email}"))?;
+    let user = state.store().user_by_email(&email).await?;
+    // Verify against a real hash even for unknown addresses, so timing does not reveal which addresses exist.
+    let hash = match &user {
+        Some(u) => u.password_hash.clone(),
+        None => DUMMY_HASH.get_or_try_init(|| auth::hash_password(auth::random_secret())).await?.clone(),
+    };
+    let ok = auth::verify_password(req.password, hash).await;
+    match user {
+        Some(u) if ok => Ok(Json(issue(&state, &u.id, None).await?)),
+        _ => Err(ApiError::BadCredentials),
+    }
+}
+
+/// An argon2id hash of a random password nobody knows, made once, so refusing an unknown address costs what
+/// refusing a wrong password costs.
+static DUMMY_HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+
+/// Rotates a refresh token: the old one is spent, a new pair is returned.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "accounts", request_body = RefreshRequest,
+    responses((status = 200, body = Tokens), (status = 401, body = crate::error::Problem)))]
+pub async fn refresh(State(state): State<AppState>, Json(req): Json<RefreshRequest>) -> ApiResult<Json<Tokens>> {
+    match state.store().use_refresh_token(&auth::secret_hash(&req.refresh_token), now_ms()).await? {
+        RefreshUse::Rotated { user, family } => {
+            if state.store().user(&user).await?.is_none() {
+                return Err(ApiError::InvalidToken);
+            }
+            Ok(Json(issue(&state, &user, Some(family)).await?))
+        }
+        RefreshUse::Reused => Err(ApiError::RefreshReused),
+        RefreshUse::Invalid => Err(ApiError::InvalidToken),
+    }
+}
+
+/// Revokes every refresh token of the caller (log out everywhere). Access tokens run out within 15 minutes.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "accounts", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = crate::error::Problem)))]
+pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<StatusCode> {
+    state.store().revoke_refresh_tokens(&caller.user.id, now_ms()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller and their projects.
+#[utoipa::path(get, path = "/api/v1/me", tag = "accounts", security(("bearer" = [])),
+    responses((status = 200, body = Me), (status = 401, body = crate::error::Problem)))]
+pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Me>> {
+    let projects = state
+        .store()
+        .projects_of(&caller.user.id)
+        .await?
+        .into_iter()
+        .filter(|(p, _)| caller.key.as_ref().is_none_or(|k| k.project == p.id))
+        .map(|(p, role)| ProjectRole { id: p.id, name: p.name, role })
+        .collect();
+    Ok(Json(Me { user: UserView::from(&caller.user), projects, api_key_project: caller.key.map(|k| k.project) }))
+}
+
+/// Creates a user (instance administrators only; the first one comes from `bindery user create --admin`).
+#[utoipa::path(post, path = "/api/v1/users", tag = "accounts", security(("bearer" = [])), request_body = NewUserRequest,
+    responses((status = 201, body = UserView), (status = 403, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<NewUserRequest>,
+) -> ApiResult<(StatusCode, Json<UserView>)> {
+    caller.require_admin()?;
+    let user = create_user_record(&state, &req.email, &req.password, req.admin).await?;
+    Ok((StatusCode::CREATED, Json(UserView::from(&user))))
+}
+
+/// Validates and stores a new user; shared with the `bindery user create` command.
+pub async fn create_user_record(state: &AppState, email: &str, password: &str, admin: bool) -> ApiResult<User> {
+    let email = email.trim().to_lowercase();
+    if !email.contains('@') || email.len() > 254 {
+        return Err(ApiError::Unprocessable(format!("{email:?} is not an e-mail address")));
+    }
+    if password.chars().count() < 10 {
+        return Err(ApiError::Unprocessable("the password needs at least 10 characters".into()));
+    }
+    let user = User {
+        id: uuid::Uuid::now_v7().to_string(),
+        email: email.clone(),
+        password_hash: auth::hash_password(password.to_owned()).await?,
+        admin,
+        created_ms: now_ms(),
+    };
+    state.store().create_user(&user).await?.ok_or_else(|| ApiError::Conflict(format!("{email} already has an account")))
+}

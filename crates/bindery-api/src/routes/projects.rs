@@ -1,0 +1,239 @@
+//! Projects (workspaces), their members and their API keys.
+
+use super::accounts::ProjectRole;
+use crate::auth::{self, Caller, API_KEY_PREFIX};
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use bindery_core::time::now_ms;
+use bindery_store::{ApiKey, Member, Project, Role};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewProject {
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProjectView {
+    pub id: String,
+    pub name: String,
+    pub created_ms: i64,
+    /// The caller's role.
+    #[schema(value_type = String)]
+    pub role: Role,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct SetMember {
+    pub email: String,
+    #[schema(value_type = String, example = "editor")]
+    pub role: Role,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MemberView {
+    pub user: String,
+    pub email: String,
+    #[schema(value_type = String)]
+    pub role: Role,
+}
+
+impl From<Member> for MemberView {
+    fn from(m: Member) -> Self {
+        MemberView { user: m.user, email: m.email, role: m.role }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewApiKey {
+    pub name: String,
+    /// The most the key may do (owner, editor or viewer); never more than its maker.
+    #[schema(value_type = String, example = "viewer")]
+    pub role: Role,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyView {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    #[schema(value_type = String)]
+    pub role: Role,
+    pub created_ms: i64,
+    pub revoked_ms: Option<i64>,
+    /// The secret, shown once, at creation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl From<ApiKey> for ApiKeyView {
+    fn from(k: ApiKey) -> Self {
+        ApiKeyView {
+            id: k.id,
+            name: k.name,
+            prefix: k.prefix,
+            role: k.role,
+            created_ms: k.created_ms,
+            revoked_ms: k.revoked_ms,
+            key: None,
+        }
+    }
+}
+
+/// The caller's projects (an API key sees only its own).
+#[utoipa::path(get, path = "/api/v1/projects", tag = "projects", security(("bearer" = [])),
+    responses((status = 200, body = [ProjectRole])))]
+pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<ProjectRole>>> {
+    let rows = state.store().projects_of(&caller.user.id).await?;
+    Ok(Json(
+        rows.into_iter()
+            .filter(|(p, _)| caller.key.as_ref().is_none_or(|k| k.project == p.id))
+            .map(|(p, role)| ProjectRole { id: p.id, name: p.name, role })
+            .collect(),
+    ))
+}
+
+/// Creates a project owned by the caller.
+#[utoipa::path(post, path = "/api/v1/projects", tag = "projects", security(("bearer" = [])), request_body = NewProject,
+    responses((status = 201, body = ProjectView), (status = 422, body = crate::error::Problem)))]
+pub async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<NewProject>,
+) -> ApiResult<(StatusCode, Json<ProjectView>)> {
+    if caller.key.is_some() {
+        return Err(ApiError::Forbidden("a user token (API keys are bound to one project)".into()));
+    }
+    let name = req.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::Unprocessable("a project needs a name of 1 to 200 characters".into()));
+    }
+    let project = Project { id: uuid::Uuid::now_v7().to_string(), name: name.to_owned(), created_ms: now_ms() };
+    state.store().create_project(&project, &caller.user.id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ProjectView { id: project.id, name: project.name, created_ms: project.created_ms, role: Role::Owner }),
+    ))
+}
+
+/// One project.
+#[utoipa::path(get, path = "/api/v1/projects/{project}", tag = "projects", security(("bearer" = [])),
+    params(("project" = String, Path)), responses((status = 200, body = ProjectView), (status = 404, body = crate::error::Problem)))]
+pub async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+) -> ApiResult<Json<ProjectView>> {
+    let role = caller.require(&state, &project, Role::Viewer).await?;
+    let p = state.store().project(&project).await?.ok_or_else(|| ApiError::not_found(format!("project {project}")))?;
+    Ok(Json(ProjectView { id: p.id, name: p.name, created_ms: p.created_ms, role }))
+}
+
+/// The project's members.
+#[utoipa::path(get, path = "/api/v1/projects/{project}/members", tag = "projects", security(("bearer" = [])),
+    params(("project" = String, Path)), responses((status = 200, body = [MemberView])))]
+pub async fn members(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+) -> ApiResult<Json<Vec<MemberView>>> {
+    caller.require(&state, &project, Role::Viewer).await?;
+    Ok(Json(state.store().members(&project).await?.into_iter().map(MemberView::from).collect()))
+}
+
+/// Adds a user (by e-mail address) to the project, or changes their role. Owners only.
+#[utoipa::path(put, path = "/api/v1/projects/{project}/members", tag = "projects", security(("bearer" = [])),
+    params(("project" = String, Path)), request_body = SetMember,
+    responses((status = 200, body = [MemberView]), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+pub async fn set_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+    Json(req): Json<SetMember>,
+) -> ApiResult<Json<Vec<MemberView>>> {
+    caller.require(&state, &project, Role::Owner).await?;
+    let email = req.email.trim().to_lowercase();
+    let user =
+        state.store().user_by_email(&email).await?.ok_or_else(|| ApiError::not_found(format!("user {email}")))?;
+    state.store().set_member(&project, &user.id, Some(req.role)).await?;
+    Ok(Json(state.store().members(&project).await?.into_iter().map(MemberView::from).collect()))
+}
+
+/// Removes a member. Owners only; the last owner cannot be removed.
+#[utoipa::path(delete, path = "/api/v1/projects/{project}/members/{user}", tag = "projects", security(("bearer" = [])),
+    params(("project" = String, Path), ("user" = String, Path)), responses((status = 204), (status = 409, body = crate::error::Problem)))]
+pub async fn remove_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, user)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    caller.require(&state, &project, Role::Owner).await?;
+    let members = state.store().members(&project).await?;
+    let owners = members.iter().filter(|m| m.role == Role::Owner).count();
+    let target =
+        members.iter().find(|m| m.user == user).ok_or_else(|| ApiError::not_found(format!("member {user}")))?;
+    if target.role == Role::Owner && owners == 1 {
+        return Err(ApiError::Conflict("a project keeps at least one owner".into()));
+    }
+    state.store().set_member(&project, &user, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The project's API keys (without secrets). Owners only.
+#[utoipa::path(get, path = "/api/v1/projects/{project}/api-keys", tag = "projects", security(("bearer" = [])),
+    params(("project" = String, Path)), responses((status = 200, body = [ApiKeyView])))]
+pub async fn api_keys(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+) -> ApiResult<Json<Vec<ApiKeyView>>> {
+    caller.require(&state, &project, Role::Owner).await?;
+    Ok(Json(state.store().api_keys(&project).await?.into_iter().map(ApiKeyView::from).collect()))
+}
+
+/// Creates an API key for the project; the secret is in this response only.
+#[utoipa::path(post, path = "/api/v1/projects/{project}/api-keys", tag = "projects", security(("bearer" = [])),
+    params(("project" = String, Path)), request_body = NewApiKey, responses((status = 201, body = ApiKeyView)))]
+pub async fn create_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+    Json(req): Json<NewApiKey>,
+) -> ApiResult<(StatusCode, Json<ApiKeyView>)> {
+    caller.require(&state, &project, Role::Owner).await?;
+    let secret = format!("{API_KEY_PREFIX}{}", auth::random_secret());
+    let key = ApiKey {
+        id: uuid::Uuid::now_v7().to_string(),
+        project,
+        user: caller.user.id.clone(),
+        name: req.name.trim().to_owned(),
+        prefix: secret[..12].to_owned(),
+        role: req.role,
+        created_ms: now_ms(),
+        revoked_ms: None,
+    };
+    state.store().create_api_key(&key, &auth::secret_hash(&secret)).await?;
+    let mut view = ApiKeyView::from(key);
+    view.key = Some(secret);
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Revokes an API key at once.
+#[utoipa::path(delete, path = "/api/v1/projects/{project}/api-keys/{key}", tag = "projects", security(("bearer" = [])),
+    params(("project" = String, Path), ("key" = String, Path)), responses((status = 204), (status = 404, body = crate::error::Problem)))]
+pub async fn revoke_api_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project, key)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    caller.require(&state, &project, Role::Owner).await?;
+    if state.store().revoke_api_key(&project, &key, now_ms()).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("API key {key}")))
+    }
+}

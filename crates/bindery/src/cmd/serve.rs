@@ -1,0 +1,106 @@
+//! `bindery serve` (the HTTP API, with a worker in the same process unless `--no-worker`) and `bindery user create`.
+
+use crate::cli::{ServeArgs, WorkerArgs};
+use crate::config::Settings;
+use anyhow::{bail, Context, Result};
+use bindery_api::{Api, ApiOptions, AppState};
+use bindery_engine::worker::{Worker, WorkerOptions};
+use std::io::Read;
+use std::process::ExitCode;
+use tokio::signal::unix::{signal, SignalKind};
+
+pub async fn serve(s: &Settings, flags: &ServeArgs, worker_args: &WorkerArgs) -> Result<ExitCode> {
+    // Flags and variables (clap), then the config file, then the defaults.
+    let file = &s.file_serve;
+    let args = ServeArgs {
+        listen: flags.listen.clone().or_else(|| file.listen.clone()),
+        jwt_secret: flags.jwt_secret.clone().or_else(|| file.jwt_secret.clone()),
+        max_upload_mb: flags.max_upload_mb.or(file.max_upload_mb),
+        rate_limit: flags.rate_limit.or(file.rate_limit),
+        no_worker: flags.no_worker,
+    };
+    let listen = args.listen.as_deref().unwrap_or("127.0.0.1:8080");
+    let listen = listen.parse().with_context(|| format!("--listen {listen:?}: expected ADDRESS:PORT"))?;
+    let w = s.worker(worker_args)?;
+    let engine = crate::open(s, crate::engine_options(Some(&w))?).await?;
+    let mut options = ApiOptions::new(listen, jwt_secret(s, args.jwt_secret.as_deref())?);
+    if let Some(mb) = args.max_upload_mb {
+        options.max_upload_bytes = mb.saturating_mul(1 << 20);
+    }
+    if let Some(rate) = args.rate_limit {
+        options.rate_per_second = rate;
+    }
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    let api = Api::serve(AppState::new(engine.clone(), options, Some(metrics))).await.context("starting the API")?;
+    eprintln!("Bindery API on http://{}/ (OpenAPI at /openapi.json, docs at /docs)", api.addr);
+    let worker = (!args.no_worker).then(|| {
+        let opts = WorkerOptions {
+            concurrency: w.concurrency,
+            queues: w.queues.clone(),
+            lease: w.lease,
+            heartbeat: w.lease / 3,
+            depth_every: Some(std::time::Duration::from_secs(5)),
+            ..WorkerOptions::default()
+        };
+        Worker::new(engine, opts).run()
+    });
+    let mut term = signal(SignalKind::terminate())?;
+    tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
+    tracing::info!("stopping: finishing requests and running jobs");
+    api.shutdown().await?;
+    if let Some(w) = worker {
+        w.shutdown().await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The token-signing key: the flag or `BINDERY_JWT_SECRET`, else a random key created once in the data directory
+/// (readable by its owner only), so tokens survive restarts of a single-machine install.
+fn jwt_secret(s: &Settings, given: Option<&str>) -> Result<Vec<u8>> {
+    if let Some(k) = given {
+        if k.len() < 32 {
+            bail!("the JWT secret needs at least 32 characters");
+        }
+        return Ok(k.as_bytes().to_vec());
+    }
+    let path = s.data_dir.join("jwt-secret");
+    if let Ok(k) = std::fs::read(&path) {
+        return Ok(k);
+    }
+    std::fs::create_dir_all(&s.data_dir)?;
+    let key = bindery_api::auth::random_secret();
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    std::io::Write::write_all(&mut f, key.as_bytes())?;
+    Ok(key.into_bytes())
+}
+
+/// `bindery user create --email E [--admin]`: the first administrator comes from here.
+pub async fn create_user(s: &Settings, email: &str, admin: bool) -> Result<ExitCode> {
+    let password = match std::env::var("BINDERY_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            eprintln!("password (from standard input):");
+            let mut line = String::new();
+            std::io::stdin().read_to_string(&mut line)?;
+            line.trim_end_matches(['\n', '\r']).to_owned()
+        }
+    };
+    let engine = crate::open(s, crate::engine_options(None)?).await?;
+    let state = AppState::new(engine, ApiOptions::new("127.0.0.1:0".parse()?, Vec::new()), None);
+    match bindery_api::create_user_record(&state, email, &password, admin).await {
+        Ok(u) => {
+            println!("{}", u.id);
+            eprintln!("created {}{}", u.email, if u.admin { " (administrator)" } else { "" });
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => bail!("{e}"),
+    }
+}
