@@ -32,6 +32,13 @@ pub use engine::Engine;
 pub use error::OcrError;
 pub use pool::recognize_pages;
 
+/// Makes Tesseract's OpenMP parallel regions started from the calling thread run on that thread alone (see the crate
+/// documentation), for callers that reach Tesseract some other way, such as MuPDF's OCR in `bindery bench ocr`. Our
+/// own engines do this before every page. Returns whether an OpenMP runtime was found.
+pub fn keep_openmp_on_this_thread() -> bool {
+    ffi::run_openmp_on_calling_thread()
+}
+
 /// How to set up an engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OcrOptions {

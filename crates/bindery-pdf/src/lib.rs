@@ -23,8 +23,12 @@ mod error;
 #[cfg(feature = "testing")]
 pub mod fixtures;
 pub mod layout;
+#[cfg(any(feature = "mupdf-ocr", feature = "mupdf-ocr-bundled"))]
+mod mupdf_ocr;
 mod page;
 
 pub use doc::{describe, Doc, DocKind, OpenOptions, OutlineEntry, Raster};
 pub use error::PdfError;
+#[cfg(any(feature = "mupdf-ocr", feature = "mupdf-ocr-bundled"))]
+pub use mupdf_ocr::MupdfOcr;
 pub use page::{OcrNeed, PageText, TextLine};

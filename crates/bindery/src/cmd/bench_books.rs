@@ -64,14 +64,19 @@ pub fn extract(file: &Path, rounds: u32, json_out: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Seconds per page with both cores busy: our OCR stage's engine pool
-/// against the tesseract CLI run two at a time, on the same images.
+/// Seconds per page with both cores busy, and character error rate where a
+/// `NAME.gt.txt` lies beside an image: our OCR stage's engine pool against
+/// the tesseract CLI run two at a time on the same images, and, in a build
+/// with the `mupdf-ocr` feature, against MuPDF's own OCR path (which can only
+/// use one thread, so ours runs once more on one thread beside it).
 pub fn ocr(images: &[PathBuf], languages: &str, json_out: bool) -> Result<ExitCode> {
     if images.is_empty() {
         bail!("no images given");
     }
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let opts = bindery_ocr::OcrOptions { languages: languages.into(), dpi: 300, datapath: None };
+    let truth: Vec<Option<String>> =
+        images.iter().map(|p| std::fs::read_to_string(p.with_extension("gt.txt")).ok()).collect();
     let decoded: Vec<_> = images
         .iter()
         .map(|p| {
@@ -81,12 +86,17 @@ pub fn ocr(images: &[PathBuf], languages: &str, json_out: bool) -> Result<ExitCo
             Ok(bindery_ocr::GreyImage { width, height, pixels: g.into_raw() })
         })
         .collect::<Result<_>>()?;
+    let widths: Vec<u32> = decoded.iter().map(|g| g.width).collect();
     let started = Instant::now();
-    bindery_ocr::recognize_pages(&opts, threads, decoded.into_iter().map(Ok), |_, r| {
-        r.expect("page recognised");
+    let mut ours = vec![String::new(); images.len()];
+    let grey =
+        if cfg!(any(feature = "mupdf-ocr", feature = "mupdf-ocr-bundled")) { decoded.clone() } else { Vec::new() };
+    bindery_ocr::recognize_pages(&opts, threads, decoded.into_iter().map(Ok), |i, r| {
+        ours[i] = r.expect("page recognised").text;
     })?;
-    let ours = started.elapsed().as_secs_f64() / images.len() as f64;
+    let ours_s = started.elapsed().as_secs_f64() / images.len() as f64;
     let started = Instant::now();
+    let mut cli = Vec::new();
     for chunk in images.chunks(threads) {
         let children: Vec<_> = chunk
             .iter()
@@ -94,23 +104,69 @@ pub fn ocr(images: &[PathBuf], languages: &str, json_out: bool) -> Result<ExitCo
                 Command::new("tesseract")
                     .args([p.to_str().unwrap_or_default(), "-", "-l", languages])
                     .env("OMP_THREAD_LIMIT", "1")
-                    .stdout(std::process::Stdio::null())
+                    .stdout(std::process::Stdio::piped())
                     .stderr(std::process::Stdio::null())
                     .spawn()
             })
             .collect::<Result<_, _>>()?;
-        for mut c in children {
-            c.wait()?;
+        for c in children {
+            cli.push(String::from_utf8_lossy(&c.wait_with_output()?.stdout).into_owned());
         }
     }
-    let cli = started.elapsed().as_secs_f64() / images.len() as f64;
+    let cli_s = started.elapsed().as_secs_f64() / images.len() as f64;
+    let mupdf = mupdf_ocr(images, &widths, languages)?;
+    // Ours on one thread too, to set beside MuPDF's single-threaded path.
+    let ours_1 = if mupdf.is_some() {
+        let started = Instant::now();
+        bindery_ocr::recognize_pages(&opts, 1, grey.into_iter().map(Ok), |_, r| {
+            r.expect("page recognised");
+        })?;
+        Some(started.elapsed().as_secs_f64() / images.len() as f64)
+    } else {
+        None
+    };
+    let round3 = |x: f64| (x * 1000.0).round() / 1000.0;
+    // Mean CER over the pages that have ground truth.
+    let cer = |texts: &[String]| -> Option<f64> {
+        let pairs: Vec<_> = texts.iter().zip(&truth).filter_map(|(t, gt)| Some((t, gt.as_ref()?))).collect();
+        let mean = pairs.iter().map(|(t, gt)| bindery_ocr::cer(gt, t)).sum::<f64>() / pairs.len().max(1) as f64;
+        (!pairs.is_empty()).then_some((mean * 10_000.0).round() / 10_000.0)
+    };
     report(
         json_out,
         json!({"bench": "ocr", "pages": images.len(), "threads": threads, "languages": languages,
-               "bindery_s_per_page": (ours * 1000.0).round() / 1000.0,
-               "tesseract_cli_s_per_page": (cli * 1000.0).round() / 1000.0}),
+               "bindery_s_per_page": round3(ours_s), "bindery_cer": cer(&ours),
+               "tesseract_cli_s_per_page": round3(cli_s), "tesseract_cli_cer": cer(&cli),
+               "bindery_1_thread_s_per_page": ours_1.map(round3),
+               "mupdf_1_thread_s_per_page": mupdf.as_ref().map(|(s, _)| round3(*s)),
+               "mupdf_cer": mupdf.as_ref().and_then(|(_, t)| cer(t))}),
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// MuPDF's OCR path (`bindery_pdf::MupdfOcr`) on one thread: seconds per
+/// page and the texts in image order. One thread because MuPDF guards its
+/// Leptonica hooks with process-wide state and refuses a second thread
+/// ("Attempt to use Leptonica from 2 threads at once!"), so in one process
+/// its OCR cannot use more than one core. `None` in a build without the
+/// `mupdf-ocr` feature.
+#[cfg(any(feature = "mupdf-ocr", feature = "mupdf-ocr-bundled"))]
+fn mupdf_ocr(images: &[PathBuf], widths: &[u32], languages: &str) -> Result<Option<(f64, Vec<String>)>> {
+    let dir = tempfile::tempdir()?;
+    let started = Instant::now();
+    // The same OpenMP setting as our engines: Tesseract's parallel regions stay on this thread.
+    bindery_ocr::keep_openmp_on_this_thread();
+    let mut ocr = bindery_pdf::MupdfOcr::new(&dir.path().join("ocr.pdf"), languages)?;
+    for (image, width) in images.iter().zip(widths) {
+        ocr.add_image(image, *width)?;
+    }
+    let texts = ocr.finish()?;
+    Ok(Some((started.elapsed().as_secs_f64() / images.len() as f64, texts)))
+}
+
+#[cfg(not(any(feature = "mupdf-ocr", feature = "mupdf-ocr-bundled")))]
+fn mupdf_ocr(_: &[PathBuf], _: &[u32], _: &str) -> Result<Option<(f64, Vec<String>)>> {
+    Ok(None)
 }
 
 /// End to end: `count` distinct copies of one book (a comment appended
