@@ -69,6 +69,8 @@ pub struct AppState {
     /// Renders `/metrics` when the process installed a Prometheus recorder.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     pub(crate) limiter: Arc<routes::limit::RateLimiter>,
+    /// Password attempts per e-mail address, whoever makes them.
+    pub(crate) login_limiter: Arc<routes::limit::RateLimiter>,
     /// Set when the service shuts down, so that open event streams end and graceful shutdown can finish.
     pub(crate) stop: Arc<watch::Sender<bool>>,
 }
@@ -80,8 +82,10 @@ impl AppState {
         metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     ) -> Self {
         let limiter = Arc::new(routes::limit::RateLimiter::new(options.rate_per_second));
+        let per_minute = routes::limit::LOGIN_PER_MINUTE;
+        let login_limiter = Arc::new(routes::limit::RateLimiter::with(per_minute / 60.0, per_minute));
         let stop = Arc::new(watch::channel(false).0);
-        AppState { engine, options: Arc::new(options), metrics, limiter, stop }
+        AppState { engine, options: Arc::new(options), metrics, limiter, login_limiter, stop }
     }
 
     pub fn store(&self) -> &DynStore {

@@ -20,12 +20,22 @@ struct Bucket {
     at: Instant,
 }
 
+/// Password attempts allowed per e-mail address per minute (and saved up at most): slow enough that guessing is
+/// hopeless, generous enough for a person who mistypes.
+pub const LOGIN_PER_MINUTE: f64 = 10.0;
+
 /// Buckets untouched this long are full again and can be forgotten.
 const IDLE: Duration = Duration::from_secs(600);
 
 impl RateLimiter {
+    /// `per_second` requests a second, in bursts of twice that.
     pub fn new(per_second: u32) -> Self {
-        RateLimiter { rate: per_second as f64, burst: 2.0 * per_second as f64, buckets: Mutex::new(HashMap::new()) }
+        Self::with(per_second as f64, 2.0 * per_second as f64)
+    }
+
+    /// `rate` tokens a second, at most `burst` saved up.
+    pub fn with(rate: f64, burst: f64) -> Self {
+        RateLimiter { rate, burst, buckets: Mutex::new(HashMap::new()) }
     }
 
     /// Takes one token for `key`, or says how long to wait for one.
@@ -73,6 +83,18 @@ mod tests {
         let later = t + Duration::from_millis(200);
         l.check_at("a", later).unwrap();
         assert!(l.check_at("a", later).is_err());
+    }
+
+    #[test]
+    fn login_attempts_refill_slowly() {
+        let l = RateLimiter::with(LOGIN_PER_MINUTE / 60.0, LOGIN_PER_MINUTE);
+        let t = Instant::now();
+        for _ in 0..LOGIN_PER_MINUTE as usize {
+            l.check_at("login:a", t).unwrap();
+        }
+        let Err(ApiError::RateLimited(wait)) = l.check_at("login:a", t) else { panic!("the eleventh is refused") };
+        assert_eq!(wait.as_secs(), 6, "one attempt comes back every six seconds");
+        l.check_at("login:a", t + Duration::from_millis(6_500)).unwrap();
     }
 
     #[test]
