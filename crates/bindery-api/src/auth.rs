@@ -16,7 +16,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use bindery_store::{ApiKey, Role, User};
+use bindery_store::{ApiKey, Project, Role, User};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -113,6 +113,15 @@ impl Caller {
             return Ok(Some(Role::Owner));
         }
         Ok(state.store().role(project, &self.user.id).await?)
+    }
+
+    /// The projects the caller may see, with their role: their memberships, or only the API key's project.
+    pub async fn projects(&self, state: &AppState) -> ApiResult<Vec<(Project, Role)>> {
+        let mut rows = state.store().projects_of(&self.user.id).await?;
+        if let Some(key) = &self.key {
+            rows.retain(|(p, _)| p.id == key.project);
+        }
+        Ok(rows)
     }
 
     /// Succeeds when the caller has at least `needed` in `project`. Non-members get `not_found` (the project's

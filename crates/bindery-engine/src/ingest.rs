@@ -14,7 +14,7 @@ use bindery_core::time::now_ms;
 use bindery_core::{DocumentId, Expected, NewEvent};
 use bindery_store::{Append, Commit, StoreError};
 use std::path::Path;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Submitted {
@@ -29,22 +29,42 @@ impl Engine {
     /// pipeline's first stages in the same transaction as `document.uploaded`.
     pub async fn submit(&self, path: &Path) -> Result<Submitted, EngineError> {
         let io = |source| EngineError::Io { path: path.display().to_string(), source };
-        let mut head = [0u8; 512];
-        let n = {
-            let mut f = tokio::fs::File::open(path).await.map_err(io)?;
-            let mut n = 0;
-            while n < head.len() {
-                match f.read(&mut head[n..]).await.map_err(io)? {
-                    0 => break,
-                    k => n += k,
-                }
-            }
-            n
-        };
+        let file = tokio::fs::File::open(path).await.map_err(io)?;
         let source =
             path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
-        let stored = self.blobs().put_file(path).await?;
-        self.submit_stored(&source, stored, &head[..n], None).await
+        match self.submit_reader(&source, file, None, None).await {
+            Err(EngineError::Io { source, .. }) => Err(io(source)),
+            other => other,
+        }
+    }
+
+    /// Streams `reader` into blob storage (refusing more than `max_bytes`)
+    /// and submits it, as a document of `project` when one is given. The
+    /// first 512 bytes, which choose the pipeline, are kept aside on the way,
+    /// so the bytes are read once and never held whole. An error reading
+    /// them is `EngineError::Io` with `source` as its path.
+    pub async fn submit_reader<R>(
+        &self,
+        source: &str,
+        mut reader: R,
+        max_bytes: Option<u64>,
+        project: Option<&str>,
+    ) -> Result<Submitted, EngineError>
+    where
+        R: AsyncRead + Unpin + Send,
+    {
+        let mut head = [0u8; 512];
+        let mut n = 0;
+        while n < head.len() {
+            match reader.read(&mut head[n..]).await {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) => return Err(EngineError::Io { path: source.to_owned(), source: e }),
+            }
+        }
+        let head = &head[..n];
+        let stored = self.blobs().put_reader(head.chain(reader), max_bytes).await?;
+        self.submit_stored(source, stored, head, project).await
     }
 
     /// Starts the pipeline for bytes already in blob storage, as a document of `project` when one is given (its id

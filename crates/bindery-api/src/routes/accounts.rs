@@ -140,12 +140,10 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> ApiResult<
 #[utoipa::path(get, path = "/api/v1/me", tag = "accounts", security(("bearer" = [])),
     responses((status = 200, body = Me), (status = 401, body = crate::error::Problem)))]
 pub async fn me(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Me>> {
-    let projects = state
-        .store()
-        .projects_of(&caller.user.id)
+    let projects = caller
+        .projects(&state)
         .await?
         .into_iter()
-        .filter(|(p, _)| caller.key.as_ref().is_none_or(|k| k.project == p.id))
         .map(|(p, role)| ProjectRole { id: p.id, name: p.name, role })
         .collect();
     Ok(Json(Me { user: UserView::from(&caller.user), projects, api_key_project: caller.key.map(|k| k.project) }))

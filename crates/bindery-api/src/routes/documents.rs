@@ -8,15 +8,16 @@ use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use bindery_blob::BlobError;
 use bindery_core::event::CloudEvent;
 use bindery_core::{DocumentState, Progress};
+use bindery_engine::EngineError;
 use bindery_stages::book::{kinds, view, MAX_BOOK_JSON};
 use bindery_store::Role;
 use bytes::Bytes;
 use futures::{Stream, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use tokio::io::AsyncReadExt;
 use utoipa::{IntoParams, ToSchema};
 
 /// Loads a document the caller may act on with at least `needed`. A document of another project, or of none (the
@@ -110,31 +111,22 @@ fn source_name(raw: &str) -> String {
     }
 }
 
-/// Streams one file into blob storage and submits it: the first 512 bytes are kept aside to choose the pipeline.
+/// Streams one file into blob storage and submits it (`Engine::submit_reader`). A body that breaks off is the
+/// client's problem (`bad_request`), not ours.
 async fn store<S, E>(state: &AppState, project: &str, source: String, body: S) -> ApiResult<UploadedDocument>
 where
     S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
     E: std::fmt::Display,
 {
-    let interrupted = |e: std::io::Error| ApiError::BadRequest(format!("the upload was interrupted: {e}"));
-    let mut reader = tokio_util::io::StreamReader::new(body.map_err(|e| std::io::Error::other(e.to_string())));
-    let mut head = vec![0u8; 512];
-    let mut n = 0;
-    while n < head.len() {
-        match reader.read(&mut head[n..]).await.map_err(interrupted)? {
-            0 => break,
-            k => n += k,
+    let reader = tokio_util::io::StreamReader::new(body.map_err(|e| std::io::Error::other(e.to_string())));
+    let limit = Some(state.options.max_upload_bytes);
+    match state.engine.submit_reader(&source, reader, limit, Some(project)).await {
+        Ok(s) => Ok(UploadedDocument { id: s.id.to_string(), source: s.source, created: s.created }),
+        Err(EngineError::Io { source: e, .. }) | Err(EngineError::Blob(BlobError::Io(e))) => {
+            Err(ApiError::BadRequest(format!("the upload was interrupted: {e}")))
         }
+        Err(e) => Err(e.into()),
     }
-    head.truncate(n);
-    let whole = std::io::Cursor::new(head.clone()).chain(reader);
-    let stored = match state.engine.blobs().put_reader(whole, Some(state.options.max_upload_bytes)).await {
-        Ok(s) => s,
-        Err(bindery_blob::BlobError::Io(e)) => return Err(interrupted(e)),
-        Err(e) => return Err(e.into()),
-    };
-    let submitted = state.engine.submit_stored(&source, stored, &head, Some(project)).await?;
-    Ok(UploadedDocument { id: submitted.id.to_string(), source: submitted.source, created: submitted.created })
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -331,14 +323,7 @@ pub async fn search(
             caller.require(&state, &p, Role::Viewer).await?;
             vec![p]
         }
-        None => state
-            .store()
-            .projects_of(&caller.user.id)
-            .await?
-            .into_iter()
-            .map(|(p, _)| p.id)
-            .filter(|p| caller.key.as_ref().is_none_or(|k| &k.project == p))
-            .collect(),
+        None => caller.projects(&state).await?.into_iter().map(|(p, _)| p.id).collect(),
     };
     let mut ids = Vec::new();
     for p in &projects {

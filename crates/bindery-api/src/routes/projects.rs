@@ -88,13 +88,8 @@ impl From<ApiKey> for ApiKeyView {
 #[utoipa::path(get, path = "/api/v1/projects", tag = "projects", security(("bearer" = [])),
     responses((status = 200, body = [ProjectRole])))]
 pub async fn list(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<ProjectRole>>> {
-    let rows = state.store().projects_of(&caller.user.id).await?;
-    Ok(Json(
-        rows.into_iter()
-            .filter(|(p, _)| caller.key.as_ref().is_none_or(|k| k.project == p.id))
-            .map(|(p, role)| ProjectRole { id: p.id, name: p.name, role })
-            .collect(),
-    ))
+    let rows = caller.projects(&state).await?;
+    Ok(Json(rows.into_iter().map(|(p, role)| ProjectRole { id: p.id, name: p.name, role }).collect()))
 }
 
 /// Creates a project owned by the caller.
