@@ -193,6 +193,35 @@ async fn upload_to_ready_postgres() {
 }
 
 #[tokio::test]
+async fn project_progress_stream_carries_only_its_own_documents() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let s = app.user("ada@example.org", false).await;
+    let (mine, other) = (app.project(&s, "Mine").await, app.project(&s, "Other").await);
+    let path = format!("/api/v1/projects/{mine}/progress/stream");
+    // Every message carries the document's current state, so the end is recognised by its event, not its status.
+    let listen = app.sse(&s.access, &path, None, |m| m["event"] == "document.ready");
+    let uploads = async {
+        // The other project's book goes first, so its events come before ours in the log.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let theirs = app.upload(&s.access, &other, "elm.txt", sample_book("elm")).await;
+        app.follow(&s.access, &theirs, None).await;
+        app.upload(&s.access, &mine, "oak.txt", sample_book("oak")).await
+    };
+    let (messages, id) = tokio::join!(listen, uploads);
+    assert!(messages.iter().all(|(_, m)| m["document"] == id.as_str()), "only this project's document: {messages:?}");
+    assert_eq!(messages[0].1["event"], "document.uploaded");
+    let sequences: Vec<i64> = messages.iter().map(|(seq, _)| seq.parse().unwrap()).collect();
+    assert!(sequences.windows(2).all(|w| w[0] < w[1]), "ids are increasing log sequences: {sequences:?}");
+    // Resuming after the first message replays the rest of them.
+    let resumed = app.sse(&s.access, &path, Some(&sequences[0].to_string()), |m| m["event"] == "document.ready").await;
+    assert_eq!(
+        resumed.iter().map(|(seq, _)| seq.clone()).collect::<Vec<_>>(),
+        messages[1..].iter().map(|(seq, _)| seq.clone()).collect::<Vec<_>>()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn uploads_above_the_limit_are_refused_and_leave_nothing() {
     let app = TestApp::spawn_with(Backend::Sqlite, |o| o.max_upload_bytes = 1000).await.unwrap();
     let s = app.user("ada@example.org", false).await;

@@ -177,22 +177,24 @@ pub async fn project_stream(
             if t.owners.len() > 100_000 {
                 t.owners.clear();
             }
+            // Each stream's state is read once per batch and serves both the ownership check and the messages.
+            let mut states: HashMap<&str, Option<DocumentState>> = HashMap::new();
             for e in &events {
                 t.after = e.sequence;
-                let ours = match t.owners.get(&e.stream) {
-                    Some(&known) => known,
-                    None => {
-                        let Ok(doc) = t.state.store().document(&e.stream).await else { return None };
-                        let ours = doc.as_ref().and_then(|d| d.project.as_deref()) == Some(t.project.as_str());
-                        t.owners.insert(e.stream.clone(), ours);
-                        ours
-                    }
-                };
-                if !ours {
+                if t.owners.get(&e.stream) == Some(&false) {
                     continue;
                 }
-                if let Ok(Some(doc)) = t.state.store().document(&e.stream).await {
-                    let data = serde_json::to_string(&ProgressView::of(&doc, Some(e))).unwrap_or_default();
+                let doc = match states.get(e.stream.as_str()) {
+                    Some(d) => d,
+                    None => {
+                        let Ok(d) = t.state.store().document(&e.stream).await else { return None };
+                        states.entry(&e.stream).or_insert(d)
+                    }
+                };
+                let ours = doc.as_ref().and_then(|d| d.project.as_deref()) == Some(t.project.as_str());
+                t.owners.insert(e.stream.clone(), ours);
+                if let (true, Some(doc)) = (ours, doc) {
+                    let data = serde_json::to_string(&ProgressView::of(doc, Some(e))).unwrap_or_default();
                     t.queue.push_back(Event::default().event("progress").id(e.sequence.to_string()).data(data));
                 }
             }

@@ -149,7 +149,18 @@ impl TestApp {
 
     /// Follows the document's SSE progress stream to its end; returns every message's (id, data).
     pub async fn follow(&self, token: &str, id: &str, last_event_id: Option<&str>) -> Vec<(String, Value)> {
-        let mut req = self.request(Method::GET, &format!("/api/v1/documents/{id}/progress/stream"), Some(token));
+        self.sse(token, &format!("/api/v1/documents/{id}/progress/stream"), last_event_id, |_| false).await
+    }
+
+    /// Reads an SSE stream until it ends or a message satisfies `stop`; returns every message's (id, data).
+    pub async fn sse(
+        &self,
+        token: &str,
+        path: &str,
+        last_event_id: Option<&str>,
+        stop: impl Fn(&Value) -> bool,
+    ) -> Vec<(String, Value)> {
+        let mut req = self.request(Method::GET, path, Some(token));
         if let Some(l) = last_event_id {
             req = req.header("Last-Event-ID", l);
         }
@@ -174,12 +185,19 @@ impl TestApp {
                         }
                     }
                     if !data.is_empty() {
-                        out.push((ev_id, serde_json::from_str(&data).unwrap()));
+                        let v: Value = serde_json::from_str(&data).unwrap();
+                        let done = stop(&v);
+                        out.push((ev_id, v));
+                        if done {
+                            return;
+                        }
                     }
                 }
             }
         };
-        tokio::time::timeout(Duration::from_secs(240), read).await.expect("the stream ends when the document is done");
+        tokio::time::timeout(Duration::from_secs(240), read)
+            .await
+            .expect("the stream reaches its end or the awaited message");
         out
     }
 }
