@@ -123,6 +123,19 @@ impl Settings {
     }
 }
 
+impl Worker {
+    /// The worker service's options for these settings; callers add what is theirs (exit when idle, metrics).
+    pub fn options(&self) -> bindery_engine::worker::WorkerOptions {
+        bindery_engine::worker::WorkerOptions {
+            concurrency: self.concurrency,
+            queues: self.queues.clone(),
+            lease: self.lease,
+            heartbeat: self.lease / 3,
+            ..Default::default()
+        }
+    }
+}
+
 pub fn sqlite_url(dir: &Path) -> String {
     format!("sqlite://{}/bindery.db?mode=rwc", dir.display())
 }

@@ -5,7 +5,7 @@ use crate::cli::WorkerArgs;
 use crate::config::Settings;
 use anyhow::Result;
 use bindery_core::{DocumentState, DocumentStatus};
-use bindery_engine::worker::{Worker, WorkerOptions};
+use bindery_engine::worker::Worker;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::path::PathBuf;
@@ -51,13 +51,7 @@ pub async fn process(s: &Settings, paths: &[PathBuf], json: bool, args: &WorkerA
         });
         entries.push(Entry { source, id, error, bar, stage_bars: vec![], state: None });
     }
-    let opts = WorkerOptions {
-        concurrency: w.concurrency,
-        queues: w.queues.clone(),
-        lease: w.lease,
-        heartbeat: w.lease / 3,
-        ..WorkerOptions::default()
-    };
+    let opts = w.options();
     let worker = Worker::new(engine.clone(), opts).run();
     let mut interrupted = false;
     loop {

@@ -36,14 +36,7 @@ pub async fn serve(s: &Settings, flags: &ServeArgs, worker_args: &WorkerArgs) ->
     let api = Api::serve(AppState::new(engine.clone(), options, Some(metrics))).await.context("starting the API")?;
     eprintln!("Bindery API on http://{}/ (OpenAPI at /openapi.json, docs at /docs)", api.addr);
     let worker = (!args.no_worker).then(|| {
-        let opts = WorkerOptions {
-            concurrency: w.concurrency,
-            queues: w.queues.clone(),
-            lease: w.lease,
-            heartbeat: w.lease / 3,
-            depth_every: Some(std::time::Duration::from_secs(5)),
-            ..WorkerOptions::default()
-        };
+        let opts = WorkerOptions { depth_every: Some(std::time::Duration::from_secs(5)), ..w.options() };
         Worker::new(engine, opts).run()
     });
     let mut term = signal(SignalKind::terminate())?;

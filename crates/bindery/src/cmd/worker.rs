@@ -43,13 +43,9 @@ pub async fn worker(
         .collect::<Result<Vec<Arc<dyn bindery_outbox::Sink>>, _>>()
         .context("configuring sinks")?;
     let opts = WorkerOptions {
-        concurrency: w.concurrency,
-        queues: w.queues,
-        lease: w.lease,
-        heartbeat: w.lease / 3,
         exit_when_idle,
         depth_every: metrics_on.then(|| std::time::Duration::from_secs(5)),
-        ..WorkerOptions::default()
+        ..w.options()
     };
     let outbox = (!sinks.is_empty()).then(|| {
         let o = OutboxOptions { holder: opts.id.clone(), ..OutboxOptions::default() };
