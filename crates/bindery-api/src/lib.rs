@@ -7,7 +7,8 @@
 //! - `error`: the stable error codes and RFC 9457 problem documents;
 //! - `auth`: passwords, tokens, API keys and the [`auth::Caller`] extractor that every protected handler takes;
 //! - `routes/*`: one module per resource (accounts, projects, documents, progress, artifacts, admin, system);
-//! - `openapi`: the OpenAPI 3.1 document, generated from the handlers' annotations, and its HTML page.
+//! - `openapi`: the OpenAPI 3.1 document, generated from the handlers' annotations, and its HTML page;
+//! - `tail`: one shared reader of the event log that every progress stream of the process follows.
 //!
 //! Invariants:
 //! - no handler reads or writes a project's data without `Caller::require` on that project first; a document is
@@ -19,6 +20,7 @@ pub mod auth;
 pub mod error;
 mod openapi;
 mod routes;
+mod tail;
 
 use axum::Router;
 use bindery_engine::Engine;
@@ -73,6 +75,8 @@ pub struct AppState {
     pub(crate) login_limiter: Arc<routes::limit::RateLimiter>,
     /// Set when the service shuts down, so that open event streams end and graceful shutdown can finish.
     pub(crate) stop: Arc<watch::Sender<bool>>,
+    /// The one reader of the event log that every progress stream of this process follows.
+    pub(crate) tail: Arc<tail::LogTail>,
 }
 
 impl AppState {
@@ -85,7 +89,8 @@ impl AppState {
         let per_minute = routes::limit::LOGIN_PER_MINUTE;
         let login_limiter = Arc::new(routes::limit::RateLimiter::with(per_minute / 60.0, per_minute));
         let stop = Arc::new(watch::channel(false).0);
-        AppState { engine, options: Arc::new(options), metrics, limiter, login_limiter, stop }
+        let tail = Arc::new(tail::LogTail::default());
+        AppState { engine, options: Arc::new(options), metrics, limiter, login_limiter, stop, tail }
     }
 
     pub fn store(&self) -> &DynStore {

@@ -6,6 +6,7 @@ mod common;
 use common::{problem, sample_book, Backend, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[tokio::test]
 async fn system_endpoints_and_openapi() {
@@ -279,4 +280,52 @@ async fn admin_endpoints_need_an_instance_admin() {
     let r = app.get("/api/v1/admin/jobs?state=sleeping", &admin.access).await;
     assert_eq!(problem(r).await.1["code"], "bad_request");
     app.stop().await;
+}
+
+/// Many clients on one project's stream all receive every event of its documents, in order, once: live through the
+/// shared tail, and again from the store for a client that connects afterwards with `Last-Event-ID`.
+async fn fan_out(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let s = app.user("fan@example.org", false).await;
+    let project = app.project(&s, "Fan-out").await;
+    let start = app.state.store().head().await.unwrap().to_string();
+    let path = format!("/api/v1/projects/{project}/progress/stream");
+    // Each client reads until it has seen both documents become ready, the last event of either.
+    let follow = || async {
+        let ready = AtomicUsize::new(0);
+        let both_ready = |m: &Value| m["event"] == "document.ready" && ready.fetch_add(1, Ordering::SeqCst) == 1;
+        let messages = app.sse(&s.access, &path, Some(&start), both_ready).await;
+        messages.into_iter().map(|(id, _)| id).collect::<Vec<_>>()
+    };
+    let uploads = async {
+        let a = app.upload(&s.access, &project, "a.txt", sample_book("oak")).await;
+        (a, app.upload(&s.access, &project, "b.txt", sample_book("elm")).await)
+    };
+    let (clients, (a, b)) = tokio::join!(futures::future::join_all((0..24).map(|_| follow())), uploads);
+    let expected: Vec<String> = app
+        .state
+        .store()
+        .read_all(start.parse().unwrap(), 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.stream == a || e.stream == b)
+        .map(|e| e.sequence.to_string())
+        .collect();
+    assert!(expected.len() > 10, "{expected:?}");
+    for got in clients {
+        assert_eq!(got, expected, "every client sees every event once, in log order");
+    }
+    assert_eq!(follow().await, expected, "a client that connects later reads the same events from the store");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn fan_out_sqlite() {
+    fan_out(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn fan_out_postgres() {
+    fan_out(Backend::Postgres).await;
 }

@@ -301,6 +301,29 @@ pub enum Bench {
         #[arg(long)]
         json: bool,
     },
+    /// Live-progress fan-out against a running `bindery serve`: N clients on one project's stream while books are
+    /// uploaded, beside the same uploads watched by one client.
+    Sse {
+        /// The server's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// An access token or API key of a project editor.
+        #[arg(long, env = "BINDERY_TOKEN")]
+        token: String,
+        #[arg(long)]
+        project: String,
+        /// The book to upload (each upload is made distinct by a trailing comment).
+        file: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        clients: usize,
+        #[arg(long, default_value_t = 10)]
+        books: usize,
+        /// The server's process id, to report the CPU time it spent.
+        #[arg(long)]
+        server_pid: Option<u32>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Event log: append and read rates.
     Events {
         #[arg(long, default_value_t = 100_000)]

@@ -2,12 +2,14 @@
 //!
 //! Every SSE message carries an `id` (the document stream's version, or the log's global sequence for a project), so
 //! a client that reconnects with `Last-Event-ID` resumes exactly after the last message it saw; browsers do this on
-//! their own. A stream waits on the store's commit notifications and also polls once a second, because commits made
-//! by workers in other processes do not notify this one.
+//! their own. A stream first catches up from the store, then follows the process's one shared tail of the log
+//! (`crate::tail`), so a thousand watchers cost one reader; it falls back to the store whenever the tail says it
+//! missed something (it started late, or this client lagged behind the channel).
 
 use super::documents::authorize;
 use crate::auth::Caller;
 use crate::error::ApiResult;
+use crate::tail::TailEvent;
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -20,11 +22,9 @@ use futures::Stream;
 use serde::Serialize;
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
-use std::time::Duration;
+use std::sync::Arc;
+use tokio::sync::broadcast::error::RecvError;
 use utoipa::ToSchema;
-
-/// How often a stream looks for events committed by other processes.
-const POLL: Duration = Duration::from_secs(1);
 
 /// The document's progress: current stage, stages done, percent and an estimate of the time left.
 #[utoipa::path(get, path = "/api/v1/documents/{id}/progress", tag = "progress", security(("bearer" = [])),
@@ -75,14 +75,40 @@ fn last_event_id(headers: &HeaderMap) -> Option<i64> {
     headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok())
 }
 
-/// Waits for a commit in this process, a poll tick, or shutdown (false).
-async fn wait(state: &AppState, stop: &mut tokio::sync::watch::Receiver<bool>) -> bool {
-    let notify = state.store().events_notify();
-    tokio::select! {
-        _ = notify.notified() => true,
-        _ = tokio::time::sleep(POLL) => true,
-        _ = stop.wait_for(|s| *s) => false,
+/// What a follower does next after waiting on the shared tail.
+enum Next {
+    /// A new event, contiguous with what the follower has seen.
+    Event(Arc<TailEvent>),
+    /// Something may have been missed: read the store again.
+    CatchUp,
+    /// The service stops, or the tail ended.
+    End,
+}
+
+/// Waits for the next tail event after global position `pos`.
+async fn next(
+    rx: &mut tokio::sync::broadcast::Receiver<Arc<TailEvent>>,
+    pos: i64,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) -> Next {
+    loop {
+        let item = tokio::select! {
+            item = rx.recv() => item,
+            _ = stop.wait_for(|s| *s) => return Next::End,
+        };
+        return match item {
+            Ok(t) if t.event.sequence <= pos => continue,
+            Ok(t) if t.prev > pos => Next::CatchUp,
+            Ok(t) => Next::Event(t),
+            Err(RecvError::Lagged(_)) => Next::CatchUp,
+            Err(RecvError::Closed) => Next::End,
+        };
     }
+}
+
+fn message(doc: &DocumentState, e: &StoredEvent, id: i64) -> Event {
+    let data = serde_json::to_string(&ProgressView::of(doc, Some(e))).unwrap_or_default();
+    Event::default().event("progress").id(id.to_string()).data(data)
 }
 
 /// Live progress of one document as Server-Sent Events (`event: progress`, JSON data, `id` = stream version). The
@@ -97,44 +123,69 @@ pub async fn document_stream(
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     authorize(&state, &caller, &id, Role::Viewer).await?;
-    struct Tail {
+    struct Follow {
         state: AppState,
         id: String,
+        /// The last stream version sent.
         after: i64,
+        /// The global sequence up to which this stream's events have been read from the store or the tail.
+        pos: i64,
+        rx: tokio::sync::broadcast::Receiver<Arc<TailEvent>>,
+        catch_up: bool,
         queue: VecDeque<Event>,
         stop: tokio::sync::watch::Receiver<bool>,
         done: bool,
     }
-    let tail = Tail {
+    let rx = state.tail.subscribe(state.store(), &state.stop);
+    let f = Follow {
+        rx,
         stop: state.stop.subscribe(),
+        pos: 0,
         state,
         id,
         after: last_event_id(&headers).unwrap_or(0),
+        catch_up: true,
         queue: VecDeque::new(),
         done: false,
     };
-    let stream = futures::stream::unfold(tail, |mut t| async move {
+    let stream = futures::stream::unfold(f, |mut f| async move {
         loop {
-            if let Some(ev) = t.queue.pop_front() {
-                return Some((Ok(ev), t));
+            if let Some(ev) = f.queue.pop_front() {
+                return Some((Ok(ev), f));
             }
-            if t.done {
+            if f.done {
                 return None;
             }
-            let events = t.state.store().read_stream(&t.id, t.after, 100).await.unwrap_or_default();
-            if !events.is_empty() {
-                let Ok(Some(doc)) = t.state.store().document(&t.id).await else { return None };
+            if f.catch_up {
+                // Everything up to the head read now is visible to the stream read that follows (the store's
+                // sequencer invariant); later events come through the tail.
+                if f.pos == 0 {
+                    f.pos = f.state.store().head().await.ok()?;
+                }
+                let events = f.state.store().read_stream(&f.id, f.after, 100).await.ok()?;
+                let doc = f.state.store().document(&f.id).await.ok()??;
                 for e in &events {
-                    t.after = e.version;
-                    let data = serde_json::to_string(&ProgressView::of(&doc, Some(e))).unwrap_or_default();
-                    t.queue.push_back(Event::default().event("progress").id(e.version.to_string()).data(data));
+                    f.after = e.version;
+                    f.queue.push_back(message(&doc, e, e.version));
                 }
                 // Finished once the projection is terminal and every one of its events has been sent.
-                t.done = doc.status.is_terminal() && t.after >= doc.version;
+                f.done = doc.status.is_terminal() && f.after >= doc.version;
+                f.catch_up = !events.is_empty();
                 continue;
             }
-            if !wait(&t.state, &mut t.stop).await {
-                return None;
+            match next(&mut f.rx, f.pos, &mut f.stop).await {
+                Next::Event(t) => {
+                    f.pos = t.event.sequence;
+                    if t.event.stream != f.id || t.event.version <= f.after {
+                        continue;
+                    }
+                    let doc = t.doc.as_deref()?;
+                    f.after = t.event.version;
+                    f.queue.push_back(message(doc, &t.event, t.event.version));
+                    f.done = doc.status.is_terminal() && f.after >= doc.version;
+                }
+                Next::CatchUp => (f.catch_up, f.pos) = (true, 0),
+                Next::End => return None,
             }
         }
     });
@@ -153,55 +204,110 @@ pub async fn project_stream(
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     caller.require(&state, &project, Role::Viewer).await?;
-    let after = match last_event_id(&headers) {
+    let rx = state.tail.subscribe(state.store(), &state.stop);
+    let pos = match last_event_id(&headers) {
         Some(seq) => seq,
         None => state.store().head().await?,
     };
-    struct Tail {
+    struct Follow {
         state: AppState,
         project: String,
-        after: i64,
-        /// Which project each stream seen so far belongs to (`None`: another project's, or the CLI's).
-        owners: HashMap<String, bool>,
+        /// The last global sequence read, from the store or the tail.
+        pos: i64,
+        rx: tokio::sync::broadcast::Receiver<Arc<TailEvent>>,
+        catch_up: bool,
         queue: VecDeque<Event>,
         stop: tokio::sync::watch::Receiver<bool>,
     }
-    let tail =
-        Tail { stop: state.stop.subscribe(), state, project, after, owners: HashMap::new(), queue: VecDeque::new() };
-    let stream = futures::stream::unfold(tail, |mut t| async move {
+    let f = Follow { stop: state.stop.subscribe(), rx, state, project, pos, catch_up: true, queue: VecDeque::new() };
+    let stream = futures::stream::unfold(f, |mut f| async move {
         loop {
-            if let Some(ev) = t.queue.pop_front() {
-                return Some((Ok(ev), t));
+            if let Some(ev) = f.queue.pop_front() {
+                return Some((Ok(ev), f));
             }
-            let events = t.state.store().read_all(t.after, 500).await.unwrap_or_default();
-            if t.owners.len() > 100_000 {
-                t.owners.clear();
-            }
-            // Each stream's state is read once per batch and serves both the ownership check and the messages.
-            let mut states: HashMap<&str, Option<DocumentState>> = HashMap::new();
-            for e in &events {
-                t.after = e.sequence;
-                if t.owners.get(&e.stream) == Some(&false) {
-                    continue;
-                }
-                let doc = match states.get(e.stream.as_str()) {
-                    Some(d) => d,
-                    None => {
-                        let Ok(d) = t.state.store().document(&e.stream).await else { return None };
-                        states.entry(&e.stream).or_insert(d)
+            if f.catch_up {
+                let events = f.state.store().read_all(f.pos, 500).await.ok()?;
+                // Each stream's state is read once per page and serves both the ownership check and the messages.
+                let mut states: HashMap<&str, Option<DocumentState>> = HashMap::new();
+                for e in &events {
+                    f.pos = e.sequence;
+                    let doc = match states.get(e.stream.as_str()) {
+                        Some(d) => d,
+                        None => {
+                            let d = f.state.store().document(&e.stream).await.ok()?;
+                            states.entry(&e.stream).or_insert(d)
+                        }
+                    };
+                    if let Some(doc) = doc.as_ref().filter(|d| d.project.as_deref() == Some(f.project.as_str())) {
+                        f.queue.push_back(message(doc, e, e.sequence));
                     }
-                };
-                let ours = doc.as_ref().and_then(|d| d.project.as_deref()) == Some(t.project.as_str());
-                t.owners.insert(e.stream.clone(), ours);
-                if let (true, Some(doc)) = (ours, doc) {
-                    let data = serde_json::to_string(&ProgressView::of(doc, Some(e))).unwrap_or_default();
-                    t.queue.push_back(Event::default().event("progress").id(e.sequence.to_string()).data(data));
                 }
+                f.catch_up = !events.is_empty();
+                continue;
             }
-            if events.is_empty() && !wait(&t.state, &mut t.stop).await {
-                return None;
+            match next(&mut f.rx, f.pos, &mut f.stop).await {
+                Next::Event(t) => {
+                    f.pos = t.event.sequence;
+                    if let Some(doc) = t.doc.as_deref().filter(|d| d.project.as_deref() == Some(f.project.as_str())) {
+                        f.queue.push_back(message(doc, &t.event, t.event.sequence));
+                    }
+                }
+                Next::CatchUp => f.catch_up = true,
+                Next::End => return None,
             }
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bindery_core::event::StoredEvent;
+    use tokio::sync::{broadcast, watch};
+
+    fn item(prev: i64, sequence: i64) -> Arc<TailEvent> {
+        let event = StoredEvent {
+            sequence,
+            stream: "d".into(),
+            version: sequence,
+            id: format!("e{sequence}"),
+            ty: "stage.completed".into(),
+            data: serde_json::Value::Null,
+            time_ms: 0,
+            correlation_id: None,
+            causation_id: None,
+        };
+        Arc::new(TailEvent { prev, event, doc: None })
+    }
+
+    fn seq(n: Next) -> Option<i64> {
+        match n {
+            Next::Event(t) => Some(t.event.sequence),
+            Next::CatchUp => Some(-1),
+            Next::End => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn followers_skip_what_they_saw_and_catch_up_after_gaps_or_lag() {
+        let (tx, mut rx) = broadcast::channel(4);
+        let (stop_tx, mut stop) = watch::channel(false);
+        // Already seen through the store: skipped. Contiguous: delivered.
+        tx.send(item(4, 5)).unwrap();
+        tx.send(item(5, 6)).unwrap();
+        assert_eq!(seq(next(&mut rx, 5, &mut stop).await), Some(6));
+        // The tail started after this follower's position: a gap, so read the store.
+        tx.send(item(9, 10)).unwrap();
+        assert_eq!(seq(next(&mut rx, 6, &mut stop).await), Some(-1));
+        // A follower that fell more than the channel's capacity behind catches up too.
+        for s in 11..20 {
+            tx.send(item(s - 1, s)).unwrap();
+        }
+        assert_eq!(seq(next(&mut rx, 10, &mut stop).await), Some(-1));
+        // Shutdown ends a follower that is waiting on a live channel.
+        let (_live, mut idle) = broadcast::channel::<Arc<TailEvent>>(1);
+        stop_tx.send(true).unwrap();
+        assert_eq!(seq(next(&mut idle, 0, &mut stop).await), None);
+    }
 }

@@ -2,6 +2,7 @@
 
 mod admin;
 mod bench;
+mod bench_api;
 mod bench_books;
 mod book;
 mod events;
@@ -40,6 +41,18 @@ pub async fn run(command: Command, s: Settings) -> Result<ExitCode> {
         Command::User(crate::cli::UserCommand::Create { email, admin }) => serve::create_user(&s, &email, admin).await,
         Command::Bench(Bench::Queue { jobs, workers, concurrency, latency_samples, json }) => {
             bench::queue(&s, jobs, workers, concurrency, latency_samples, json).await
+        }
+        Command::Bench(Bench::Sse { url, token, project, file, clients, books, server_pid, json }) => {
+            let args = bench_api::SseArgs {
+                url: &url,
+                token: &token,
+                project: &project,
+                file: &file,
+                clients,
+                books,
+                server_pid,
+            };
+            bench_api::sse(args, json).await
         }
         Command::Bench(Bench::Events { events, json }) => bench::events(&s, events, json).await,
         Command::Bench(Bench::Extract { file, rounds, json }) => bench_books::extract(&file, rounds, json),
