@@ -6,7 +6,9 @@
 //! Layout:
 //! - `error`: the stable error codes and RFC 9457 problem documents;
 //! - `auth`: passwords, tokens, API keys and the [`auth::Caller`] extractor that every protected handler takes;
-//! - `routes/*`: one module per resource (accounts, projects, documents, progress, artifacts, admin, system);
+//! - `idempotency`: `Idempotency-Key` replay for POST requests;
+//! - `routes/*`: one module per resource (accounts, projects, documents and their lifecycle, progress, artifacts,
+//!   admin, system);
 //! - `openapi`: the OpenAPI 3.1 document, generated from the handlers' annotations, and its HTML page;
 //! - `tail`: one shared reader of the event log that every progress stream of the process follows.
 //!
@@ -18,6 +20,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod idempotency;
 mod openapi;
 mod routes;
 mod tail;

@@ -2,7 +2,7 @@
 //! lists every operation. The page is rendered here from the same document, with no script or asset from elsewhere,
 //! so it works on machines without internet access.
 
-use crate::routes::{accounts, admin, artifacts, documents, progress, projects, system};
+use crate::routes::{accounts, admin, artifacts, documents, lifecycle, progress, projects, system};
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -11,13 +11,15 @@ use utoipa::{Modify, OpenApi};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Bindery API", description = "Books, documents and audio in; structured, enriched, searchable, listenable content out. \
-        Authenticate with `Authorization: Bearer <access token or API key>`. Errors are RFC 9457 problem documents with a stable `code`."),
+        Authenticate with `Authorization: Bearer <access token or API key>`. Errors are RFC 9457 problem documents with a stable `code`. \
+        POST requests (except uploads) accept an `Idempotency-Key` header: a repeat of the same request with the same key replays \
+        the first response (`idempotent-replayed: true`) instead of running again."),
     paths(
         accounts::login, accounts::refresh, accounts::logout, accounts::me, accounts::create_user,
         projects::list, projects::create, projects::get, projects::members, projects::set_member, projects::remove_member,
         projects::api_keys, projects::create_api_key, projects::revoke_api_key,
         documents::upload, documents::list, documents::get, documents::cancel, documents::events, documents::book,
-        documents::dictionary, documents::search,
+        documents::dictionary, documents::search, lifecycle::delete, lifecycle::reprocess,
         progress::get, progress::document_stream, progress::project_stream,
         artifacts::list, artifacts::download,
         admin::queues, admin::jobs, admin::retry, admin::projects,
@@ -27,7 +29,7 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "accounts", description = "Log in, tokens, users"),
         (name = "projects", description = "Workspaces, members, API keys"),
-        (name = "documents", description = "Upload, list, read, cancel, search"),
+        (name = "documents", description = "Upload, list, read, cancel, reprocess, delete, search"),
         (name = "progress", description = "Progress snapshots and Server-Sent Events"),
         (name = "artifacts", description = "Covers, audio, exports, with HTTP Range"),
         (name = "admin", description = "Queues, dead jobs (instance administrators)"),

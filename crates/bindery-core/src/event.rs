@@ -7,6 +7,7 @@
 //! attributes, next to `correlationid` and `causationid`.
 
 use crate::ids::{DocumentId, EventId};
+use crate::projection::DocumentStatus;
 use crate::time::{rfc3339, Millis};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -21,6 +22,16 @@ pub const DOCUMENT_READY: &str = "document.ready";
 pub const DOCUMENT_FAILED: &str = "document.failed";
 pub const DOCUMENT_CANCELLED: &str = "document.cancelled";
 pub const DOCUMENT_RETRIED: &str = "document.retried";
+/// A run of the pipeline from the stored original, again (`POST …/reprocess`).
+pub const DOCUMENT_REPROCESSING: &str = "document.reprocessing";
+/// Deletion was requested; the document is `deleting` until `document.deleted`.
+pub const DOCUMENT_DELETING: &str = "document.deleting";
+/// The deletion passed its point of no return: blobs are being deleted.
+pub const DOCUMENT_PURGING: &str = "document.purging";
+/// The deletion failed; compensated (the document is back) or stuck (it stays `deleting`).
+pub const DOCUMENT_DELETION_FAILED: &str = "document.deletion_failed";
+/// The document is gone: its projection is removed, its stream stays in the log.
+pub const DOCUMENT_DELETED: &str = "document.deleted";
 
 /// What a writer expects the stream's current version to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -211,4 +222,51 @@ pub struct DocumentFailed {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DocumentCancelled {
     pub reason: String,
+}
+
+/// `document.reprocessing`: the pipeline runs again from the stored original. The run is identified by this event's
+/// stream version, which the projection records as `run`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Reprocessing {
+    pub pipeline: String,
+    pub pipeline_version: u32,
+    pub stages: Vec<String>,
+    pub media_type: String,
+    /// The status the document had before, for the record.
+    pub previous: DocumentStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+}
+
+/// `document.deleting`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Deleting {
+    /// The status a failed deletion returns the document to.
+    pub previous: DocumentStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+}
+
+/// `document.purging`: the blobs the deletion is about to delete (those no other document references).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Purging {
+    pub blobs: Vec<String>,
+}
+
+/// `document.deletion_failed`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeletionFailed {
+    pub reason: String,
+    /// True when the failure came before any blob was deleted and the document was restored; false when blob
+    /// deletion gave up and the document stays `deleting` until an operator retries the dead job.
+    pub compensated: bool,
+}
+
+/// `document.deleted`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Deleted {
+    /// Blobs deleted from storage.
+    pub deleted: Vec<String>,
+    /// Blobs kept because another document still references them.
+    pub kept: Vec<String>,
 }

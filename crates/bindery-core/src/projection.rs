@@ -4,9 +4,15 @@
 //! that appends an event, so the read model is never behind its stream, and
 //! `bindery replay` folds the whole log through the same function to rebuild
 //! it. Progress and ETA are derived from the state, never stored.
+//!
+//! A document can be run again (`document.reprocessing` starts a new *run*,
+//! numbered by that event's stream version) and deleted (`document.deleting`
+//! … `document.deleted`, after which the fold yields no state at all: the
+//! stream stays in the log, the read model forgets the document).
 
 use crate::event::{
-    self, Artifact, DocumentCancelled, DocumentFailed, StageCompleted, StageFailed, StoredEvent, Uploaded,
+    self, Artifact, DeletionFailed, Deleting, DocumentCancelled, DocumentFailed, Reprocessing, StageCompleted,
+    StageFailed, StoredEvent, Uploaded,
 };
 use crate::time::Millis;
 use serde::{Deserialize, Serialize};
@@ -20,6 +26,8 @@ pub enum DocumentStatus {
     Ready,
     Failed,
     Cancelled,
+    /// Deletion was requested and is under way. Reads still work; nothing runs.
+    Deleting,
 }
 
 impl DocumentStatus {
@@ -29,6 +37,7 @@ impl DocumentStatus {
             DocumentStatus::Ready => "ready",
             DocumentStatus::Failed => "failed",
             DocumentStatus::Cancelled => "cancelled",
+            DocumentStatus::Deleting => "deleting",
         }
     }
 
@@ -44,6 +53,19 @@ pub struct StageState {
     pub failures: i32,
     pub duration_ms: Option<i64>,
     pub last_error: Option<String>,
+}
+
+/// An ongoing deletion.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deletion {
+    /// The status a compensated (failed, undone) deletion returns to.
+    pub previous: DocumentStatus,
+    /// Past the point of no return: blobs are being deleted, so a failure no longer restores the document.
+    pub purging: bool,
+}
+
+fn first_run() -> i64 {
+    1
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -71,6 +93,16 @@ pub struct DocumentState {
     pub finished_ms: Option<Millis>,
     /// The stream version of the last event folded in.
     pub version: i64,
+    /// The current run of the pipeline: the stream version of the event that started it (`document.uploaded` or
+    /// `document.reprocessing`). Stage jobs carry it, so jobs of an earlier run are told apart.
+    #[serde(default = "first_run")]
+    pub run: i64,
+    /// Set while the document is `deleting`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion: Option<Deletion>,
+    /// Why the last deletion attempt failed, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_error: Option<String>,
 }
 
 /// Progress of a document through its pipeline.
@@ -112,11 +144,22 @@ impl DocumentState {
                 updated_ms: ev.time_ms,
                 finished_ms: None,
                 version: ev.version,
+                run: ev.version,
+                deletion: None,
+                deletion_error: None,
             });
+        }
+        if ev.ty == event::DOCUMENT_DELETED {
+            return None;
         }
         let mut s = state?;
         s.version = ev.version;
         s.updated_ms = ev.time_ms;
+        // Nothing but the deletion's own events changes a deleting document's status.
+        let ends_a_run = [event::DOCUMENT_READY, event::DOCUMENT_FAILED, event::DOCUMENT_CANCELLED, event::DOCUMENT_RETRIED];
+        if s.status == DocumentStatus::Deleting && ends_a_run.contains(&ev.ty.as_str()) {
+            return Some(s);
+        }
         match ev.ty.as_str() {
             event::STAGE_COMPLETED => {
                 if let Ok(c) = serde_json::from_value::<StageCompleted>(ev.data.clone()) {
@@ -161,9 +204,54 @@ impl DocumentState {
                 s.status = DocumentStatus::Cancelled;
                 s.finished_ms = Some(ev.time_ms);
             }
+            event::DOCUMENT_REPROCESSING => {
+                if let Ok(r) = serde_json::from_value::<Reprocessing>(ev.data.clone()) {
+                    s.pipeline = r.pipeline;
+                    s.pipeline_version = r.pipeline_version;
+                    s.media_type = r.media_type;
+                    s.stages = r.stages.iter().map(|n| (n.clone(), StageState::default())).collect();
+                    s.stage_order = r.stages;
+                    s.results.clear();
+                    s.artifacts.clear();
+                    s.error = None;
+                    s.finished_ms = None;
+                    s.status = DocumentStatus::Processing;
+                    s.run = ev.version;
+                }
+            }
+            event::DOCUMENT_DELETING => {
+                if let Ok(d) = serde_json::from_value::<Deleting>(ev.data.clone()) {
+                    if s.status != DocumentStatus::Deleting {
+                        s.deletion = Some(Deletion { previous: d.previous, purging: false });
+                        s.status = DocumentStatus::Deleting;
+                        s.deletion_error = None;
+                    }
+                }
+            }
+            event::DOCUMENT_PURGING => {
+                if let Some(d) = s.deletion.as_mut() {
+                    d.purging = true;
+                }
+            }
+            event::DOCUMENT_DELETION_FAILED => {
+                if let Ok(f) = serde_json::from_value::<DeletionFailed>(ev.data.clone()) {
+                    s.deletion_error = Some(f.reason);
+                    if f.compensated {
+                        if let Some(d) = s.deletion.take() {
+                            s.status = d.previous;
+                        }
+                    }
+                }
+            }
             _ => {}
         }
         Some(s)
+    }
+
+    /// Every blob the document references: its original and its artifacts. What deleting it may free, and what the
+    /// store's reference table holds for it.
+    pub fn blob_keys(&self) -> std::collections::BTreeSet<String> {
+        std::iter::once(self.blob_key.clone()).chain(self.artifacts.iter().map(|a| a.key.clone())).collect()
     }
 
     /// The names of the completed stages.
@@ -271,5 +359,61 @@ mod tests {
         ]);
         assert_eq!(s.status, DocumentStatus::Failed);
         assert_eq!(s.error.as_deref(), Some("stage extract: not UTF-8 at byte 3"));
+    }
+
+    fn uploaded_then_ready() -> Vec<StoredEvent> {
+        let up = json!({"document": "00000000000000000000000000000000", "source": "s", "bytes": 1,
+            "media_type": "text/plain", "blob_key": "sha256/aa", "pipeline": "text", "pipeline_version": 1, "stages": ["extract"]});
+        let out = json!({"kind": "text", "key": "sha256/bb", "bytes": 1, "media_type": "text/plain"});
+        vec![
+            ev(1, event::DOCUMENT_UPLOADED, up),
+            ev(2, event::STAGE_COMPLETED, json!({"stage": "extract", "attempt": 1, "duration_ms": 5, "outputs": [out], "summary": {}})),
+            ev(3, event::DOCUMENT_READY, json!({})),
+        ]
+    }
+
+    #[test]
+    fn deletion_compensates_or_removes_the_state() {
+        let mut events = uploaded_then_ready();
+        assert_eq!(fold(&events).blob_keys().into_iter().collect::<Vec<_>>(), ["sha256/aa", "sha256/bb"]);
+        events.push(ev(4, event::DOCUMENT_DELETING, json!({"previous": "ready"})));
+        let s = fold(&events);
+        assert_eq!(s.status, DocumentStatus::Deleting);
+        assert_eq!(s.deletion, Some(Deletion { previous: DocumentStatus::Ready, purging: false }));
+        // A late end-of-run event does not change a deleting document's status.
+        events.push(ev(5, event::DOCUMENT_FAILED, json!({"stage": "x", "reason": "late"})));
+        assert_eq!(fold(&events).status, DocumentStatus::Deleting);
+        events.push(ev(6, event::DOCUMENT_DELETION_FAILED, json!({"reason": "index down", "compensated": true})));
+        let s = fold(&events);
+        assert_eq!((s.status, s.deletion.clone(), s.deletion_error.as_deref()), (DocumentStatus::Ready, None, Some("index down")));
+
+        events.push(ev(7, event::DOCUMENT_DELETING, json!({"previous": "ready"})));
+        events.push(ev(8, event::DOCUMENT_PURGING, json!({"blobs": ["sha256/aa"]})));
+        events.push(ev(9, event::DOCUMENT_DELETION_FAILED, json!({"reason": "storage down", "compensated": false})));
+        let s = fold(&events);
+        assert_eq!(s.status, DocumentStatus::Deleting, "past the point of no return nothing is restored");
+        assert_eq!(s.deletion, Some(Deletion { previous: DocumentStatus::Ready, purging: true }));
+        assert_eq!(s.deletion_error.as_deref(), Some("storage down"));
+        events.push(ev(10, event::DOCUMENT_DELETED, json!({"deleted": ["sha256/aa"], "kept": []})));
+        assert_eq!(events.iter().fold(None, DocumentState::apply), None);
+    }
+
+    #[test]
+    fn reprocessing_starts_a_new_run_with_the_same_id() {
+        let mut events = uploaded_then_ready();
+        let first = fold(&events);
+        assert_eq!(first.run, 1);
+        events.push(ev(
+            4,
+            event::DOCUMENT_REPROCESSING,
+            json!({"pipeline": "text", "pipeline_version": 2, "stages": ["extract", "count"],
+                   "media_type": "text/markdown", "previous": "ready"}),
+        ));
+        let s = fold(&events);
+        assert_eq!((s.id.as_str(), s.run, s.status), (first.id.as_str(), 4, DocumentStatus::Processing));
+        assert_eq!((s.pipeline_version, s.stage_order.len(), s.finished_ms), (2, 2, None));
+        assert!(s.results.is_empty() && s.artifacts.is_empty() && s.done().is_empty());
+        assert_eq!(s.progress().percent, 0.0);
+        assert_eq!(s.blob_keys().into_iter().collect::<Vec<_>>(), ["sha256/aa"]);
     }
 }

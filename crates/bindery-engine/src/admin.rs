@@ -4,7 +4,7 @@
 //! goes back to `processing`, a cancelled one to `cancelled`) together with
 //! the job changes, so the log stays the source of truth.
 
-use crate::pipeline::{stage_job, STAGE_KIND};
+use crate::pipeline::{run_of, stage_job, Trace, STAGE_KIND};
 use crate::{Engine, EngineError};
 use bindery_core::event::{self, DocumentCancelled};
 use bindery_core::time::now_ms;
@@ -65,7 +65,11 @@ impl Engine {
         let mut reopened = Vec::new();
         for doc in docs {
             let Some(state) = self.store().document(&doc).await? else { continue };
-            if state.status == DocumentStatus::Processing || state.status == DocumentStatus::Ready {
+            if !matches!(state.status, DocumentStatus::Failed | DocumentStatus::Cancelled) {
+                continue;
+            }
+            // A job of an earlier run (before a reprocess) reopens nothing: its result will be ignored.
+            if !jobs.iter().any(|j| j.document.as_deref() == Some(doc.as_str()) && run_of(j) == state.run) {
                 continue;
             }
             let ev = NewEvent::new(event::DOCUMENT_RETRIED, json!({"jobs": c.revive}));
@@ -74,7 +78,8 @@ impl Engine {
             // never enqueued; unique keys drop those that exist.
             if let Some(p) = self.registry().pipeline(&state.pipeline) {
                 for stage in crate::pipeline::runnable(&state, p) {
-                    c.enqueue.push(stage_job(&doc, p, &stage, &doc, &doc, self.options(), now));
+                    let t = Trace { run: state.run, correlation: &doc, causation: &doc };
+                    c.enqueue.push(stage_job(&doc, p, &stage, t, self.options(), now));
                 }
             }
             reopened.push(doc);
@@ -120,7 +125,7 @@ impl Engine {
 /// Runs an operator action again when a worker advanced the document between
 /// its read and its commit (a version conflict): the action re-reads the
 /// state and decides afresh.
-async fn retry_on_conflict<T, F, Fut>(mut action: F) -> Result<T, EngineError>
+pub(crate) async fn retry_on_conflict<T, F, Fut>(mut action: F) -> Result<T, EngineError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, EngineError>>,

@@ -5,7 +5,9 @@
 //! before running. Actions: `fail(N)` (retryable failure while the attempt
 //! is ≤ N), `fail` (every attempt), `permanent` (a permanent failure),
 //! `sleep(MS)`, `panic`. Being keyed by attempt number, a fail point behaves
-//! the same in every process, which the crash tests rely on.
+//! the same in every process, which the crash tests rely on. Besides stage
+//! names, `delete` (a deletion, before its point of no return) and
+//! `delete.blobs` (a deletion, before it deletes blobs) are fail points.
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -5,8 +5,10 @@
 //! twice yields the same id and no second run. An upload no pipeline
 //! accepts still becomes a document, failed at stage `ingest` with the
 //! reason, so every submission can be looked up and nothing is silently lost.
+//! A deleted document's stream stays in the log; submitting its bytes again
+//! appends a new `document.uploaded` to it and the document lives again.
 
-use crate::pipeline::stage_job;
+use crate::pipeline::{stage_job, Trace};
 use crate::{Engine, EngineError};
 use bindery_blob::Stored;
 use bindery_core::event::{self, DocumentFailed, Uploaded};
@@ -106,31 +108,48 @@ impl Engine {
         );
         let correlation = uploaded.id.0.clone();
         let mut events = vec![uploaded.clone().correlated(Some(&correlation), None)];
-        let mut enqueue = Vec::new();
-        match chosen {
-            Ok((p, _)) => {
+        if let Err(reason) = &chosen {
+            events.push(
+                NewEvent::new(event::DOCUMENT_FAILED, DocumentFailed { stage: "ingest".into(), reason: reason.clone() })
+                    .correlated(Some(&correlation), Some(&correlation)),
+            );
+        }
+        // A stream that exists without a document was deleted: the same bytes uploaded again start it afresh, as a
+        // new run (numbered by the version of the new `document.uploaded`) of the same id.
+        let mut expected = Expected::NoStream;
+        loop {
+            let run = match expected {
+                Expected::Exact(v) => v + 1,
+                _ => 1,
+            };
+            let mut enqueue = Vec::new();
+            if let Ok((p, _)) = &chosen {
+                let t = Trace { run, correlation: &correlation, causation: &correlation };
                 for root in p.roots() {
-                    enqueue.push(stage_job(id.as_str(), p, root, &correlation, &correlation, self.options(), now));
+                    enqueue.push(stage_job(id.as_str(), p, root, t, self.options(), now));
                 }
             }
-            Err(reason) => events.push(
-                NewEvent::new(event::DOCUMENT_FAILED, DocumentFailed { stage: "ingest".into(), reason })
-                    .correlated(Some(&correlation), Some(&correlation)),
-            ),
-        }
-        let commit = Commit {
-            appends: vec![Append { stream: id.to_string(), expected: Expected::NoStream, events }],
-            enqueue,
-            ..Default::default()
-        };
-        match self.store().commit(commit, now).await {
-            Ok(_) => {
-                metrics::counter!("bindery_documents_submitted_total").increment(1);
-                tracing::info!(document = %id, source, "document submitted");
-                Ok(Submitted { id, source: source.to_owned(), created: true })
-            }
-            Err(StoreError::Conflict { .. }) => Ok(Submitted { id, source: source.to_owned(), created: false }),
-            Err(e) => Err(e.into()),
+            let commit = Commit {
+                appends: vec![Append { stream: id.to_string(), expected, events: events.clone() }],
+                enqueue,
+                ..Default::default()
+            };
+            return match self.store().commit(commit, now).await {
+                Ok(_) => {
+                    metrics::counter!("bindery_documents_submitted_total").increment(1);
+                    tracing::info!(document = %id, source, "document submitted");
+                    Ok(Submitted { id, source: source.to_owned(), created: true })
+                }
+                Err(StoreError::Conflict { actual, .. }) if expected == Expected::NoStream => {
+                    if self.store().document(id.as_str()).await?.is_none() {
+                        expected = Expected::Exact(actual);
+                        continue;
+                    }
+                    Ok(Submitted { id, source: source.to_owned(), created: false })
+                }
+                Err(StoreError::Conflict { .. }) => Ok(Submitted { id, source: source.to_owned(), created: false }),
+                Err(e) => Err(e.into()),
+            };
         }
     }
 }

@@ -4,23 +4,29 @@
 //! [`Engine::submit`] ingests a file; [`worker::Worker`] claims and runs
 //! jobs until stopped; [`outbox::Outbox`] delivers the event log to sinks.
 //! Each long-running service follows one shape: an `Options` struct, a
-//! `run` that spawns it, and a handle to stop and join it.
+//! `run` that spawns it, and a handle to stop and join it. Documents can be
+//! reprocessed ([`Engine::reprocess`]) and deleted ([`Engine::delete_document`],
+//! a saga run by a job: see [`delete`]).
 //!
 //! Invariant: every state change the engine makes goes through one
 //! `Commit`, so a fact and its follow-up jobs are written together.
 
 mod admin;
+pub mod delete;
 pub mod failpoints;
 mod ingest;
 pub mod outbox;
 mod pipeline;
+mod reprocess;
 mod run;
 mod settle;
 pub mod worker;
 
 pub use admin::{CancelReport, RetryReport};
+pub use delete::DeleteReport;
 pub use failpoints::Failpoints;
 pub use ingest::Submitted;
+pub use reprocess::Reprocessed;
 pub use run::{probe, NOOP_KIND};
 
 use bindery_blob::BlobStore;

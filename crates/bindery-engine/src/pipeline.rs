@@ -16,28 +16,36 @@ use serde_json::json;
 
 pub const STAGE_KIND: &str = "stage";
 
-/// The job that runs `stage` for `document`. Its unique key makes enqueueing
-/// it twice (two racing completions, a replayed commit) harmless.
-pub fn stage_job(
-    document: &str,
-    p: &Pipeline,
-    stage: &str,
-    correlation: &str,
-    causation: &str,
-    opts: &EngineOptions,
-    now: Millis,
-) -> NewJob {
+/// Ids and numbers a stage job carries besides its stage.
+#[derive(Clone, Copy, Debug)]
+pub struct Trace<'a> {
+    /// The run of the document (see `DocumentState::run`).
+    pub run: i64,
+    pub correlation: &'a str,
+    pub causation: &'a str,
+}
+
+/// The job that runs `stage` for `document` in run `t.run`. Its unique key makes enqueueing it twice (two racing
+/// completions, a replayed commit) harmless. The first run keeps the original key `doc:pipeline:vN:stage`; a later
+/// run (reprocessing, an upload after deletion) adds `:rR`, so its jobs are not dropped as duplicates of the first.
+pub fn stage_job(document: &str, p: &Pipeline, stage: &str, t: Trace<'_>, opts: &EngineOptions, now: Millis) -> NewJob {
+    let run = if t.run > 1 { format!(":r{}", t.run) } else { String::new() };
     NewJob {
         queue: stage.to_owned(),
         kind: STAGE_KIND.to_owned(),
         document: Some(document.to_owned()),
-        payload: json!({"stage": stage, "pipeline": p.name, "version": p.version,
-                        "correlation": correlation, "causation": causation}),
+        payload: json!({"stage": stage, "pipeline": p.name, "version": p.version, "run": t.run,
+                        "correlation": t.correlation, "causation": t.causation}),
         priority: 0,
         run_at: now,
         max_attempts: opts.max_attempts,
-        unique_key: Some(format!("{document}:{}:v{}:{stage}", p.name, p.version)),
+        unique_key: Some(format!("{document}:{}:v{}{run}:{stage}", p.name, p.version)),
     }
+}
+
+/// The run a stage job belongs to (jobs from before runs were numbered belong to the first).
+pub fn run_of(job: &Job) -> i64 {
+    job.payload["run"].as_i64().unwrap_or(1)
 }
 
 pub fn stage_of(job: &Job) -> &str {
@@ -76,9 +84,9 @@ pub fn on_success(
     let mut jobs = Vec::new();
     if state.status == DocumentStatus::Processing {
         let done = state.done();
-        let corr = correlation.unwrap_or(&cause);
+        let t = Trace { run: state.run, correlation: correlation.unwrap_or(&cause), causation: &cause };
         for next in p.unblocked_by(stage, &done) {
-            jobs.push(stage_job(&state.id, p, next, corr, &cause, opts, now));
+            jobs.push(stage_job(&state.id, p, next, t, opts, now));
         }
         let mut all = done;
         all.insert(stage.to_owned());
@@ -109,15 +117,23 @@ impl Failure {
     }
 }
 
-pub fn on_failure(job: &Job, err: &StageError, opts: &EngineOptions, now: Millis) -> Failure {
-    let stage = stage_of(job);
-    let (correlation, causation) = ids(job);
+/// Whether a failed attempt was the job's last, the error to keep, and when to retry otherwise: the policy every job
+/// kind shares.
+pub fn give_up_or_retry(job: &Job, err: &StageError, opts: &EngineOptions, now: Millis) -> (bool, String, Option<Millis>) {
     let dead = !err.is_retryable() || job.attempt >= job.max_attempts;
     let error = if dead && err.is_retryable() {
         format!("{err} (gave up after {} attempts)", job.attempt)
     } else {
         err.to_string()
     };
+    let retry_at = (!dead).then(|| now + opts.retry.delay(job.attempt, &mut rand::thread_rng()).as_millis() as i64);
+    (dead, error, retry_at)
+}
+
+pub fn on_failure(job: &Job, err: &StageError, opts: &EngineOptions, now: Millis) -> Failure {
+    let stage = stage_of(job);
+    let (correlation, causation) = ids(job);
+    let (dead, error, retry_at) = give_up_or_retry(job, err, opts, now);
     let failed = StageFailed {
         stage: stage.into(),
         attempt: job.attempt,
@@ -130,7 +146,6 @@ pub fn on_failure(job: &Job, err: &StageError, opts: &EngineOptions, now: Millis
         let reason = DocumentFailed { stage: stage.into(), reason: error.clone() };
         events.push(NewEvent::new(event::DOCUMENT_FAILED, reason).correlated(correlation, causation));
     }
-    let retry_at = (!dead).then(|| now + opts.retry.delay(job.attempt, &mut rand::thread_rng()).as_millis() as i64);
     Failure { events, retry_at, error }
 }
 

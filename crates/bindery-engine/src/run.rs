@@ -2,9 +2,12 @@
 //!
 //! The stage runs in its own task, so a panic becomes an ordinary failure of
 //! that job instead of taking the worker down, and under a timeout, so a
-//! stuck stage ends. Fail points (see `failpoints`) are applied here.
+//! stuck stage ends. Fail points (see `failpoints`) are applied here. Besides
+//! stages, the worker runs document deletions (`delete`), the one job kind
+//! that is a saga of steps rather than a stage.
 
 use crate::failpoints::Action;
+use crate::delete::DELETE_KIND;
 use crate::pipeline::{stage_of, STAGE_KIND};
 use crate::Engine;
 use bindery_core::Job;
@@ -48,15 +51,22 @@ impl Engine {
                 probe::RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 Ok(StageOutput::default())
             }
-            STAGE_KIND => {
+            STAGE_KIND | DELETE_KIND => {
                 let engine = self.clone();
                 let j = job.clone();
-                match tokio::spawn(async move { engine.run_stage(&j).await }).await {
+                let task = tokio::spawn(async move {
+                    match j.kind.as_str() {
+                        STAGE_KIND => engine.run_stage(&j).await,
+                        _ => engine.run_delete(&j).await,
+                    }
+                });
+                let what = if job.kind == STAGE_KIND { "stage" } else { "job" };
+                match task.await {
                     Ok(r) => r,
                     Err(e) if e.is_panic() => {
-                        Err(StageError::Retryable(format!("stage panicked: {}", panic_message(e))))
+                        Err(StageError::Retryable(format!("{what} panicked: {}", panic_message(e))))
                     }
-                    Err(e) => Err(StageError::Retryable(format!("stage task ended: {e}"))),
+                    Err(e) => Err(StageError::Retryable(format!("{what} task ended: {e}"))),
                 }
             }
             other => Err(StageError::Permanent(format!("unknown job kind {other:?}"))),
@@ -79,21 +89,7 @@ impl Engine {
             .await
             .map_err(|e| StageError::Retryable(format!("loading document: {e}")))?
             .ok_or_else(|| StageError::Permanent(format!("document {doc} has no state")))?;
-        match self.options().failpoints.get(name) {
-            Some(Action::FailUntil(n)) if job.attempt <= n => {
-                return Err(StageError::Retryable(format!(
-                    "fail point: attempt {} of {n} injected failures",
-                    job.attempt
-                )))
-            }
-            Some(Action::FailAlways) => return Err(StageError::Retryable("fail point: injected failure".into())),
-            Some(Action::Permanent) => {
-                return Err(StageError::Permanent("fail point: injected permanent failure".into()))
-            }
-            Some(Action::Sleep(d)) => tokio::time::sleep(d).await,
-            Some(Action::Panic) => panic!("fail point: injected panic in stage {name}"),
-            _ => {}
-        }
+        self.failpoint(name, job.attempt).await?;
         // Trait upcasting: the stage gets only the search capability.
         let search: std::sync::Arc<dyn bindery_store::SearchIndex> = self.store().clone();
         let ctx = StageContext { document, blobs: self.blobs().clone(), search: Some(search) };
@@ -101,6 +97,25 @@ impl Engine {
         match tokio::time::timeout(limit, stage.run(&ctx)).await {
             Ok(r) => r,
             Err(_) => Err(StageError::Retryable(format!("stage {name} timed out after {} s", limit.as_secs()))),
+        }
+    }
+}
+
+impl Engine {
+    /// Applies the fail point named `name` (a stage, or a step of another job kind) to attempt `attempt`.
+    pub(crate) async fn failpoint(&self, name: &str, attempt: i32) -> Result<(), StageError> {
+        match self.options().failpoints.get(name) {
+            Some(Action::FailUntil(n)) if attempt <= n => {
+                Err(StageError::Retryable(format!("fail point: attempt {attempt} of {n} injected failures")))
+            }
+            Some(Action::FailAlways) => Err(StageError::Retryable("fail point: injected failure".into())),
+            Some(Action::Permanent) => Err(StageError::Permanent("fail point: injected permanent failure".into())),
+            Some(Action::Sleep(d)) => {
+                tokio::time::sleep(d).await;
+                Ok(())
+            }
+            Some(Action::Panic) => panic!("fail point: injected panic in {name}"),
+            _ => Ok(()),
         }
     }
 }

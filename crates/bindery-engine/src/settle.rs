@@ -5,8 +5,11 @@
 //! If that batch fails — typically a version conflict with another worker
 //! advancing the same document — each attempt is settled on its own, with
 //! a fresh read of its document, until it lands or its lease is gone.
+//! Deletion jobs settle here too (`delete::settle`): their end is a fact about
+//! the document (`document.deleted`, or a failed deletion with compensation).
 
-use crate::pipeline::{on_failure, on_success, stage_of, STAGE_KIND};
+use crate::delete::{self, DELETE_KIND};
+use crate::pipeline::{on_failure, on_success, run_of, stage_of, STAGE_KIND};
 use crate::run::Attempt;
 use crate::Engine;
 use bindery_core::event::StoredEvent;
@@ -79,11 +82,39 @@ impl Engine {
         let mut c = Commit::default();
         for a in batch {
             let job = &a.job;
+            if job.kind == DELETE_KIND {
+                let doc = delete::document_of(job).unwrap_or_default().to_owned();
+                if !states.contains_key(&doc) {
+                    if let Some(s) = self.store().document(&doc).await? {
+                        states.insert(doc.clone(), s);
+                    }
+                }
+                let state = states.get(&doc);
+                let (events, jobs, outcome) =
+                    delete::settle(state, job, &a.result, self.registry(), self.options(), now);
+                if let (Some(state), false) = (state, events.is_empty()) {
+                    let expected = Expected::Exact(state.version);
+                    match fold_appended(state.clone(), &doc, &events, now) {
+                        Some(next) => states.insert(doc.clone(), next),
+                        None => states.remove(&doc),
+                    };
+                    c.appends.push(Append { stream: doc, expected, events });
+                }
+                c.enqueue.extend(jobs);
+                c.finish.push(Finish { job: job.id, worker: worker.into(), outcome });
+                continue;
+            }
             let doc = match (&job.document, job.kind.as_str()) {
                 (Some(d), STAGE_KIND) => Some(d),
                 _ => None,
             };
-            let Some(doc) = doc else {
+            if let Some(d) = doc.filter(|d| !states.contains_key(*d)) {
+                if let Some(s) = self.store().document(d).await? {
+                    states.insert(d.clone(), s);
+                }
+            }
+            // A stage job of a deleted document (revived by hand after the deletion) ends without facts.
+            let Some(doc) = doc.filter(|d| states.contains_key(*d)) else {
                 let outcome = match &a.result {
                     Ok(_) => Outcome::Completed,
                     Err(e) => on_failure(job, e, self.options(), now).outcome(),
@@ -91,16 +122,10 @@ impl Engine {
                 c.finish.push(Finish { job: job.id, worker: worker.into(), outcome });
                 continue;
             };
-            if !states.contains_key(doc) {
-                let s = self
-                    .store()
-                    .document(doc)
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt(format!("no state for {doc}")))?;
-                states.insert(doc.clone(), s);
-            }
             let state = &states[doc];
             let (events, outcome) = match &a.result {
+                // A job of an earlier run (before a reprocess) has nothing to say about this one.
+                _ if run_of(job) != state.run => (vec![], Outcome::Completed),
                 Ok(_) if state.stages.get(stage_of(job)).is_some_and(|s| s.completed) => (vec![], Outcome::Completed),
                 Ok(out) => {
                     let p = self.registry().pipeline(&state.pipeline).ok_or_else(|| {
@@ -131,11 +156,18 @@ impl Engine {
 }
 
 fn fold_pending(state: DocumentState, doc: &str, events: &[bindery_core::NewEvent], now: i64) -> DocumentState {
+    fold_appended(state, doc, events, now).expect("stage events never delete a document")
+}
+
+/// The state after `events`; `None` once a document is deleted.
+fn fold_appended(
+    state: DocumentState,
+    doc: &str,
+    events: &[bindery_core::NewEvent],
+    now: i64,
+) -> Option<DocumentState> {
     let version = state.version;
-    StoredEvent::appended(doc, version, 0, events, now)
-        .iter()
-        .fold(Some(state), DocumentState::apply)
-        .expect("folding onto an existing state")
+    StoredEvent::appended(doc, version, 0, events, now).iter().fold(Some(state), DocumentState::apply)
 }
 
 fn record(a: &Attempt) {

@@ -9,7 +9,9 @@
 //! or a job completed without its fact.
 
 mod accounts;
+mod blob_refs;
 mod error;
+mod idempotency;
 mod model;
 pub mod postgres;
 mod rows;
@@ -19,7 +21,9 @@ mod subscribe;
 pub mod testing;
 
 pub use accounts::*;
+pub use blob_refs::BlobRefs;
 pub use error::StoreError;
+pub use idempotency::{Idempotency, IdempotencyClaim, StoredResponse};
 pub use model::*;
 pub use subscribe::subscribe;
 
@@ -90,7 +94,7 @@ pub trait Documents: Send + Sync {
     async fn documents(&self, after_id: &str, limit: i64) -> Result<Vec<DocumentState>>;
     /// The documents of one project, by id after `after_id` (cursor pagination).
     async fn project_documents(&self, project: &str, after_id: &str, limit: i64) -> Result<Vec<DocumentState>>;
-    /// Drops every projection and folds the whole log again.
+    /// Drops every projection (and the blob references that follow from them) and folds the whole log again.
     async fn rebuild_projections(&self) -> Result<u64>;
 }
 
@@ -142,7 +146,9 @@ pub trait SearchIndex: Send + Sync {
 }
 
 /// Everything a Bindery store offers.
-pub trait Store: EventLog + JobQueue + Documents + Commits + Cursors + SearchIndex + Accounts {
+pub trait Store:
+    EventLog + JobQueue + Documents + Commits + Cursors + SearchIndex + Accounts + BlobRefs + Idempotency
+{
     /// `sqlite` or `postgres`, for logs and benchmark output.
     fn backend(&self) -> &'static str;
 }

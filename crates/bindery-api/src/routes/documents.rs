@@ -56,11 +56,13 @@ pub struct UploadQuery {
 
 /// Uploads one file as the raw body (`?filename=`), or one or more files as `multipart/form-data` parts. Bytes
 /// stream to storage as they arrive; nothing holds the whole file in memory. Uploading the same bytes to the same
-/// project again returns the existing document (`created: false`), so retries are safe.
+/// project again returns the existing document (`created: false`), so retries are safe; while that document is being
+/// deleted the answer is `conflict`, and once it is deleted the upload creates it afresh.
 #[utoipa::path(post, path = "/api/v1/projects/{project}/documents", tag = "documents", security(("bearer" = [])),
     params(("project" = String, Path), UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file, or multipart/form-data with file parts"),
     responses((status = 201, body = Uploads), (status = 200, body = Uploads, description = "already uploaded"),
+              (status = 409, body = crate::error::Problem),
               (status = 413, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
 pub async fn upload(
     State(state): State<AppState>,
@@ -121,12 +123,20 @@ where
     let reader = tokio_util::io::StreamReader::new(body.map_err(|e| std::io::Error::other(e.to_string())));
     let limit = Some(state.options.max_upload_bytes);
     match state.engine.submit_reader(&source, reader, limit, Some(project)).await {
+        Ok(s) if !s.created && is_deleting(state, s.id.as_str()).await? => Err(ApiError::Conflict(format!(
+            "document {} (the same file) is being deleted; upload it again once it is gone",
+            s.id
+        ))),
         Ok(s) => Ok(UploadedDocument { id: s.id.to_string(), source: s.source, created: s.created }),
         Err(EngineError::Io { source: e, .. }) | Err(EngineError::Blob(BlobError::Io(e))) => {
             Err(ApiError::BadRequest(format!("the upload was interrupted: {e}")))
         }
         Err(e) => Err(e.into()),
     }
+}
+
+async fn is_deleting(state: &AppState, id: &str) -> ApiResult<bool> {
+    Ok(state.store().document(id).await?.is_some_and(|d| d.status == bindery_core::DocumentStatus::Deleting))
 }
 
 #[derive(Deserialize, IntoParams)]

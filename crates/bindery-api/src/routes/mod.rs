@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod admin;
 pub mod artifacts;
 pub mod documents;
+pub mod lifecycle;
 pub mod limit;
 pub mod progress;
 pub mod projects;
@@ -35,8 +36,9 @@ pub fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::disable()),
         )
         .route("/projects/{project}/progress/stream", get(progress::project_stream))
-        .route("/documents/{id}", get(documents::get))
+        .route("/documents/{id}", get(documents::get).delete(lifecycle::delete))
         .route("/documents/{id}/cancel", post(documents::cancel))
+        .route("/documents/{id}/reprocess", post(lifecycle::reprocess))
         .route("/documents/{id}/events", get(documents::events))
         .route("/documents/{id}/book", get(documents::book))
         .route("/documents/{id}/dictionary", get(documents::dictionary))
@@ -56,5 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(system::metrics))
         .route("/openapi.json", get(crate::openapi::json))
         .route("/docs", get(crate::openapi::page))
+        // Outermost on every route, so that it sees the full path; it only acts on POSTs under /api/v1.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::idempotency::layer))
         .with_state(state)
 }

@@ -14,6 +14,7 @@ use bindery_core::time::Millis;
 use bindery_core::{DocumentState, NewJob};
 use sqlx::types::Json;
 use sqlx::{Postgres, Transaction};
+use std::collections::BTreeSet;
 
 type Tx = Transaction<'static, Postgres>;
 
@@ -132,12 +133,38 @@ async fn insert_events(tx: &mut Tx, events: &mut [StoredEvent]) -> Result<()> {
     Ok(())
 }
 
+/// Folds `events` into the stream's document projection, and keeps the document's blob references in step: rewritten
+/// when its set of blobs changed, removed with the projection when the document is deleted.
 async fn project(tx: &mut Tx, stream: &str, events: &[StoredEvent]) -> Result<()> {
     let current: Option<Json<DocumentState>> =
         sqlx::query_scalar("SELECT state FROM documents WHERE id = $1").bind(stream).fetch_optional(&mut **tx).await?;
-    if let Some(state) = fold(current.map(|j| j.0), events) {
-        upsert_document(tx, &state).await?;
+    let current = current.map(|j| j.0);
+    let before = current.as_ref().map(DocumentState::blob_keys);
+    match fold(current, events) {
+        Some(state) => {
+            upsert_document(tx, &state).await?;
+            let after = state.blob_keys();
+            if before.as_ref() != Some(&after) {
+                set_blob_refs(tx, &state.id, &after).await?;
+            }
+        }
+        None if before.is_some() => {
+            sqlx::query("DELETE FROM documents WHERE id = $1").bind(stream).execute(&mut **tx).await?;
+            sqlx::query("DELETE FROM document_blobs WHERE document = $1").bind(stream).execute(&mut **tx).await?;
+        }
+        None => {}
     }
+    Ok(())
+}
+
+/// Replaces the blob references of `document` with `keys`.
+pub(super) async fn set_blob_refs(tx: &mut Tx, document: &str, keys: &BTreeSet<String>) -> Result<()> {
+    sqlx::query("DELETE FROM document_blobs WHERE document = $1").bind(document).execute(&mut **tx).await?;
+    sqlx::query("INSERT INTO document_blobs (document, key) SELECT $1, k FROM UNNEST($2::TEXT[]) AS t (k) ON CONFLICT DO NOTHING")
+        .bind(document)
+        .bind(keys.iter().cloned().collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

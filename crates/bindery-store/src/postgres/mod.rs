@@ -9,7 +9,9 @@
 //! as a fallback.
 
 mod accounts;
+mod blob_refs;
 mod commit;
+mod idempotency;
 mod jobs;
 mod search;
 
@@ -162,6 +164,7 @@ impl Documents for PgStore {
         // so no event can slip in between the fold and the write.
         sqlx::query("SELECT last FROM event_sequence FOR UPDATE").execute(&mut *tx).await?;
         sqlx::query("DELETE FROM documents").execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM document_blobs").execute(&mut *tx).await?;
         let mut states = Replay::default();
         let mut after = 0;
         loop {
@@ -178,6 +181,7 @@ impl Documents for PgStore {
         }
         for s in states.states() {
             commit::upsert_document(&mut tx, s).await?;
+            commit::set_blob_refs(&mut tx, &s.id, &s.blob_keys()).await?;
         }
         tx.commit().await?;
         Ok(states.len())

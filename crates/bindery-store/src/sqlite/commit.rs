@@ -9,6 +9,7 @@ use bindery_core::event::StoredEvent;
 use bindery_core::time::Millis;
 use bindery_core::{DocumentState, NewJob};
 use sqlx::{QueryBuilder, Sqlite, Transaction};
+use std::collections::BTreeSet;
 
 type Tx = Transaction<'static, Sqlite>;
 
@@ -105,13 +106,37 @@ async fn insert_events(tx: &mut Tx, events: &[StoredEvent]) -> Result<()> {
     Ok(())
 }
 
-/// Folds `events` into the stream's document projection.
+/// Folds `events` into the stream's document projection, and keeps the document's blob references in step: rewritten
+/// when its set of blobs changed, removed with the projection when the document is deleted.
 async fn project(tx: &mut Tx, stream: &str, events: &[StoredEvent]) -> Result<()> {
     let row = sqlx::query("SELECT state FROM documents WHERE id = ?").bind(stream).fetch_optional(&mut **tx).await?;
     let current = row.as_ref().map(state_of).transpose()?;
-    if let Some(state) = fold(current, events) {
-        upsert_document(tx, &state).await?;
+    let before = current.as_ref().map(DocumentState::blob_keys);
+    match fold(current, events) {
+        Some(state) => {
+            upsert_document(tx, &state).await?;
+            let after = state.blob_keys();
+            if before.as_ref() != Some(&after) {
+                set_blob_refs(tx, &state.id, &after).await?;
+            }
+        }
+        None if before.is_some() => {
+            sqlx::query("DELETE FROM documents WHERE id = ?").bind(stream).execute(&mut **tx).await?;
+            sqlx::query("DELETE FROM document_blobs WHERE document = ?").bind(stream).execute(&mut **tx).await?;
+        }
+        None => {}
     }
+    Ok(())
+}
+
+/// Replaces the blob references of `document` with `keys`.
+pub(super) async fn set_blob_refs(tx: &mut Tx, document: &str, keys: &BTreeSet<String>) -> Result<()> {
+    sqlx::query("DELETE FROM document_blobs WHERE document = ?").bind(document).execute(&mut **tx).await?;
+    sqlx::query("INSERT OR IGNORE INTO document_blobs (document, key) SELECT ?, value FROM json_each(?)")
+        .bind(document)
+        .bind(serde_json::to_string(keys).expect("keys serialise"))
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 

@@ -9,8 +9,10 @@
 //! `synchronous=NORMAL`: a power cut may lose the last commits, never corrupt.
 
 mod accounts;
+mod blob_refs;
 mod commit;
 mod fts_query;
+mod idempotency;
 mod jobs;
 mod search;
 
@@ -125,6 +127,7 @@ impl Documents for SqliteStore {
     async fn rebuild_projections(&self) -> Result<u64> {
         let mut tx = self.begin().await?;
         sqlx::query("DELETE FROM documents").execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM document_blobs").execute(&mut *tx).await?;
         let mut states = Replay::default();
         let mut after = 0;
         loop {
@@ -141,6 +144,7 @@ impl Documents for SqliteStore {
         }
         for s in states.states() {
             commit::upsert_document(&mut tx, s).await?;
+            commit::set_blob_refs(&mut tx, &s.id, &s.blob_keys()).await?;
         }
         tx.commit().await?;
         Ok(states.len())

@@ -1,0 +1,33 @@
+-- Which blobs each live document references (its original and every
+-- artifact), kept in the same transaction as the projection. Deleting a
+-- document deletes only the blobs no other document references: the same
+-- bytes uploaded to two projects are two documents sharing blobs.
+CREATE TABLE document_blobs (
+    document TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    PRIMARY KEY (document, key)
+);
+CREATE INDEX document_blobs_key ON document_blobs (key);
+
+INSERT INTO document_blobs (document, key)
+SELECT id, state ->> 'blob_key' FROM documents WHERE state ->> 'blob_key' IS NOT NULL
+ON CONFLICT DO NOTHING;
+INSERT INTO document_blobs (document, key)
+SELECT d.id, a ->> 'key' FROM documents d, jsonb_array_elements(d.state -> 'artifacts') a
+WHERE a ->> 'key' IS NOT NULL
+ON CONFLICT DO NOTHING;
+
+-- Idempotency-Key records (the IETF httpapi draft): one per principal and
+-- key. `status` is NULL while the first request is in flight; then the
+-- stored response is replayed to repeats with the same fingerprint.
+CREATE TABLE idempotency_keys (
+    scope        TEXT    NOT NULL,
+    key          TEXT    NOT NULL,
+    fingerprint  TEXT    NOT NULL,
+    status       INTEGER,
+    content_type TEXT,
+    body         BYTEA,
+    created_ms   BIGINT  NOT NULL,
+    PRIMARY KEY (scope, key)
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_ms);
