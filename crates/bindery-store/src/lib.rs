@@ -17,11 +17,13 @@ pub mod sqlite;
 mod subscribe;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod webhooks;
 
 pub use accounts::*;
 pub use error::StoreError;
 pub use model::*;
 pub use subscribe::subscribe;
+pub use webhooks::*;
 
 use async_trait::async_trait;
 use bindery_core::event::StoredEvent;
@@ -142,7 +144,7 @@ pub trait SearchIndex: Send + Sync {
 }
 
 /// Everything a Bindery store offers.
-pub trait Store: EventLog + JobQueue + Documents + Commits + Cursors + SearchIndex + Accounts {
+pub trait Store: EventLog + JobQueue + Documents + Commits + Cursors + SearchIndex + Accounts + Webhooks {
     /// `sqlite` or `postgres`, for logs and benchmark output.
     fn backend(&self) -> &'static str;
 }

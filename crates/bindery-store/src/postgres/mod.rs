@@ -12,6 +12,7 @@ mod accounts;
 mod commit;
 mod jobs;
 mod search;
+mod webhooks;
 
 use crate::rows::{event_from_row, Replay, EVENT_COLUMNS};
 use crate::{Cursors, Documents, EventLog, Result, Store};

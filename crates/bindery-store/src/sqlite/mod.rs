@@ -13,6 +13,7 @@ mod commit;
 mod fts_query;
 mod jobs;
 mod search;
+mod webhooks;
 
 use crate::rows::{event_from_row, parse_state, Replay, EVENT_COLUMNS};
 use crate::{Cursors, Documents, EventLog, Result, Store};
