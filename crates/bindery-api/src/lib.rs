@@ -6,7 +6,8 @@
 //! Layout:
 //! - `error`: the stable error codes and RFC 9457 problem documents;
 //! - `auth`: passwords, tokens, API keys and the [`auth::Caller`] extractor that every protected handler takes;
-//! - `routes/*`: one module per resource (accounts, projects, documents, progress, artifacts, admin, system);
+//! - `routes/*`: one module per resource (accounts, projects, documents, progress, artifacts, webhooks, admin,
+//!   system);
 //! - `openapi`: the OpenAPI 3.1 document, generated from the handlers' annotations, and its HTML page.
 //!
 //! Invariants:
@@ -46,6 +47,9 @@ pub struct ApiOptions {
     pub max_upload_bytes: u64,
     /// Requests per second allowed per user or API key, with a burst of twice that (0 disables).
     pub rate_per_second: u32,
+    /// Private, loopback or link-local addresses webhook endpoints may point at anyway (`--webhook-allow`); empty by
+    /// default: public addresses only. The dispatcher must be given the same list.
+    pub webhook_allow: bindery_outbox::Allowlist,
 }
 
 impl ApiOptions {
@@ -57,6 +61,7 @@ impl ApiOptions {
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             max_upload_bytes: 1 << 30,
             rate_per_second: 50,
+            webhook_allow: bindery_outbox::Allowlist::default(),
         }
     }
 }
