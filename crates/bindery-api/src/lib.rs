@@ -8,7 +8,7 @@
 //! - `auth`: passwords, tokens, API keys and the [`auth::Caller`] extractor that every protected handler takes;
 //! - `idempotency`: `Idempotency-Key` replay for POST requests;
 //! - `routes/*`: one module per resource (accounts, projects, documents and their lifecycle, progress, artifacts,
-//!   admin, system);
+//!   webhooks, admin, system);
 //! - `openapi`: the OpenAPI 3.1 document, generated from the handlers' annotations, and its HTML page;
 //! - `tail`: one shared reader of the event log that every progress stream of the process follows.
 //!
@@ -51,6 +51,9 @@ pub struct ApiOptions {
     pub max_upload_bytes: u64,
     /// Requests per second allowed per user or API key, with a burst of twice that (0 disables).
     pub rate_per_second: u32,
+    /// Private, loopback or link-local addresses webhook endpoints may point at anyway (`--webhook-allow`); empty by
+    /// default: public addresses only. The dispatcher must be given the same list.
+    pub webhook_allow: bindery_outbox::Allowlist,
 }
 
 impl ApiOptions {
@@ -62,6 +65,7 @@ impl ApiOptions {
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             max_upload_bytes: 1 << 30,
             rate_per_second: 50,
+            webhook_allow: bindery_outbox::Allowlist::default(),
         }
     }
 }

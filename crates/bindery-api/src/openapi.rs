@@ -2,7 +2,7 @@
 //! lists every operation. The page is rendered here from the same document, with no script or asset from elsewhere,
 //! so it works on machines without internet access.
 
-use crate::routes::{accounts, admin, artifacts, documents, lifecycle, progress, projects, system};
+use crate::routes::{accounts, admin, artifacts, documents, lifecycle, progress, projects, system, webhooks};
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -22,6 +22,8 @@ use utoipa::{Modify, OpenApi};
         documents::dictionary, documents::search, lifecycle::delete, lifecycle::reprocess,
         progress::get, progress::document_stream, progress::project_stream,
         artifacts::list, artifacts::download,
+        webhooks::list, webhooks::create, webhooks::get, webhooks::update, webhooks::delete, webhooks::rotate_secret,
+        webhooks::test, webhooks::deliveries, webhooks::delivery, webhooks::retry,
         admin::queues, admin::jobs, admin::retry, admin::projects,
         system::health, system::ready, system::metrics,
     ),
@@ -32,6 +34,7 @@ use utoipa::{Modify, OpenApi};
         (name = "documents", description = "Upload, list, read, cancel, reprocess, delete, search"),
         (name = "progress", description = "Progress snapshots and Server-Sent Events"),
         (name = "artifacts", description = "Covers, audio, exports, with HTTP Range"),
+        (name = "webhooks", description = "Signed event deliveries to a project's endpoints, with a delivery log"),
         (name = "admin", description = "Queues, dead jobs (instance administrators)"),
         (name = "system", description = "Health, readiness, metrics"),
     )

@@ -2,7 +2,8 @@
 //!
 //! [`Engine`] ties a store, blob storage and the stage registry together.
 //! [`Engine::submit`] ingests a file; [`worker::Worker`] claims and runs
-//! jobs until stopped; [`outbox::Outbox`] delivers the event log to sinks.
+//! jobs until stopped; [`outbox::Outbox`] delivers the event log to sinks;
+//! [`webhooks::Dispatcher`] delivers each project's events to its webhook endpoints.
 //! Each long-running service follows one shape: an `Options` struct, a
 //! `run` that spawns it, and a handle to stop and join it. Documents can be
 //! reprocessed ([`Engine::reprocess`]) and deleted ([`Engine::delete_document`],
@@ -20,6 +21,7 @@ mod pipeline;
 mod reprocess;
 mod run;
 mod settle;
+pub mod webhooks;
 pub mod worker;
 
 pub use admin::{CancelReport, RetryReport};

@@ -54,17 +54,25 @@ pub struct DeliveryError {
     pub message: String,
     /// How long the destination asked us to wait, when it said so.
     pub retry_after: Option<Duration>,
+    /// The HTTP status the destination answered, when it answered at all (webhooks only).
+    pub status: Option<u16>,
 }
 
 impl DeliveryError {
     /// A failure that may go away by itself: timeouts, outages, throttling.
     pub fn retryable(message: impl Into<String>) -> Self {
-        Self { retryable: true, message: message.into(), retry_after: None }
+        Self { retryable: true, message: message.into(), retry_after: None, status: None }
     }
 
     /// A failure that repeating the same request cannot fix.
     pub fn permanent(message: impl Into<String>) -> Self {
-        Self { retryable: false, message: message.into(), retry_after: None }
+        Self { retryable: false, message: message.into(), retry_after: None, status: None }
+    }
+
+    /// Records the status the destination answered.
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
     }
 
     /// Records the delay the destination asked for.

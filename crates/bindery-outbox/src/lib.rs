@@ -30,7 +30,7 @@ mod webhook;
 pub use error::{ConfigError, DeliveryError, VerifyError};
 pub use nats::{NatsSink, DEFAULT_STREAM, DEFAULT_SUBJECT_PREFIX};
 pub use redis_stream::{entry_id, RedisSink, DEFAULT_STREAM_KEY};
-pub use signature::{sign, verify, SignatureHeaders};
+pub use signature::{generate_secret, sign, verify, SignatureHeaders};
 pub use sink::Sink;
 pub use spec::{parse_sink, parse_sink_with};
 pub use ssrf::{check_url, is_forbidden, safe_client, Allowlist, AllowlistError, SsrfError};

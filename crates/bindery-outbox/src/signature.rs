@@ -24,6 +24,15 @@ const SECRET_PREFIX: &str = "whsec_";
 /// The only signature version the spec currently defines.
 const VERSION: &str = "v1";
 
+/// A fresh signing secret: `whsec_` and the base64 of 24 random bytes (192 bits), the form the spec's libraries
+/// expect.
+pub fn generate_secret() -> String {
+    use rand::RngCore;
+    let mut key = [0u8; 24];
+    rand::thread_rng().fill_bytes(&mut key);
+    format!("{SECRET_PREFIX}{}", STANDARD.encode(key))
+}
+
 /// Turns a configured secret into HMAC key bytes.
 ///
 /// A `whsec_` secret carries its key in base64. Anything else is taken as the
@@ -126,6 +135,14 @@ pub fn verify(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_secrets_are_fresh_whsec_keys() {
+        let (a, b) = (generate_secret(), generate_secret());
+        assert_ne!(a, b);
+        assert!(a.starts_with("whsec_"), "{a}");
+        assert_eq!(secret_key(&a).unwrap().len(), 24);
+    }
 
     #[test]
     fn raw_secrets_are_used_as_bytes() {

@@ -99,15 +99,11 @@ impl WebhookSink {
     pub fn url(&self) -> &Url {
         &self.url
     }
-}
 
-#[async_trait]
-impl Sink for WebhookSink {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    async fn deliver(&self, event: &CloudEvent) -> Result<(), DeliveryError> {
+    /// Posts one event and returns the status of the successful answer; a failure carries the status in
+    /// [`DeliveryError::status`] when the endpoint answered. The per-project dispatcher keeps both in its delivery
+    /// log; [`Sink::deliver`] is this without the status.
+    pub async fn post(&self, event: &CloudEvent) -> Result<u16, DeliveryError> {
         // Checked at construction already; checked again because a literal
         // IP host never reaches the client's filtering resolver, and this is
         // the last point before the connection.
@@ -128,7 +124,19 @@ impl Sink for WebhookSink {
             .send()
             .await
             .map_err(|e| classify_transport(&self.name, e))?;
-        classify_status(&self.name, response.status(), response.headers())
+        classify_status(&self.name, response.status(), response.headers())?;
+        Ok(response.status().as_u16())
+    }
+}
+
+#[async_trait]
+impl Sink for WebhookSink {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn deliver(&self, event: &CloudEvent) -> Result<(), DeliveryError> {
+        self.post(event).await.map(|_| ())
     }
 }
 
@@ -157,12 +165,12 @@ fn classify_status(name: &str, status: StatusCode, headers: &HeaderMap) -> Resul
     let transient =
         status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::REQUEST_TIMEOUT;
     if transient {
-        Err(DeliveryError::retryable(message).with_retry_after(retry_after(headers)))
+        Err(DeliveryError::retryable(message).with_retry_after(retry_after(headers)).with_status(status.as_u16()))
     } else {
         // Other 4xx answers mean the endpoint rejects this request as such,
         // and redirects are configuration mistakes; sending the same bytes
         // again would get the same answer.
-        Err(DeliveryError::permanent(message))
+        Err(DeliveryError::permanent(message).with_status(status.as_u16()))
     }
 }
 
@@ -207,7 +215,9 @@ mod tests {
         assert!(classify_status("t", StatusCode::NO_CONTENT, &none).is_ok());
         for retry in [408, 429, 500, 502, 503] {
             let status = StatusCode::from_u16(retry).unwrap();
-            assert!(classify_status("t", status, &none).unwrap_err().retryable, "{retry}");
+            let err = classify_status("t", status, &none).unwrap_err();
+            assert!(err.retryable, "{retry}");
+            assert_eq!(err.status, Some(retry));
         }
         for give_up in [301, 400, 401, 404, 410, 422] {
             let status = StatusCode::from_u16(give_up).unwrap();

@@ -19,6 +19,7 @@ pub mod sqlite;
 mod subscribe;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod webhooks;
 
 pub use accounts::*;
 pub use blob_refs::BlobRefs;
@@ -26,6 +27,7 @@ pub use error::StoreError;
 pub use idempotency::{Idempotency, IdempotencyClaim, StoredResponse};
 pub use model::*;
 pub use subscribe::subscribe;
+pub use webhooks::*;
 
 use async_trait::async_trait;
 use bindery_core::event::StoredEvent;
@@ -147,7 +149,7 @@ pub trait SearchIndex: Send + Sync {
 
 /// Everything a Bindery store offers.
 pub trait Store:
-    EventLog + JobQueue + Documents + Commits + Cursors + SearchIndex + Accounts + BlobRefs + Idempotency
+    EventLog + JobQueue + Documents + Commits + Cursors + SearchIndex + Accounts + BlobRefs + Idempotency + Webhooks
 {
     /// `sqlite` or `postgres`, for logs and benchmark output.
     fn backend(&self) -> &'static str;

@@ -170,3 +170,83 @@ impl Replay {
         self.0.len() as u64
     }
 }
+
+/// The columns of `webhook_endpoints` except the secret, in the order `webhook_from_row!` reads.
+pub(crate) const WEBHOOK_COLUMNS: &str = "id, project, url, description, event_types, enabled, disabled_reason, \
+     failure_streak, created_ms, updated_ms";
+
+/// The columns of `webhook_deliveries`, in the order `delivery_from_row!` reads.
+pub(crate) const DELIVERY_COLUMNS: &str = "id, endpoint, event_id, event_type, payload, state, attempts, \
+     next_attempt_ms, last_status_code, last_error, created_ms, updated_ms";
+
+macro_rules! webhook_from_row {
+    ($row:expr) => {{
+        use sqlx::Row as _;
+        let row = $row;
+        let types: sqlx::types::Json<Vec<String>> = row.try_get("event_types")?;
+        Ok::<_, $crate::StoreError>($crate::WebhookEndpoint {
+            id: row.try_get("id")?,
+            project: row.try_get("project")?,
+            url: row.try_get("url")?,
+            description: row.try_get("description")?,
+            event_types: types.0,
+            enabled: row.try_get("enabled")?,
+            disabled_reason: row.try_get("disabled_reason")?,
+            failure_streak: row.try_get("failure_streak")?,
+            created_ms: row.try_get("created_ms")?,
+            updated_ms: row.try_get("updated_ms")?,
+        })
+    }};
+}
+
+macro_rules! delivery_from_row {
+    ($row:expr) => {{
+        use sqlx::Row as _;
+        let row = $row;
+        let payload: sqlx::types::Json<serde_json::Value> = row.try_get("payload")?;
+        let state: String = row.try_get("state")?;
+        Ok::<_, $crate::StoreError>($crate::WebhookDelivery {
+            id: row.try_get("id")?,
+            endpoint: row.try_get("endpoint")?,
+            event_id: row.try_get("event_id")?,
+            event_type: row.try_get("event_type")?,
+            payload: payload.0,
+            state: $crate::DeliveryState::parse(&state)
+                .ok_or_else(|| $crate::StoreError::Corrupt(format!("unknown delivery state {state:?}")))?,
+            attempts: row.try_get("attempts")?,
+            next_attempt_ms: row.try_get("next_attempt_ms")?,
+            last_status_code: row.try_get("last_status_code")?,
+            last_error: row.try_get("last_error")?,
+            created_ms: row.try_get("created_ms")?,
+            updated_ms: row.try_get("updated_ms")?,
+        })
+    }};
+}
+
+macro_rules! attempt_from_row {
+    ($row:expr) => {{
+        use sqlx::Row as _;
+        let row = $row;
+        Ok::<_, $crate::StoreError>($crate::DeliveryAttempt {
+            attempt: row.try_get("attempt")?,
+            time_ms: row.try_get("time_ms")?,
+            status_code: row.try_get("status_code")?,
+            error: row.try_get("error")?,
+            duration_ms: row.try_get("duration_ms")?,
+        })
+    }};
+}
+
+pub(crate) use attempt_from_row;
+pub(crate) use delivery_from_row;
+pub(crate) use webhook_from_row;
+
+/// The reason an endpoint is disabled with after too many failures.
+pub(crate) fn streak_reason(streak: i32, last_error: Option<&str>) -> String {
+    format!("disabled after {streak} failed attempts in a row; last error: {}", last_error.unwrap_or("none recorded"))
+}
+
+/// `cols` with every column prefixed by `alias.`, for queries that join tables sharing column names.
+pub(crate) fn qualified(cols: &str, alias: &str) -> String {
+    cols.split(", ").map(|c| format!("{alias}.{}", c.trim())).collect::<Vec<_>>().join(", ")
+}

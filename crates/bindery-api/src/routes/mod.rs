@@ -9,6 +9,8 @@ pub mod limit;
 pub mod progress;
 pub mod projects;
 pub mod system;
+mod webhook_checks;
+pub mod webhooks;
 
 use crate::AppState;
 use axum::extract::DefaultBodyLimit;
@@ -36,6 +38,16 @@ pub fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::disable()),
         )
         .route("/projects/{project}/progress/stream", get(progress::project_stream))
+        .route("/projects/{project}/webhooks", get(webhooks::list).post(webhooks::create))
+        .route(
+            "/projects/{project}/webhooks/{id}",
+            get(webhooks::get).patch(webhooks::update).delete(webhooks::delete),
+        )
+        .route("/projects/{project}/webhooks/{id}/rotate-secret", post(webhooks::rotate_secret))
+        .route("/projects/{project}/webhooks/{id}/test", post(webhooks::test))
+        .route("/projects/{project}/webhooks/{id}/deliveries", get(webhooks::deliveries))
+        .route("/projects/{project}/webhooks/{id}/deliveries/{delivery}", get(webhooks::delivery))
+        .route("/projects/{project}/webhooks/{id}/deliveries/{delivery}/retry", post(webhooks::retry))
         .route("/documents/{id}", get(documents::get).delete(lifecycle::delete))
         .route("/documents/{id}/cancel", post(documents::cancel))
         .route("/documents/{id}/reprocess", post(lifecycle::reprocess))

@@ -14,6 +14,7 @@ mod commit;
 mod idempotency;
 mod jobs;
 mod search;
+mod webhooks;
 
 use crate::rows::{event_from_row, Replay, EVENT_COLUMNS};
 use crate::{Cursors, Documents, EventLog, Result, Store};

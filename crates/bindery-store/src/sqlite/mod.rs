@@ -15,6 +15,7 @@ mod fts_query;
 mod idempotency;
 mod jobs;
 mod search;
+mod webhooks;
 
 use crate::rows::{event_from_row, parse_state, Replay, EVENT_COLUMNS};
 use crate::{Cursors, Documents, EventLog, Result, Store};
