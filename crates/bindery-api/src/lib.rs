@@ -7,7 +7,8 @@
 //! - `error`: the stable error codes and RFC 9457 problem documents;
 //! - `auth`: passwords, tokens, API keys and the [`auth::Caller`] extractor that every protected handler takes;
 //! - `routes/*`: one module per resource (accounts, projects, documents, progress, artifacts, admin, system);
-//! - `openapi`: the OpenAPI 3.1 document, generated from the handlers' annotations, and its HTML page.
+//! - `openapi`: the OpenAPI 3.1 document, generated from the handlers' annotations, and its HTML page;
+//! - `ui`: the web UI at `/` and `/ui/...`, server-rendered pages over the same handlers and checks.
 //!
 //! Invariants:
 //! - no handler reads or writes a project's data without `Caller::require` on that project first; a document is
@@ -19,6 +20,7 @@ pub mod auth;
 pub mod error;
 mod openapi;
 mod routes;
+mod ui;
 
 use axum::Router;
 use bindery_engine::Engine;

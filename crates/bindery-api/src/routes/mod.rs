@@ -56,5 +56,6 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(system::metrics))
         .route("/openapi.json", get(crate::openapi::json))
         .route("/docs", get(crate::openapi::page))
+        .merge(crate::ui::router())
         .with_state(state)
 }
