@@ -23,6 +23,9 @@ if [ "${1:-}" = "--test" ]; then
   command -v psql >/dev/null || need_apt+=(postgresql-client)
   # Baselines the tests and benchmarks compare against.
   command -v pdftotext >/dev/null || need_apt+=(poppler-utils)
+  # The web UI's end-to-end test drives headless Chromium through chromedriver.
+  have_pkg chromium || need_apt+=(chromium)
+  have_pkg chromium-driver || need_apt+=(chromium-driver)
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"

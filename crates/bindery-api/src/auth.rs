@@ -1,11 +1,19 @@
 //! Who is calling, and what they may do.
 //!
-//! Three credentials, all sent as `Authorization: Bearer …`:
+//! Three credentials, sent as `Authorization: Bearer …`:
 //! - **access tokens**: JWTs (HS256) valid for 15 minutes, carrying only the user id; the user is re-read on every
 //!   request, so a deleted user or a withdrawn admin flag takes effect at once;
 //! - **refresh tokens**: random 256-bit secrets, stored hashed, single use and rotated (see
 //!   `bindery_store::Accounts::use_refresh_token` for reuse detection);
 //! - **API keys**: `bnd_` followed by a random secret, stored hashed, bound to one project and capped by a role.
+//!
+//! A browser logged in through the web UI sends no header: its access token travels in an HttpOnly cookie
+//! ([`ACCESS_COOKIE`]), which the browser attaches to every same-site request on its own. That is what makes
+//! cross-site request forgery possible, so a request authenticated by cookie with an unsafe method must also carry
+//! the value of the (readable, non-HttpOnly) [`CSRF_COOKIE`] in the `x-csrf-token` header: a page on another site
+//! can make the browser send the cookies, but can neither read them nor set custom headers. HTML forms cannot send
+//! headers either, so the UI's own forms post the token in a hidden field and check it themselves
+//! ([`authenticate_cookie`] plus `ui::session::CsrfForm`).
 //!
 //! Authorisation is per project. [`Caller::role_in`] is the single place that answers "what may this caller do in
 //! this project"; everything that reads or changes a project's data goes through [`Caller::require`].
@@ -16,6 +24,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
 use bindery_store::{ApiKey, Project, Role, User};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -167,15 +176,76 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// Resolves the request's bearer credential to a caller.
+/// The cookie that carries a browser's access token (HttpOnly, SameSite=Strict, path `/`).
+pub const ACCESS_COOKIE: &str = "bindery_access";
+/// The cookie that carries a browser's refresh token (HttpOnly, SameSite=Strict), sent only to [`REFRESH_PATH`].
+pub const REFRESH_COOKIE: &str = "bindery_refresh";
+/// The only path the refresh cookie is sent to: the UI's refresh and logout endpoints.
+pub const REFRESH_PATH: &str = "/ui/auth";
+/// The double-submit CSRF cookie: readable by the page's own script, which echoes it in [`CSRF_HEADER`].
+pub const CSRF_COOKIE: &str = "bindery_csrf";
+/// The header that must repeat [`CSRF_COOKIE`] on unsafe requests authenticated by cookie.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The value of the cookie `name` in the request, if it has one.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+        .filter(|v| !v.is_empty())
+}
+
+/// Compares two secrets in time independent of where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Checks that a CSRF token sent with the request (header or form field) repeats the CSRF cookie.
+pub fn check_csrf(headers: &HeaderMap, sent: Option<&str>) -> ApiResult<()> {
+    match (cookie(headers, CSRF_COOKIE), sent) {
+        (Some(expected), Some(sent)) if same_secret(expected, sent) => Ok(()),
+        _ => Err(ApiError::Csrf),
+    }
+}
+
+/// Resolves the request's credential to a caller: the bearer token or API key of the `Authorization` header, else
+/// the access cookie, which on unsafe methods also needs the CSRF header.
 pub async fn authenticate(parts: &Parts, state: &AppState) -> ApiResult<Caller> {
-    let header = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or(ApiError::Unauthenticated)?;
+    let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+        if cookie(&parts.headers, ACCESS_COOKIE).is_none() {
+            return Err(ApiError::Unauthenticated);
+        }
+        if !parts.method.is_safe() {
+            check_csrf(&parts.headers, parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()))?;
+        }
+        return authenticate_cookie(&parts.headers, state).await;
+    };
     let value = header.to_str().map_err(|_| ApiError::InvalidToken)?;
     let token = value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
         .ok_or(ApiError::Unauthenticated)?
         .trim();
+    caller_of_token(state, token).await
+}
+
+/// Resolves the access cookie alone, without any CSRF check: for the UI, whose form handlers check the token posted
+/// in the form instead. Anything else must go through [`authenticate`].
+pub async fn authenticate_cookie(headers: &HeaderMap, state: &AppState) -> ApiResult<Caller> {
+    let token = cookie(headers, ACCESS_COOKIE).ok_or(ApiError::Unauthenticated)?;
+    if token.starts_with(API_KEY_PREFIX) {
+        // A cookie carries only what the login form put there: an access token, never a key.
+        return Err(ApiError::InvalidToken);
+    }
+    caller_of_token(state, token).await
+}
+
+async fn caller_of_token(state: &AppState, token: &str) -> ApiResult<Caller> {
     let (user_id, key) = if token.starts_with(API_KEY_PREFIX) {
         let key = state.store().api_key_by_hash(&secret_hash(token)).await?.ok_or(ApiError::InvalidToken)?;
         (key.user.clone(), Some(key))
@@ -197,6 +267,24 @@ mod tests {
         assert!(verify_password("correct horse".into(), h.clone()).await);
         assert!(!verify_password("Correct horse".into(), h).await);
         assert!(!verify_password("x".into(), "not a hash".into()).await);
+    }
+
+    #[test]
+    fn cookies_are_found_by_exact_name() {
+        let request = axum::http::Request::builder()
+            .header("cookie", "a=1; bindery_access=tok; x_bindery_csrf=no")
+            .header("cookie", "bindery_csrf=\"c\"; empty=")
+            .body(())
+            .unwrap();
+        let headers = request.headers();
+        assert_eq!(cookie(headers, ACCESS_COOKIE), Some("tok"));
+        assert_eq!(cookie(headers, CSRF_COOKIE), Some("c"));
+        assert_eq!(cookie(headers, "empty"), None);
+        assert_eq!(cookie(headers, "bindery"), None);
+        assert!(check_csrf(headers, Some("c")).is_ok());
+        assert!(check_csrf(headers, Some("d")).is_err());
+        assert!(check_csrf(headers, None).is_err());
+        assert!(same_secret("abc", "abc") && !same_secret("abc", "abd") && !same_secret("abc", "ab"));
     }
 
     #[test]

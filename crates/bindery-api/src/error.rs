@@ -41,6 +41,8 @@ pub enum ApiError {
     Unavailable(String),
     #[error("internal error")]
     Internal(String),
+    #[error("a request authenticated by cookie must repeat the bindery_csrf cookie in the x-csrf-token header")]
+    Csrf,
 }
 
 impl ApiError {
@@ -62,6 +64,7 @@ impl ApiError {
             Unprocessable(_) => ("unprocessable", StatusCode::UNPROCESSABLE_ENTITY),
             Unavailable(_) => ("unavailable", StatusCode::SERVICE_UNAVAILABLE),
             Internal(_) => ("internal", StatusCode::INTERNAL_SERVER_ERROR),
+            Csrf => ("csrf_failed", StatusCode::FORBIDDEN),
         }
     }
 
@@ -167,6 +170,7 @@ mod tests {
             ApiError::Unprocessable(String::new()),
             ApiError::Unavailable(String::new()),
             ApiError::Internal(String::new()),
+            ApiError::Csrf,
         ];
         let table: Vec<String> =
             all.iter().map(|e| format!("{} {}", e.code_and_status().0, e.code_and_status().1.as_u16())).collect();
@@ -187,6 +191,7 @@ mod tests {
                 "unprocessable 422",
                 "unavailable 503",
                 "internal 500",
+                "csrf_failed 403",
             ]
         );
     }

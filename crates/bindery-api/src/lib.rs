@@ -10,7 +10,8 @@
 //! - `routes/*`: one module per resource (accounts, projects, documents and their lifecycle, progress, artifacts,
 //!   webhooks, admin, system);
 //! - `openapi`: the OpenAPI 3.1 document, generated from the handlers' annotations, and its HTML page;
-//! - `tail`: one shared reader of the event log that every progress stream of the process follows.
+//! - `tail`: one shared reader of the event log that every progress stream of the process follows;
+//! - `ui`: the web UI at `/` and `/ui/...`, server-rendered pages over the same handlers and checks.
 //!
 //! Invariants:
 //! - no handler reads or writes a project's data without `Caller::require` on that project first; a document is
@@ -24,6 +25,7 @@ pub mod idempotency;
 mod openapi;
 mod routes;
 mod tail;
+mod ui;
 
 use axum::Router;
 use bindery_engine::Engine;

@@ -70,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(system::metrics))
         .route("/openapi.json", get(crate::openapi::json))
         .route("/docs", get(crate::openapi::page))
+        .merge(crate::ui::router())
         // Outermost on every route, so that it sees the full path; it only acts on POSTs under /api/v1.
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::idempotency::layer))
         .with_state(state)

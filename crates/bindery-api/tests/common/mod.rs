@@ -215,3 +215,13 @@ pub async fn problem(r: Response) -> (StatusCode, Value) {
     assert_eq!(ct, "application/problem+json", "status {status}");
     (status, r.json().await.unwrap())
 }
+
+impl TestApp {
+    /// Stops the background worker: submitted documents then stay as uploaded (tests that need many documents and
+    /// no pipeline work).
+    pub async fn stop_worker(&mut self) {
+        if let Some(w) = self.worker.take() {
+            w.shutdown().await;
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! Signing in through a browser: the login form, the three cookies, transparent refresh and logout.
+//!
+//! The tokens are the API's own (the login and refresh handlers of `routes::accounts` issue them, with the same
+//! rate limits and rotation), kept where page scripts cannot read them:
+//! - `bindery_access`: the access JWT, HttpOnly, `SameSite=Strict`, path `/`, expiring with the token;
+//! - `bindery_refresh`: the refresh token, HttpOnly, `SameSite=Strict`, sent only to `/ui/auth` (refresh, logout);
+//! - `bindery_csrf`: a random token that the page repeats in forms (hidden field) and in script requests
+//!   (`x-csrf-token`); not HttpOnly, so the page's own script can read it.
+//!
+//! A page request whose access cookie is missing or expired is redirected to `/ui/auth/refresh?next=…`, the one
+//! place the refresh cookie reaches; it rotates the refresh token, sets fresh cookies and sends the browser back, or
+//! on to the login form when the login is over. Scripts do the same with `POST /ui/auth/refresh`.
+//!
+//! Cookies are `Secure` when the request arrived over HTTPS through a proxy (`X-Forwarded-Proto: https`); on plain
+//! HTTP a browser would drop them, and on loopback there is nothing to intercept.
+
+use super::{encode_query, page, UiError, UiResult};
+use crate::auth::{self, Caller, ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE, REFRESH_PATH};
+use crate::error::ApiError;
+use crate::routes::accounts::{self, LoginRequest, RefreshRequest, Tokens};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
+use bindery_core::time::now_ms;
+use bindery_store::RefreshUse;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use std::time::Duration;
+
+pub const REFRESH_ROUTE: &str = "/ui/auth/refresh";
+pub const LOGOUT_ROUTE: &str = "/ui/auth/logout";
+/// Where a signed-in visitor lands by default.
+const HOME: &str = "/ui/projects";
+
+/// A signed-in browser: the caller (from the access cookie) and its CSRF token.
+pub struct Session {
+    pub caller: Caller,
+    pub csrf: String,
+}
+
+impl FromRequestParts<AppState> for Session {
+    type Rejection = UiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> UiResult<Self> {
+        // Unsafe requests lose their body on a redirect, so they come back to the default page.
+        let next = if parts.method.is_safe() {
+            parts.uri.path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_else(|| HOME.into())
+        } else {
+            HOME.into()
+        };
+        let Some(csrf) = auth::cookie(&parts.headers, CSRF_COOKIE).map(str::to_owned) else {
+            return Err(UiError::SignIn { next });
+        };
+        match auth::authenticate_cookie(&parts.headers, state).await {
+            Ok(caller) => {
+                state.limiter.check(&caller.limit_key())?;
+                Ok(Session { caller, csrf })
+            }
+            Err(ApiError::Unauthenticated | ApiError::InvalidToken) => Err(UiError::SignIn { next }),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// A form posted by a signed-in browser whose hidden `csrf` field repeats the CSRF cookie. Handlers that change
+/// anything take this instead of `Form`, so none can forget the check.
+pub struct CsrfForm<T>(pub Session, pub T);
+
+#[derive(Deserialize)]
+pub struct CsrfField {
+    csrf: Option<String>,
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = UiError;
+
+    async fn from_request(request: Request, state: &AppState) -> UiResult<Self> {
+        let (mut parts, body) = request.into_parts();
+        let session = Session::from_request_parts(&mut parts, state).await?;
+        let headers = parts.headers.clone();
+        let Form(fields) =
+            Form::<Vec<(String, String)>>::from_request(Request::from_parts(parts, body), state)
+                .await
+                .map_err(|e| ApiError::BadRequest(format!("the form could not be read: {}", e.body_text())))?;
+        let sent = fields.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str());
+        auth::check_csrf(&headers, sent)?;
+        let form = serde_json::Map::from_iter(fields.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))));
+        let form = serde_json::from_value(serde_json::Value::Object(form))
+            .map_err(|e| ApiError::BadRequest(format!("the form is incomplete: {e}")))?;
+        Ok(CsrfForm(session, form))
+    }
+}
+
+/// Where to go once signed in: a path of this site, never another origin.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.starts_with(REFRESH_PATH) => {
+            n.to_owned()
+        }
+        _ => HOME.to_owned(),
+    }
+}
+
+/// The redirect for a page request without a valid access cookie: through the refresh endpoint, back to `next`.
+pub(crate) fn sign_in_redirect(next: &str) -> Response {
+    Redirect::to(&format!("{REFRESH_ROUTE}?next={}", encode_query(next))).into_response()
+}
+
+fn secure(headers: &HeaderMap) -> bool {
+    headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("https"))
+}
+
+fn set_cookie(response: &mut Response, cookie: String) {
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+fn cookie_line(name: &str, value: &str, path: &str, max_age: Duration, http_only: bool, secure: bool) -> String {
+    format!(
+        "{name}={value}; Path={path}; Max-Age={}; SameSite=Strict{}{}",
+        max_age.as_secs(),
+        if http_only { "; HttpOnly" } else { "" },
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+/// Sets the three cookies of a signed-in browser; a new CSRF token with every new login.
+fn set_session_cookies(response: &mut Response, state: &AppState, tokens: &Tokens, csrf: &str, secure: bool) {
+    let o = &state.options;
+    set_cookie(response, cookie_line(ACCESS_COOKIE, &tokens.access_token, "/", o.access_ttl, true, secure));
+    set_cookie(response, cookie_line(REFRESH_COOKIE, &tokens.refresh_token, REFRESH_PATH, o.refresh_ttl, true, secure));
+    set_cookie(response, cookie_line(CSRF_COOKIE, csrf, "/", o.refresh_ttl, false, secure));
+}
+
+fn clear_session_cookies(response: &mut Response, secure: bool) {
+    set_cookie(response, cookie_line(ACCESS_COOKIE, "", "/", Duration::ZERO, true, secure));
+    set_cookie(response, cookie_line(REFRESH_COOKIE, "", REFRESH_PATH, Duration::ZERO, true, secure));
+    set_cookie(response, cookie_line(CSRF_COOKIE, "", "/", Duration::ZERO, false, secure));
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    css: String,
+    icon: String,
+    csrf: String,
+    next: String,
+    email: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+/// The login form. It carries a CSRF token too (set here as a cookie when the browser has none), so another site
+/// cannot sign a browser in to an account of its choosing.
+pub async fn login_page(headers: HeaderMap, Query(q): Query<NextQuery>) -> Response {
+    let existing = auth::cookie(&headers, CSRF_COOKIE).map(str::to_owned);
+    let csrf = existing.clone().unwrap_or_else(auth::random_secret);
+    let mut response = login_form(StatusCode::OK, csrf.clone(), safe_next(q.next.as_deref()), String::new(), None);
+    if existing.is_none() {
+        set_cookie(
+            &mut response,
+            cookie_line(CSRF_COOKIE, &csrf, "/", Duration::from_secs(3600), false, secure(&headers)),
+        );
+    }
+    response
+}
+
+fn login_form(status: StatusCode, csrf: String, next: String, email: String, error: Option<String>) -> Response {
+    let css = super::asset_url("app.css");
+    let icon = super::asset_url("icon.svg");
+    page(status, &LoginPage { css, icon, csrf, next, email, error })
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    email: String,
+    password: String,
+    csrf: Option<String>,
+    next: Option<String>,
+}
+
+/// Checks the form, signs in through the API's own login, sets the cookies and goes on to `next`.
+pub async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+    let next = safe_next(form.next.as_deref());
+    let csrf = auth::cookie(&headers, CSRF_COOKIE).map(str::to_owned).unwrap_or_else(auth::random_secret);
+    if auth::check_csrf(&headers, form.csrf.as_deref()).is_err() {
+        let why = "The form expired or your browser refuses cookies. Allow cookies for this site and try again.";
+        let mut response = login_form(StatusCode::FORBIDDEN, csrf.clone(), next, form.email, Some(why.into()));
+        set_cookie(
+            &mut response,
+            cookie_line(CSRF_COOKIE, &csrf, "/", Duration::from_secs(3600), false, secure(&headers)),
+        );
+        return response;
+    }
+    let request = LoginRequest { email: form.email.clone(), password: form.password };
+    match accounts::login(State(state.clone()), Json(request)).await {
+        Ok(Json(tokens)) => {
+            let mut response = Redirect::to(&next).into_response();
+            set_session_cookies(&mut response, &state, &tokens, &auth::random_secret(), secure(&headers));
+            response
+        }
+        Err(e) => {
+            let (_, status) = e.code_and_status();
+            let why = match e {
+                ApiError::BadCredentials => "The e-mail address or password is wrong.".to_owned(),
+                ApiError::RateLimited(_) => format!("Too many attempts: {e}."),
+                other => return UiError::from(other).into_response(),
+            };
+            login_form(status, csrf, next, form.email, Some(why))
+        }
+    }
+}
+
+/// Rotates the refresh cookie through the API's own refresh; `None` when there is none, or it is spent or expired.
+async fn rotate(state: &AppState, headers: &HeaderMap) -> Option<Tokens> {
+    let refresh_token = auth::cookie(headers, REFRESH_COOKIE)?.to_owned();
+    accounts::refresh(State(state.clone()), Json(RefreshRequest { refresh_token })).await.ok().map(|Json(t)| t)
+}
+
+/// `GET /ui/auth/refresh?next=…`: fresh cookies and back to `next`, or the login form when the login is over.
+pub async fn refresh_redirect(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<NextQuery>,
+) -> Response {
+    let next = safe_next(q.next.as_deref());
+    match rotate(&state, &headers).await {
+        Some(tokens) => {
+            let csrf = auth::cookie(&headers, CSRF_COOKIE).map(str::to_owned).unwrap_or_else(auth::random_secret);
+            let mut response = Redirect::to(&next).into_response();
+            set_session_cookies(&mut response, &state, &tokens, &csrf, secure(&headers));
+            response
+        }
+        None => {
+            let mut response = Redirect::to(&format!("/ui/login?next={}", encode_query(&next))).into_response();
+            clear_session_cookies(&mut response, secure(&headers));
+            response
+        }
+    }
+}
+
+/// `POST /ui/auth/refresh`, for the page's script when a request came back `401`: `204` with fresh cookies. It must
+/// repeat the CSRF cookie in `x-csrf-token`, like every other script request.
+pub async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(e) = auth::check_csrf(&headers, headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok())) {
+        return e.into_response();
+    }
+    match rotate(&state, &headers).await {
+        Some(tokens) => {
+            let csrf = auth::cookie(&headers, CSRF_COOKIE).unwrap_or_default().to_owned();
+            let mut response = StatusCode::NO_CONTENT.into_response();
+            set_session_cookies(&mut response, &state, &tokens, &csrf, secure(&headers));
+            response
+        }
+        None => ApiError::InvalidToken.into_response(),
+    }
+}
+
+/// Signs out: revokes every refresh token of the user (as `POST /api/v1/auth/logout` does) and clears the cookies.
+/// The user is known from the access cookie, or, once that expired, from the refresh cookie.
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<CsrfField>) -> Response {
+    if let Err(e) = auth::check_csrf(&headers, form.csrf.as_deref()) {
+        return UiError::from(e).into_response();
+    }
+    let user = match auth::authenticate_cookie(&headers, &state).await {
+        Ok(caller) => Some(caller.user.id),
+        Err(_) => match auth::cookie(&headers, REFRESH_COOKIE) {
+            Some(token) => match state.store().use_refresh_token(&auth::secret_hash(token), now_ms()).await {
+                Ok(RefreshUse::Rotated { user, .. }) => Some(user),
+                _ => None,
+            },
+            None => None,
+        },
+    };
+    if let Some(user) = user {
+        if let Err(e) = state.store().revoke_refresh_tokens(&user, now_ms()).await {
+            return UiError::from(e).into_response();
+        }
+    }
+    let mut response = Redirect::to("/ui/login").into_response();
+    clear_session_cookies(&mut response, secure(&headers));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/ui/books/1?x=2")), "/ui/books/1?x=2");
+        for bad in ["https://evil.example", "//evil.example/x", "/\\evil.example", "ui/x", "/ui/auth/refresh"] {
+            assert_eq!(safe_next(Some(bad)), HOME, "{bad}");
+        }
+        assert_eq!(safe_next(None), HOME);
+    }
+
+    #[test]
+    fn cookie_lines() {
+        let line = cookie_line("a", "b", "/ui/auth", Duration::from_secs(60), true, false);
+        assert_eq!(line, "a=b; Path=/ui/auth; Max-Age=60; SameSite=Strict; HttpOnly");
+        assert!(cookie_line("a", "b", "/", Duration::ZERO, false, true).ends_with("Max-Age=0; SameSite=Strict; Secure"));
+    }
+}
