@@ -160,7 +160,8 @@ async fn emit(app: &TestApp, project: &str) -> String {
     let doc = uuid::Uuid::new_v4().simple().to_string();
     let data = json!({"document": doc, "source": "a.txt", "bytes": 3, "media_type": "text/plain",
         "blob_key": "sha256/x", "pipeline": "none", "pipeline_version": 1, "stages": [], "project": project});
-    let append = Append { stream: doc, expected: Expected::NoStream, events: vec![NewEvent::new(DOCUMENT_UPLOADED, data)] };
+    let append =
+        Append { stream: doc, expected: Expected::NoStream, events: vec![NewEvent::new(DOCUMENT_UPLOADED, data)] };
     let out = app.state.store().commit(Commit { appends: vec![append], ..Default::default() }, now_ms()).await.unwrap();
     out.events[0].id.clone()
 }
@@ -203,8 +204,10 @@ async fn upload_events_reach_the_endpoint(backend: Backend) {
     let events = json_of(&app, &format!("/api/v1/documents/{doc}/events?limit=1000"), &s.access).await;
     let ids: HashSet<String> = events.as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().into()).collect();
     eventually("every event at the endpoint", || async { (rx.accepted("all").len() >= ids.len()).then_some(()) }).await;
-    eventually("document.ready at the filtered endpoint", || async { (!rx.accepted("ready").is_empty()).then_some(()) })
-        .await;
+    eventually("document.ready at the filtered endpoint", || async {
+        (!rx.accepted("ready").is_empty()).then_some(())
+    })
+    .await;
     eventually("stage events", || async { (!rx.accepted("stages").is_empty()).then_some(()) }).await;
 
     let got = rx.accepted("all");
@@ -216,7 +219,8 @@ async fn upload_events_reach_the_endpoint(backend: Backend) {
     assert_eq!(rx.bad_signatures(), 0, "every request is signed with the endpoint's secret");
 
     // The delivery log: every delivery delivered at the first attempt, with the endpoint's status code.
-    let log = json_of(&app, &format!("/api/v1/projects/{project}/webhooks/{all}/deliveries?limit=200"), &s.access).await;
+    let log =
+        json_of(&app, &format!("/api/v1/projects/{project}/webhooks/{all}/deliveries?limit=200"), &s.access).await;
     let items = log["items"].as_array().unwrap();
     assert_eq!(items.len(), ids.len());
     assert!(items.iter().all(|i| i["state"] == "delivered" && i["attempts"] == 1 && i["last_status_code"] == 204));
@@ -279,7 +283,8 @@ async fn test_deliveries_log_and_roles() {
     assert_eq!(rx.accepted("t")[0].ty, "webhook.test");
 
     // Rotation: the receiver still has the old secret, so the next test is refused; with the new one it passes.
-    let rotated: Value = app.post(&format!("{base}/rotate-secret"), &owner.access, json!({})).await.json().await.unwrap();
+    let rotated: Value =
+        app.post(&format!("{base}/rotate-secret"), &owner.access, json!({})).await.json().await.unwrap();
     let secret = rotated["secret"].as_str().unwrap();
     let r: Value = app.post(&format!("{base}/test"), &owner.access, json!({})).await.json().await.unwrap();
     assert_eq!(r["status_code"], 401, "signed with the new secret: {r}");
@@ -524,7 +529,8 @@ async fn internal_urls_are_refused_without_the_allowlist() {
         assert_eq!((status, p["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unprocessable")), "{url}");
         assert!(p["detail"].as_str().unwrap().contains(says), "{url}: {p}");
     }
-    let (_, p) = problem(app.post(&path, &s.access, json!({"url": "https://example.com/", "event_types": ["a b"]})).await).await;
+    let (_, p) =
+        problem(app.post(&path, &s.access, json!({"url": "https://example.com/", "event_types": ["a b"]})).await).await;
     assert_eq!(p["code"], "unprocessable");
     assert!(app.get(&path, &s.access).await.json::<Value>().await.unwrap().as_array().unwrap().is_empty());
 
@@ -532,7 +538,9 @@ async fn internal_urls_are_refused_without_the_allowlist() {
     let open = spawn(Backend::Sqlite).await.unwrap();
     let s = open.user("ada@example.org", false).await;
     let project = open.project(&s, "Local").await;
-    let r = open.post(&format!("/api/v1/projects/{project}/webhooks"), &s.access, json!({"url": "http://127.0.0.1:9/hook"})).await;
+    let r = open
+        .post(&format!("/api/v1/projects/{project}/webhooks"), &s.access, json!({"url": "http://127.0.0.1:9/hook"}))
+        .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
     let r = open
@@ -619,7 +627,11 @@ async fn failed_deliveries_can_be_retried() {
         (log["items"][0]["state"] == "failed").then(|| log["items"][0].clone())
     })
     .await;
-    assert_eq!((failed["attempts"].as_i64(), failed["last_status_code"].as_i64()), (Some(1), Some(410)), "410 is final");
+    assert_eq!(
+        (failed["attempts"].as_i64(), failed["last_status_code"].as_i64()),
+        (Some(1), Some(410)),
+        "410 is final"
+    );
     let r = app.post(&format!("{base}/deliveries/{}/retry", failed["id"]), &s.access, json!({})).await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     eventually("the retried delivery", || async { (!rx.accepted("gone").is_empty()).then_some(()) }).await;
@@ -628,7 +640,8 @@ async fn failed_deliveries_can_be_retried() {
         (one["delivery"]["state"] == "delivered").then_some(one)
     })
     .await;
-    let codes: Vec<i64> = one["attempts"].as_array().unwrap().iter().map(|a| a["status_code"].as_i64().unwrap()).collect();
+    let codes: Vec<i64> =
+        one["attempts"].as_array().unwrap().iter().map(|a| a["status_code"].as_i64().unwrap()).collect();
     assert_eq!(codes, [410, 204]);
     let r = app.post(&format!("{base}/deliveries/999999/retry"), &s.access, json!({})).await;
     assert_eq!(problem(r).await.1["code"], "not_found");

@@ -215,6 +215,10 @@ pub struct ServeArgs {
     /// Requests per second per user or API key, burst twice that; 0 disables [default: 50].
     #[arg(long, env = "BINDERY_RATE_LIMIT")]
     pub rate_limit: Option<u32>,
+    /// Private, loopback or link-local addresses projects' webhook endpoints may point at anyway:
+    /// comma-separated IPs and CIDR networks, e.g. 127.0.0.1,10.0.0.0/8 [default: none].
+    #[arg(long, env = "BINDERY_WEBHOOK_ALLOW")]
+    pub webhook_allow: Option<String>,
     /// Serve the API only; jobs run in `bindery worker` processes elsewhere.
     #[arg(long)]
     pub no_worker: bool,

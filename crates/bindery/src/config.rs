@@ -103,6 +103,7 @@ impl Settings {
                 jwt_secret: file.jwt_secret,
                 max_upload_mb: file.max_upload_mb,
                 rate_limit: file.rate_limit,
+                webhook_allow: None,
                 no_worker: false,
             },
             file: defaults,

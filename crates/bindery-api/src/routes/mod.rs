@@ -39,10 +39,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/projects/{project}/progress/stream", get(progress::project_stream))
         .route("/projects/{project}/webhooks", get(webhooks::list).post(webhooks::create))
-        .route(
-            "/projects/{project}/webhooks/{id}",
-            get(webhooks::get).patch(webhooks::update).delete(webhooks::delete),
-        )
+        .route("/projects/{project}/webhooks/{id}", get(webhooks::get).patch(webhooks::update).delete(webhooks::delete))
         .route("/projects/{project}/webhooks/{id}/rotate-secret", post(webhooks::rotate_secret))
         .route("/projects/{project}/webhooks/{id}/test", post(webhooks::test))
         .route("/projects/{project}/webhooks/{id}/deliveries", get(webhooks::deliveries))

@@ -79,7 +79,10 @@ mod tests {
     #[test]
     fn event_types_are_exact_names_or_prefixes() {
         let v = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert_eq!(check_event_types(&v(&[" document.* ", "stage.failed", "document.*"])).unwrap(), v(&["document.*", "stage.failed"]));
+        assert_eq!(
+            check_event_types(&v(&[" document.* ", "stage.failed", "document.*"])).unwrap(),
+            v(&["document.*", "stage.failed"])
+        );
         assert_eq!(check_event_types(&v(&["*"])).unwrap(), v(&["*"]));
         for bad in ["", "doc*ument", "a b", "document.**", "ünïcode"] {
             assert!(check_event_types(&v(&[bad])).is_err(), "{bad:?}");

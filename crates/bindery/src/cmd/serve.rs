@@ -4,6 +4,7 @@ use crate::cli::{ServeArgs, WorkerArgs};
 use crate::config::Settings;
 use anyhow::{bail, Context, Result};
 use bindery_api::{Api, ApiOptions, AppState};
+use bindery_engine::webhooks::Dispatcher;
 use bindery_engine::worker::{Worker, WorkerOptions};
 use std::io::Read;
 use std::process::ExitCode;
@@ -17,6 +18,7 @@ pub async fn serve(s: &Settings, flags: &ServeArgs, worker_args: &WorkerArgs) ->
         jwt_secret: flags.jwt_secret.clone().or_else(|| file.jwt_secret.clone()),
         max_upload_mb: flags.max_upload_mb.or(file.max_upload_mb),
         rate_limit: flags.rate_limit.or(file.rate_limit),
+        webhook_allow: flags.webhook_allow.clone().or_else(|| s.file_webhook_allow.clone()),
         no_worker: flags.no_worker,
     };
     let listen = args.listen.as_deref().unwrap_or("127.0.0.1:8080");
@@ -30,6 +32,14 @@ pub async fn serve(s: &Settings, flags: &ServeArgs, worker_args: &WorkerArgs) ->
     if let Some(rate) = args.rate_limit {
         options.rate_per_second = rate;
     }
+    // Webhook endpoints may point only at public addresses unless the operator lists others; the API checks URLs
+    // against the same list the in-process dispatcher delivers under.
+    let allow = args.webhook_allow.as_deref().unwrap_or_default();
+    options.webhook_allow = bindery_outbox::Allowlist::parse(allow).context("--webhook-allow")?;
+    let webhook = bindery_outbox::WebhookOptions {
+        allow: options.webhook_allow.clone(),
+        ..bindery_outbox::WebhookOptions::default()
+    };
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .context("installing the metrics recorder")?;
@@ -37,14 +47,16 @@ pub async fn serve(s: &Settings, flags: &ServeArgs, worker_args: &WorkerArgs) ->
     eprintln!("Bindery API on http://{}/ (OpenAPI at /openapi.json, docs at /docs)", api.addr);
     let worker = (!args.no_worker).then(|| {
         let opts = WorkerOptions { depth_every: Some(std::time::Duration::from_secs(5)), ..w.options() };
-        Worker::new(engine, opts).run()
+        let dispatcher = Dispatcher::new(engine.clone(), super::worker::dispatcher_options(&opts.id, webhook)).run();
+        (Worker::new(engine, opts).run(), dispatcher)
     });
     let mut term = signal(SignalKind::terminate())?;
     tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
     tracing::info!("stopping: finishing requests and running jobs");
     api.shutdown().await?;
-    if let Some(w) = worker {
+    if let Some((w, d)) = worker {
         w.shutdown().await;
+        d.shutdown().await;
     }
     Ok(ExitCode::SUCCESS)
 }

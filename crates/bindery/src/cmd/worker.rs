@@ -1,9 +1,10 @@
-//! `bindery worker`: run jobs (and deliver the outbox) until stopped.
+//! `bindery worker`: run jobs (and deliver the outbox and the projects' webhooks) until stopped.
 
 use crate::cli::WorkerArgs;
 use crate::config::Settings;
 use anyhow::{Context, Result};
 use bindery_engine::outbox::{Outbox, OutboxOptions};
+use bindery_engine::webhooks::{Dispatcher, DispatcherOptions};
 use bindery_engine::worker::{Worker, WorkerOptions};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -51,6 +52,8 @@ pub async fn worker(
         let o = OutboxOptions { holder: opts.id.clone(), ..OutboxOptions::default() };
         Outbox::new(engine.clone(), sinks, o).run()
     });
+    // The projects' own webhook endpoints, under the same allowlist.
+    let dispatcher = Dispatcher::new(engine.clone(), dispatcher_options(&opts.id, webhook)).run();
     let handle = Worker::new(engine, opts).run();
     let stop = handle.shutdown_token();
     let mut term = signal(SignalKind::terminate())?;
@@ -67,6 +70,15 @@ pub async fn worker(
         }
         o.shutdown().await;
     }
+    if exit_when_idle && !dispatcher.drain(std::time::Duration::from_secs(60)).await {
+        tracing::warn!("webhook deliveries did not catch up within 60 s; the rest is delivered by the next worker");
+    }
+    dispatcher.shutdown().await;
     tracing::info!(claimed = stats.claimed, settled = stats.settled, "worker exited");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The webhook dispatcher's options for this process: its name in leases and the SSRF allowlist.
+pub fn dispatcher_options(holder: &str, webhook: bindery_outbox::WebhookOptions) -> DispatcherOptions {
+    DispatcherOptions { holder: holder.to_owned(), webhook, ..DispatcherOptions::default() }
 }
