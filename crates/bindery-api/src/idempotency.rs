@@ -142,7 +142,8 @@ fn replay(stored: StoredResponse) -> Response {
 /// Deletes expired records now and then, in the background.
 fn prune(state: &AppState, now: Millis) {
     let last = LAST_PRUNE.load(Ordering::Relaxed);
-    if now - last < PRUNE_EVERY_MS || LAST_PRUNE.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err()
+    if now - last < PRUNE_EVERY_MS
+        || LAST_PRUNE.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_err()
     {
         return;
     }

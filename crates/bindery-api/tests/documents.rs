@@ -52,7 +52,8 @@ async fn delete_makes_the_document_not_found_everywhere(b: Backend) {
     let Some(app) = TestApp::spawn(b).await else { return };
     let (owner, viewer, project, id) = ready_document(&app, "walrus").await;
     let intruder = app.user("intruder@example.org", false).await;
-    let artifacts: Value = app.get(&format!("/api/v1/documents/{id}/artifacts"), &owner.access).await.json().await.unwrap();
+    let artifacts: Value =
+        app.get(&format!("/api/v1/documents/{id}/artifacts"), &owner.access).await.json().await.unwrap();
     let key = artifacts[0]["key"].as_str().unwrap().to_owned();
     let doc: Value = app.get(&format!("/api/v1/documents/{id}"), &owner.access).await.json().await.unwrap();
     let original = doc["blob_key"].as_str().unwrap().to_owned();
@@ -62,8 +63,14 @@ async fn delete_makes_the_document_not_found_everywhere(b: Backend) {
 
     // A non-member learns nothing and deletes nothing; a viewer may not delete.
     let path = format!("/api/v1/documents/{id}");
-    assert_eq!(code(send(&app, Method::DELETE, &path, &intruder.access).await).await, (StatusCode::NOT_FOUND, "not_found".into()));
-    assert_eq!(code(send(&app, Method::DELETE, &path, &viewer.access).await).await, (StatusCode::FORBIDDEN, "forbidden".into()));
+    assert_eq!(
+        code(send(&app, Method::DELETE, &path, &intruder.access).await).await,
+        (StatusCode::NOT_FOUND, "not_found".into())
+    );
+    assert_eq!(
+        code(send(&app, Method::DELETE, &path, &viewer.access).await).await,
+        (StatusCode::FORBIDDEN, "forbidden".into())
+    );
     let still: Value = app.get(&path, &owner.access).await.json().await.unwrap();
     assert_eq!(still["status"], "ready");
     assert!(app.state.engine.blobs().head(&original).await.unwrap().is_some());
@@ -132,7 +139,10 @@ async fn reprocess_reaches_ready_again_with_the_same_id(b: Backend) {
     let last = &messages.last().unwrap().1;
     assert_eq!((last["event"].as_str(), last["status"].as_str()), (Some("document.ready"), Some("ready")), "{last}");
     let doc: Value = app.get(&format!("/api/v1/documents/{id}"), &owner.access).await.json().await.unwrap();
-    assert_eq!((doc["id"].as_str(), doc["status"].as_str(), doc["run"].as_i64()), (Some(id.as_str()), Some("ready"), Some(run)));
+    assert_eq!(
+        (doc["id"].as_str(), doc["status"].as_str(), doc["run"].as_i64()),
+        (Some(id.as_str()), Some("ready"), Some(run))
+    );
     let events: Value =
         app.get(&format!("/api/v1/documents/{id}/events?limit=1000"), &owner.access).await.json().await.unwrap();
     let readies = events.as_array().unwrap().iter().filter(|e| e["type"] == "document.ready").count();
@@ -195,7 +205,8 @@ async fn idempotency_keys_replay_refuse_and_conflict(b: Backend) {
 
     // A bad key is a bad request; without credentials the key is ignored and the handler refuses.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let r = app.request(Method::POST, "/api/v1/projects", Some(&s.access)).header("idempotency-key", "a b").send().await;
+    let r =
+        app.request(Method::POST, "/api/v1/projects", Some(&s.access)).header("idempotency-key", "a b").send().await;
     assert_eq!(code(r.unwrap()).await.1, "bad_request");
     let r = app
         .request(Method::POST, "/api/v1/projects", None)

@@ -11,7 +11,7 @@
 //! stream stays in the log, the read model forgets the document).
 
 use crate::event::{
-    self, Artifact, DeletionFailed, Deleting, DocumentCancelled, DocumentFailed, Reprocessing, StageCompleted,
+    self, Artifact, Deleting, DeletionFailed, DocumentCancelled, DocumentFailed, Reprocessing, StageCompleted,
     StageFailed, StoredEvent, Uploaded,
 };
 use crate::time::Millis;
@@ -156,7 +156,8 @@ impl DocumentState {
         s.version = ev.version;
         s.updated_ms = ev.time_ms;
         // Nothing but the deletion's own events changes a deleting document's status.
-        let ends_a_run = [event::DOCUMENT_READY, event::DOCUMENT_FAILED, event::DOCUMENT_CANCELLED, event::DOCUMENT_RETRIED];
+        let ends_a_run =
+            [event::DOCUMENT_READY, event::DOCUMENT_FAILED, event::DOCUMENT_CANCELLED, event::DOCUMENT_RETRIED];
         if s.status == DocumentStatus::Deleting && ends_a_run.contains(&ev.ty.as_str()) {
             return Some(s);
         }
@@ -367,7 +368,11 @@ mod tests {
         let out = json!({"kind": "text", "key": "sha256/bb", "bytes": 1, "media_type": "text/plain"});
         vec![
             ev(1, event::DOCUMENT_UPLOADED, up),
-            ev(2, event::STAGE_COMPLETED, json!({"stage": "extract", "attempt": 1, "duration_ms": 5, "outputs": [out], "summary": {}})),
+            ev(
+                2,
+                event::STAGE_COMPLETED,
+                json!({"stage": "extract", "attempt": 1, "duration_ms": 5, "outputs": [out], "summary": {}}),
+            ),
             ev(3, event::DOCUMENT_READY, json!({})),
         ]
     }
@@ -385,7 +390,10 @@ mod tests {
         assert_eq!(fold(&events).status, DocumentStatus::Deleting);
         events.push(ev(6, event::DOCUMENT_DELETION_FAILED, json!({"reason": "index down", "compensated": true})));
         let s = fold(&events);
-        assert_eq!((s.status, s.deletion.clone(), s.deletion_error.as_deref()), (DocumentStatus::Ready, None, Some("index down")));
+        assert_eq!(
+            (s.status, s.deletion.clone(), s.deletion_error.as_deref()),
+            (DocumentStatus::Ready, None, Some("index down"))
+        );
 
         events.push(ev(7, event::DOCUMENT_DELETING, json!({"previous": "ready"})));
         events.push(ev(8, event::DOCUMENT_PURGING, json!({"blobs": ["sha256/aa"]})));

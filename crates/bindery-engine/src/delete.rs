@@ -38,7 +38,7 @@
 use crate::admin::retry_on_conflict;
 use crate::pipeline::{give_up_or_retry, runnable, stage_job, Trace};
 use crate::{Engine, EngineError, EngineOptions};
-use bindery_core::event::{self, Deleted, DeletionFailed, Deleting, Purging, StoredEvent};
+use bindery_core::event::{self, Deleted, Deleting, DeletionFailed, Purging, StoredEvent};
 use bindery_core::time::{now_ms, Millis};
 use bindery_core::{DocumentState, DocumentStatus, Expected, Job, NewEvent, NewJob};
 use bindery_stages::{Registry, StageError, StageOutput};
@@ -106,7 +106,8 @@ impl Engine {
     /// One attempt of the saga; see the module documentation for the steps.
     pub(crate) async fn run_delete(&self, job: &Job) -> Result<StageOutput, StageError> {
         let doc = document_of(job).ok_or_else(|| StageError::Permanent("deletion job without a document".into()))?;
-        let retry = |what: &'static str| move |e: bindery_store::StoreError| StageError::Retryable(format!("{what}: {e}"));
+        let retry =
+            |what: &'static str| move |e: bindery_store::StoreError| StageError::Retryable(format!("{what}: {e}"));
         let state = self.store().document(doc).await.map_err(retry("loading the document"))?;
         let Some(state) = state.filter(|s| s.status == DocumentStatus::Deleting) else {
             // Deleted already (a retried attempt after the final commit), or compensated: nothing to do.

@@ -110,8 +110,11 @@ impl Engine {
         let mut events = vec![uploaded.clone().correlated(Some(&correlation), None)];
         if let Err(reason) = &chosen {
             events.push(
-                NewEvent::new(event::DOCUMENT_FAILED, DocumentFailed { stage: "ingest".into(), reason: reason.clone() })
-                    .correlated(Some(&correlation), Some(&correlation)),
+                NewEvent::new(
+                    event::DOCUMENT_FAILED,
+                    DocumentFailed { stage: "ingest".into(), reason: reason.clone() },
+                )
+                .correlated(Some(&correlation), Some(&correlation)),
             );
         }
         // A stream that exists without a document was deleted: the same bytes uploaded again start it afresh, as a

@@ -119,7 +119,12 @@ impl Failure {
 
 /// Whether a failed attempt was the job's last, the error to keep, and when to retry otherwise: the policy every job
 /// kind shares.
-pub fn give_up_or_retry(job: &Job, err: &StageError, opts: &EngineOptions, now: Millis) -> (bool, String, Option<Millis>) {
+pub fn give_up_or_retry(
+    job: &Job,
+    err: &StageError,
+    opts: &EngineOptions,
+    now: Millis,
+) -> (bool, String, Option<Millis>) {
     let dead = !err.is_retryable() || job.attempt >= job.max_attempts;
     let error = if dead && err.is_retryable() {
         format!("{err} (gave up after {} attempts)", job.attempt)

@@ -6,8 +6,8 @@
 //! stages, the worker runs document deletions (`delete`), the one job kind
 //! that is a saga of steps rather than a stage.
 
-use crate::failpoints::Action;
 use crate::delete::DELETE_KIND;
+use crate::failpoints::Action;
 use crate::pipeline::{stage_of, STAGE_KIND};
 use crate::Engine;
 use bindery_core::Job;

@@ -82,7 +82,8 @@ impl Idempotency for SqliteStore {
     }
 
     async fn prune_idempotency_keys(&self, before: Millis) -> Result<u64> {
-        let r = sqlx::query("DELETE FROM idempotency_keys WHERE created_ms < ?").bind(before).execute(&self.writer).await?;
+        let r =
+            sqlx::query("DELETE FROM idempotency_keys WHERE created_ms < ?").bind(before).execute(&self.writer).await?;
         Ok(r.rows_affected())
     }
 }
