@@ -15,6 +15,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// Per event id: when the first and the last client received it, and how many did.
+type Seen = Arc<Mutex<HashMap<String, (Instant, Instant, usize)>>>;
+
 /// What one round measured.
 struct Round {
     clients: usize,
@@ -60,7 +63,7 @@ impl Workload<'_> {
     async fn run(&self, clients: usize, tag: &str) -> Result<Round> {
         let a = self.a;
         let stream = format!("{}/api/v1/projects/{}/progress/stream", a.url, a.project);
-        let seen: Arc<Mutex<HashMap<String, (Instant, Instant, usize)>>> = Arc::default();
+        let seen: Seen = Arc::default();
         let mut tasks = Vec::new();
         for _ in 0..clients {
             let r = self.http.get(&stream).bearer_auth(a.token).send().await?;
@@ -106,11 +109,7 @@ impl Workload<'_> {
 }
 
 /// Reads one client's stream until `books` documents are ready; returns how many messages it got.
-async fn follow(
-    r: reqwest::Response,
-    books: usize,
-    seen: Arc<Mutex<HashMap<String, (Instant, Instant, usize)>>>,
-) -> Result<usize> {
+async fn follow(r: reqwest::Response, books: usize, seen: Seen) -> Result<usize> {
     let mut body = r.bytes_stream();
     let (mut buf, mut messages, mut ready) = (String::new(), 0, 0);
     while let Some(chunk) = body.next().await {
