@@ -165,6 +165,8 @@ impl Client {
     }
 
     /// `POST /files` with `purpose=batch`: uploads a batch's JSONL input.
+    /// The whole upload must finish within `request_timeout`; raise it for
+    /// files of many megabytes on a slow link.
     pub async fn upload_batch_file(&self, filename: &str, jsonl: Bytes) -> Result<FileObject, LlmError> {
         let url = self.url("files");
         let url = &url;

@@ -10,6 +10,20 @@
 //! calls permanent), a circuit breaker, a cap on requests in flight and a
 //! tokens-per-minute budget.
 //!
+//! ```no_run
+//! # async fn example() -> Result<(), bindery_llm::LlmError> {
+//! use bindery_llm::{ChatRequest, Client, Message, ProviderOptions, ResponseFormat};
+//!
+//! let options = ProviderOptions::new("openai", "https://api.openai.com/v1", "gpt-4o-mini").with_api_key("sk-…");
+//! let client = Client::new(options)?;
+//! let mut request = ChatRequest::new("gpt-4o-mini", vec![Message::user("Name three rivers of France.")]);
+//! request.response_format = Some(ResponseFormat::JsonObject);
+//! let answer = client.chat(&request).await?;
+//! println!("{}", answer.content().unwrap_or_default());
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! With the cargo feature `fake`, [`fake::FakeOpenAi`] serves the same
 //! protocol from memory on a loopback port, with faults to inject, for the
 //! tests of this crate and of the crates built on it.

@@ -150,7 +150,8 @@ impl FakeOpenAi {
         self.with(|s| s.always = fault);
     }
 
-    /// How many requests reached `POST /v1/chat/completions`.
+    /// How many requests reached `POST /v1/chat/completions` past the key
+    /// check (faulted ones included).
     pub fn chat_calls(&self) -> usize {
         self.with(|s| s.chat_calls)
     }

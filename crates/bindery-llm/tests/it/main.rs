@@ -10,6 +10,7 @@ mod batch;
 mod breaker;
 mod chat;
 mod limits;
+mod telemetry;
 
 use std::sync::Arc;
 use std::time::Duration;
