@@ -600,6 +600,24 @@ mod tests {
         assert!(segment("").is_err());
     }
 
+    /// Callers spawn calls and hold clients in shared state: the client and
+    /// every call's future must be `Send` (and the client `Sync`). This
+    /// fails to compile otherwise.
+    #[allow(dead_code)]
+    fn futures_are_send(client: &Client, request: &ChatRequest) {
+        fn send<T: Send>(_: T) {}
+        fn shared<T: Send + Sync>() {}
+        shared::<Client>();
+        send(client.chat(request));
+        send(client.upload_batch_file("f", Bytes::new()));
+        send(client.create_batch("f", HashMap::new()));
+        send(client.batch("b"));
+        send(client.list_batches(None, 1));
+        send(client.cancel_batch("b"));
+        send(client.file_content("f", 1));
+        send(client.delete_file("f"));
+    }
+
     #[test]
     fn options_that_cannot_work_are_refused() {
         let bad = ProviderOptions::new("x", "not a url", "m");

@@ -123,6 +123,12 @@ impl FakeOpenAi {
         fake
     }
 
+    /// A [`Responder`] from a closure, whose argument type is then inferred
+    /// (`Arc::new(|request| …)` alone would need it written out).
+    pub fn responder(f: impl Fn(&ChatRequest) -> FakeReply + Send + Sync + 'static) -> Responder {
+        Arc::new(f)
+    }
+
     /// A responder that answers every request with `content`.
     pub fn constant(content: impl Into<String>) -> Responder {
         let content = content.into();

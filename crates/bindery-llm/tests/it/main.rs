@@ -12,7 +12,6 @@ mod chat;
 mod limits;
 mod telemetry;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use bindery_llm::fake::{FakeOpenAi, FakeReply, Responder};
@@ -29,7 +28,7 @@ pub fn options(fake: &FakeOpenAi) -> ProviderOptions {
 
 /// A responder that answers "answer to <the last message>".
 pub fn echo() -> Responder {
-    Arc::new(|request: &ChatRequest| {
+    FakeOpenAi::responder(|request| {
         let last = request.messages.last().map(|m| m.content.as_str()).unwrap_or_default();
         FakeReply::Content(format!("answer to {last}"))
     })
