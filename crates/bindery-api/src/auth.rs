@@ -1,8 +1,9 @@
 //! Who is calling, and what they may do.
 //!
 //! Three credentials, sent as `Authorization: Bearer …`:
-//! - **access tokens**: JWTs (HS256) valid for 15 minutes, carrying only the user id; the user is re-read on every
-//!   request, so a deleted user or a withdrawn admin flag takes effect at once;
+//! - **access tokens**: JWTs (HS256) valid for 15 minutes, carrying only the user id; the user is re-read (through
+//!   the principal cache of `crate::principals`, at most a second old) on every request, so a deleted user or a
+//!   withdrawn admin flag takes effect within a second;
 //! - **refresh tokens**: random 256-bit secrets, stored hashed, single use and rotated (see
 //!   `bindery_store::Accounts::use_refresh_token` for reuse detection);
 //! - **API keys**: `bnd_` followed by a random secret, stored hashed, bound to one project and capped by a role.
@@ -19,6 +20,7 @@
 //! this project"; everything that reads or changes a project's data goes through [`Caller::require`].
 
 use crate::error::{ApiError, ApiResult};
+use crate::principals::Lookup;
 use crate::AppState;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
@@ -115,13 +117,13 @@ impl Caller {
             if key.project != project {
                 return Ok(None);
             }
-            let own = state.store().role(project, &self.user.id).await?;
+            let own = role(state, project, &self.user.id).await?;
             return Ok(own.map(|r| r.max(key.role)));
         }
         if self.user.admin {
             return Ok(Some(Role::Owner));
         }
-        Ok(state.store().role(project, &self.user.id).await?)
+        role(state, project, &self.user.id).await
     }
 
     /// The projects the caller may see, with their role: their memberships, or only the API key's project.
@@ -247,13 +249,52 @@ pub async fn authenticate_cookie(headers: &HeaderMap, state: &AppState) -> ApiRe
 
 async fn caller_of_token(state: &AppState, token: &str) -> ApiResult<Caller> {
     let (user_id, key) = if token.starts_with(API_KEY_PREFIX) {
-        let key = state.store().api_key_by_hash(&secret_hash(token)).await?.ok_or(ApiError::InvalidToken)?;
+        let key = api_key(state, &secret_hash(token)).await?.ok_or(ApiError::InvalidToken)?;
         (key.user.clone(), Some(key))
     } else {
         (user_of_token(state, token)?, None)
     };
-    let user = state.store().user(&user_id).await?.ok_or(ApiError::InvalidToken)?;
+    let user = user(state, &user_id).await?.ok_or(ApiError::InvalidToken)?;
     Ok(Caller { user, key })
+}
+
+// The three reads every authenticated request makes, through the principal cache (see `crate::principals`).
+
+async fn user(state: &AppState, id: &str) -> ApiResult<Option<User>> {
+    match state.principals.user(id) {
+        Lookup::Hit(user) => Ok(Some(user)),
+        Lookup::Miss(ticket) => {
+            let user = state.store().user(id).await?;
+            if let Some(u) = &user {
+                state.principals.put_user(ticket, u);
+            }
+            Ok(user)
+        }
+    }
+}
+
+async fn api_key(state: &AppState, hash: &str) -> ApiResult<Option<ApiKey>> {
+    match state.principals.key(hash) {
+        Lookup::Hit(key) => Ok(Some(key)),
+        Lookup::Miss(ticket) => {
+            let key = state.store().api_key_by_hash(hash).await?;
+            if let Some(k) = &key {
+                state.principals.put_key(ticket, hash, k);
+            }
+            Ok(key)
+        }
+    }
+}
+
+async fn role(state: &AppState, project: &str, user: &str) -> ApiResult<Option<Role>> {
+    match state.principals.role(project, user) {
+        Lookup::Hit(role) => Ok(role),
+        Lookup::Miss(ticket) => {
+            let role = state.store().role(project, user).await?;
+            state.principals.put_role(ticket, project, user, role);
+            Ok(role)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! Layout:
 //! - `error`: the stable error codes and RFC 9457 problem documents;
 //! - `auth`: passwords, tokens, API keys and the [`auth::Caller`] extractor that every protected handler takes;
+//! - `principals`: a one-second cache of users, API keys and project roles, so a read makes one store query;
 //! - `idempotency`: `Idempotency-Key` replay for POST requests;
 //! - `routes/*`: one module per resource (accounts, projects, documents and their lifecycle, progress, artifacts,
 //!   webhooks, admin, system);
@@ -23,6 +24,7 @@ pub mod auth;
 pub mod error;
 pub mod idempotency;
 mod openapi;
+mod principals;
 mod routes;
 mod tail;
 mod ui;
@@ -56,6 +58,10 @@ pub struct ApiOptions {
     /// Private, loopback or link-local addresses webhook endpoints may point at anyway (`--webhook-allow`); empty by
     /// default: public addresses only. The dispatcher must be given the same list.
     pub webhook_allow: bindery_outbox::Allowlist,
+    /// How long this process trusts a cached user, API key or project role (1 s; zero turns the cache off). Changes
+    /// made through this process apply at once; a member removed or a key revoked through another process keeps
+    /// working here for at most this long.
+    pub principal_ttl: Duration,
 }
 
 impl ApiOptions {
@@ -68,6 +74,7 @@ impl ApiOptions {
             max_upload_bytes: 1 << 30,
             rate_per_second: 50,
             webhook_allow: bindery_outbox::Allowlist::default(),
+            principal_ttl: Duration::from_secs(1),
         }
     }
 }
@@ -86,6 +93,8 @@ pub struct AppState {
     pub(crate) stop: Arc<watch::Sender<bool>>,
     /// The one reader of the event log that every progress stream of this process follows.
     pub(crate) tail: Arc<tail::LogTail>,
+    /// Users, keys and roles recently read; call `principals.invalidate()` after changing any of them.
+    pub(crate) principals: Arc<principals::Principals>,
 }
 
 impl AppState {
@@ -99,7 +108,8 @@ impl AppState {
         let login_limiter = Arc::new(routes::limit::RateLimiter::with(per_minute / 60.0, per_minute));
         let stop = Arc::new(watch::channel(false).0);
         let tail = Arc::new(tail::LogTail::default());
-        AppState { engine, options: Arc::new(options), metrics, limiter, login_limiter, stop, tail }
+        let principals = Arc::new(principals::Principals::new(options.principal_ttl));
+        AppState { engine, options: Arc::new(options), metrics, limiter, login_limiter, stop, tail, principals }
     }
 
     pub fn store(&self) -> &DynStore {

@@ -6,6 +6,7 @@ mod common;
 use common::{problem, sample_book, Backend, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
+use std::time::Duration;
 
 /// Every read and write on one document, as (method, path).
 fn document_routes(id: &str, artifact: &str) -> Vec<(Method, String)> {
@@ -165,4 +166,83 @@ async fn isolation_sqlite() {
 #[tokio::test]
 async fn isolation_postgres() {
     isolation(Backend::Postgres).await;
+}
+
+/// Users, keys and roles are cached per process for `principal_ttl`: a change made through one process applies there
+/// at once, and reaches another process when its cache entries expire.
+async fn revocation_across_processes(backend: Backend) {
+    let ttl = Duration::from_millis(300);
+    let Some(app) = TestApp::spawn_with(backend, |o| o.principal_ttl = ttl).await else { return };
+    let (other, other_api) = app.second_api(|_| {}).await;
+    let get = |base: &str, path: &str, token: &str| {
+        app.http.get(format!("{base}{path}")).bearer_auth(token.to_owned()).send()
+    };
+    let alice = app.user("alice@example.org", false).await;
+    let bob = app.user("bob@example.org", false).await;
+    let project = app.project(&alice, "shared").await;
+    let doc = app.upload(&alice.access, &project, "a.txt", sample_book("ttl")).await;
+    let r = app
+        .request(Method::PUT, &format!("/api/v1/projects/{project}/members"), Some(&alice.access))
+        .json(&json!({"email": bob.email, "role": "viewer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let key: Value = app
+        .post(&format!("/api/v1/projects/{project}/api-keys"), &alice.access, json!({"name": "k", "role": "viewer"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = key["key"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/documents/{doc}");
+    // Both processes answer, and now hold Bob's role and the key in their caches.
+    for base in [&app.base, &other] {
+        assert_eq!(get(base, &path, &bob.access).await.unwrap().status(), StatusCode::OK);
+        assert_eq!(get(base, &path, &secret).await.unwrap().status(), StatusCode::OK);
+    }
+
+    // Through the first process: Bob is removed and the key revoked; that process knows at once.
+    let r = app
+        .request(Method::DELETE, &format!("/api/v1/projects/{project}/members/{}", bob.user), Some(&alice.access))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/projects/{project}/api-keys/{}", key["id"].as_str().unwrap()),
+            Some(&alice.access),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(get(&app.base, &path, &bob.access).await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(get(&app.base, &path, &secret).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+
+    // The other process learns it once its entries expire (the deadline only guards against a hang).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let bob_status = get(&other, &path, &bob.access).await.unwrap().status();
+        let key_status = get(&other, &path, &secret).await.unwrap().status();
+        if bob_status == StatusCode::NOT_FOUND && key_status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "still {bob_status} and {key_status} long after the TTL");
+        tokio::time::sleep(ttl / 4).await;
+    }
+    other_api.shutdown().await.unwrap();
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn revocation_across_processes_sqlite() {
+    revocation_across_processes(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn revocation_across_processes_postgres() {
+    revocation_across_processes(Backend::Postgres).await;
 }

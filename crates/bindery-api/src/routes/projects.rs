@@ -109,6 +109,7 @@ pub async fn create(
     }
     let project = Project { id: uuid::Uuid::now_v7().to_string(), name: name.to_owned(), created_ms: now_ms() };
     state.store().create_project(&project, &caller.user.id).await?;
+    state.principals.invalidate();
     Ok((
         StatusCode::CREATED,
         Json(ProjectView { id: project.id, name: project.name, created_ms: project.created_ms, role: Role::Owner }),
@@ -155,6 +156,7 @@ pub async fn set_member(
     let user =
         state.store().user_by_email(&email).await?.ok_or_else(|| ApiError::not_found(format!("user {email}")))?;
     state.store().set_member(&project, &user.id, Some(req.role)).await?;
+    state.principals.invalidate();
     Ok(Json(state.store().members(&project).await?.into_iter().map(MemberView::from).collect()))
 }
 
@@ -175,6 +177,7 @@ pub async fn remove_member(
         return Err(ApiError::Conflict("a project keeps at least one owner".into()));
     }
     state.store().set_member(&project, &user, None).await?;
+    state.principals.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -227,6 +230,7 @@ pub async fn revoke_api_key(
 ) -> ApiResult<StatusCode> {
     caller.require(&state, &project, Role::Owner).await?;
     if state.store().revoke_api_key(&project, &key, now_ms()).await? {
+        state.principals.invalidate();
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found(format!("API key {key}")))

@@ -85,6 +85,16 @@ impl TestApp {
         })
     }
 
+    /// A second API process on the same store and blobs (no worker of its own), as a scaled-out deployment runs
+    /// several: its base URL and handle.
+    pub async fn second_api(&self, tweak: impl FnOnce(&mut ApiOptions)) -> (String, ApiHandle) {
+        let mut options = (*self.state.options).clone();
+        options.listen = "127.0.0.1:0".parse().unwrap();
+        tweak(&mut options);
+        let api = Api::serve(AppState::new(self.state.engine.clone(), options, None)).await.unwrap();
+        (format!("http://{}", api.addr), api)
+    }
+
     pub async fn stop(mut self) {
         if let Some(a) = self.api.take() {
             a.shutdown().await.unwrap();
