@@ -40,6 +40,7 @@ pub fn analyze_book(book: &Book) -> Analysis {
                 mentions: e.mentions,
                 first_chapter: e.chapters.first().map_or(0, |&c| doc.chapters[c].index),
                 chapters: e.chapters.iter().map(|&c| doc.chapters[c].index).collect(),
+                traits: Vec::new(),
             })
             .collect(),
         places: cast
@@ -52,6 +53,7 @@ pub fn analyze_book(book: &Book) -> Analysis {
                 first_chapter: e.chapters.first().map_or(0, |&c| doc.chapters[c].index),
             })
             .collect(),
+        model: None,
     }
 }
 
@@ -123,5 +125,7 @@ fn scene(i: usize, first: usize, last: usize, mentioned: &[Vec<usize>], cast: &C
         characters: names(Kind::Character),
         places: names(Kind::Place),
         summary: best.map(|s| s.text.clone()).unwrap_or_default(),
+        setting: None,
+        atmosphere: None,
     }
 }

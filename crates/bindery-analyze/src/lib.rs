@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use bindery_core::book::Book;
 
 pub use analyze::analyze_book;
-pub use model::{Analysis, ChapterAnalysis, Character, DialogueLine, Keyword, Place, Scene};
+pub use model::{Analysis, ChapterAnalysis, Character, DialogueLine, Fallback, Keyword, ModelReport, Place, Scene};
 
 /// Why an analysis failed. The offline analyzer only fails if its worker thread dies; remote
 /// analyzers behind the same trait use `Retryable` for outages and `Permanent` for refusals.
@@ -37,6 +37,30 @@ pub enum AnalyzeError {
     Retryable(String),
     #[error("analysis failed permanently: {0}")]
     Permanent(String),
+    /// Not a failure: the work was handed to a provider's batch; analyse again after `after` to collect it.
+    #[error("analysis is waiting: {note}")]
+    Pending { after: std::time::Duration, note: String },
+}
+
+/// Where an analyzer keeps answers between runs, under keys it derives from everything that decides the answer
+/// (content, prompt version, model), so that analysing the same text again costs nothing. The enrich stage backs it
+/// with blob storage, which every worker of a deployment shares.
+#[async_trait]
+pub trait AnswerCache: Send + Sync {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, AnalyzeError>;
+    async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), AnalyzeError>;
+}
+
+/// What an analyzer is told besides the book.
+#[derive(Clone, Default)]
+pub struct AnalyzeContext {
+    /// The document's id, for logs and for the metadata of remote batches.
+    pub document: String,
+    /// Where to cache answers; `None` caches nothing.
+    pub cache: Option<Arc<dyn AnswerCache>>,
+    /// When the document must be ready (Unix milliseconds); `None` when someone is waiting for it now. Remote
+    /// analyzers use a slower, cheaper path (a provider's batch) only when the deadline leaves time for it.
+    pub deadline_ms: Option<i64>,
 }
 
 /// Something that turns a structured book into an [`Analysis`].
@@ -44,7 +68,7 @@ pub enum AnalyzeError {
 pub trait Analyzer: Send + Sync {
     /// A short stable name, recorded in [`Analysis::analyzer`].
     fn name(&self) -> &str;
-    async fn analyze(&self, book: Arc<Book>) -> Result<Analysis, AnalyzeError>;
+    async fn analyze(&self, book: Arc<Book>, ctx: &AnalyzeContext) -> Result<Analysis, AnalyzeError>;
 }
 
 /// The built-in analyzer: [`analyze_book`] on a blocking thread.
@@ -57,7 +81,7 @@ impl Analyzer for Offline {
         "offline"
     }
 
-    async fn analyze(&self, book: Arc<Book>) -> Result<Analysis, AnalyzeError> {
+    async fn analyze(&self, book: Arc<Book>, _ctx: &AnalyzeContext) -> Result<Analysis, AnalyzeError> {
         tokio::task::spawn_blocking(move || analyze_book(&book)).await.map_err(|e| {
             if e.is_panic() {
                 AnalyzeError::Permanent(format!("offline analyzer panicked: {e}"))

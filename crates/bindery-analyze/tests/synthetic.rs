@@ -106,7 +106,7 @@ fn empty_books_get_an_empty_analysis() {
 async fn the_offline_analyzer_runs_on_a_blocking_thread() {
     let analyzer = Offline;
     assert_eq!(analyzer.name(), "offline");
-    let analysis = analyzer.analyze(Arc::new(french())).await.unwrap();
+    let analysis = analyzer.analyze(Arc::new(french()), &Default::default()).await.unwrap();
     assert_eq!(analysis.analyzer, "offline");
     assert_eq!(analysis, analyze_book(&french()));
 }

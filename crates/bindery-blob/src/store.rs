@@ -111,6 +111,15 @@ impl BlobStore {
         Ok(stored)
     }
 
+    /// Writes `data` under a key the caller chooses, replacing what was there (the write is atomic on both back ends:
+    /// a reader sees the old object or the new one, never a part). For caches and small records that are found by
+    /// name rather than by content; everything a document produces goes through [`BlobStore::put_bytes`].
+    pub async fn put_at(&self, key: &str, data: Bytes) -> Result<(), BlobError> {
+        let path = self.path(key)?;
+        self.store.put(&path, data.into()).await?;
+        Ok(())
+    }
+
     /// Returns the object size, or `None` when it does not exist.
     pub async fn head(&self, key: &str) -> Result<Option<u64>, BlobError> {
         match self.store.head(&self.path(key)?).await {

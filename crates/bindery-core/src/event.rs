@@ -188,6 +188,9 @@ pub struct Uploaded {
     /// documents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    /// When the document must be ready (Unix milliseconds), if the uploader said; see `DocumentState::deadline_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<Millis>,
 }
 
 /// `stage.completed`.

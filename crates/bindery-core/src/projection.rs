@@ -103,6 +103,10 @@ pub struct DocumentState {
     /// Why the last deletion attempt failed, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_error: Option<String>,
+    /// When the uploader needs the document ready (Unix milliseconds); `None` when someone waits for it now. It
+    /// decides whether enrichment may use a language-model provider's batch path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline_ms: Option<Millis>,
 }
 
 /// Progress of a document through its pipeline.
@@ -147,6 +151,7 @@ impl DocumentState {
                 run: ev.version,
                 deletion: None,
                 deletion_error: None,
+                deadline_ms: up.deadline_ms,
             });
         }
         if ev.ty == event::DOCUMENT_DELETED {
@@ -320,6 +325,7 @@ mod tests {
             pipeline: "text".into(),
             pipeline_version: 1,
             project: None,
+            deadline_ms: None,
             stages: vec!["extract".into(), "structure".into(), "count".into()],
         };
         let completed = |stage: &str, ms: i64| json!({"stage": stage, "attempt": 1, "duration_ms": ms, "outputs": [], "summary": {"ok": stage}});

@@ -18,6 +18,18 @@ use bindery_store::{Append, Commit, StoreError};
 use std::path::Path;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+/// How a document is submitted, beyond its bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SubmitOptions {
+    /// Refuse uploads larger than this.
+    pub max_bytes: Option<u64>,
+    /// The project the document belongs to (API uploads); `None` for the CLI's local documents.
+    pub project: Option<String>,
+    /// When the document must be ready (Unix milliseconds). `None` means someone is waiting now; a deadline lets
+    /// the language-model analyzer use a provider's cheaper batch path when it leaves time for it.
+    pub deadline_ms: Option<i64>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Submitted {
     pub id: DocumentId,
@@ -30,11 +42,16 @@ impl Engine {
     /// Stores the file (streamed, never whole in memory) and enqueues its
     /// pipeline's first stages in the same transaction as `document.uploaded`.
     pub async fn submit(&self, path: &Path) -> Result<Submitted, EngineError> {
+        self.submit_path_with(path, &SubmitOptions::default()).await
+    }
+
+    /// [`Engine::submit`] with every option.
+    pub async fn submit_path_with(&self, path: &Path, options: &SubmitOptions) -> Result<Submitted, EngineError> {
         let io = |source| EngineError::Io { path: path.display().to_string(), source };
         let file = tokio::fs::File::open(path).await.map_err(io)?;
         let source =
             path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
-        match self.submit_reader(&source, file, None, None).await {
+        match self.submit_with(&source, file, options).await {
             Err(EngineError::Io { source, .. }) => Err(io(source)),
             other => other,
         }
@@ -48,9 +65,24 @@ impl Engine {
     pub async fn submit_reader<R>(
         &self,
         source: &str,
-        mut reader: R,
+        reader: R,
         max_bytes: Option<u64>,
         project: Option<&str>,
+    ) -> Result<Submitted, EngineError>
+    where
+        R: AsyncRead + Unpin + Send,
+    {
+        let options = SubmitOptions { max_bytes, project: project.map(str::to_owned), deadline_ms: None };
+        self.submit_with(source, reader, &options).await
+    }
+
+    /// [`Engine::submit_reader`] with every option. Submitting bytes that are already a document returns it as it
+    /// is: its first submission's options stand.
+    pub async fn submit_with<R>(
+        &self,
+        source: &str,
+        mut reader: R,
+        options: &SubmitOptions,
     ) -> Result<Submitted, EngineError>
     where
         R: AsyncRead + Unpin + Send,
@@ -65,19 +97,20 @@ impl Engine {
             }
         }
         let head = &head[..n];
-        let stored = self.blobs().put_reader(head.chain(reader), max_bytes).await?;
-        self.submit_stored(source, stored, head, project).await
+        let stored = self.blobs().put_reader(head.chain(reader), options.max_bytes).await?;
+        self.submit_stored(source, stored, head, options).await
     }
 
-    /// Starts the pipeline for bytes already in blob storage, as a document of `project` when one is given (its id
-    /// then depends on the project too: see [`DocumentId::for_project`]).
+    /// Starts the pipeline for bytes already in blob storage, as a document of `options.project` when one is given
+    /// (its id then depends on the project too: see [`DocumentId::for_project`]).
     pub async fn submit_stored(
         &self,
         source: &str,
         stored: Stored,
         head: &[u8],
-        project: Option<&str>,
+        options: &SubmitOptions,
     ) -> Result<Submitted, EngineError> {
+        let project = options.project.as_deref();
         let id = match project {
             Some(p) => DocumentId::for_project(p, &stored.sha256),
             None => DocumentId::from_sha256_hex(&stored.sha256),
@@ -104,6 +137,7 @@ impl Engine {
                 pipeline_version: version,
                 stages,
                 project: project.map(str::to_owned),
+                deadline_ms: options.deadline_ms,
             },
         );
         let correlation = uploaded.id.0.clone();

@@ -27,7 +27,7 @@ pub mod worker;
 pub use admin::{CancelReport, RetryReport};
 pub use delete::DeleteReport;
 pub use failpoints::Failpoints;
-pub use ingest::Submitted;
+pub use ingest::{SubmitOptions, Submitted};
 pub use reprocess::Reprocessed;
 pub use run::{probe, NOOP_KIND};
 

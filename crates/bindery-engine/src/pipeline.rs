@@ -105,14 +105,17 @@ pub struct Failure {
     pub retry_at: Option<Millis>,
     /// The message the job keeps as its last error.
     pub error: String,
+    /// A wait (`StageError::Wait`), not a failure: the attempt is given back.
+    pub wait: bool,
 }
 
 impl Failure {
     /// How the job row is settled.
     pub fn outcome(&self) -> Outcome {
-        match self.retry_at {
-            Some(run_at) => Outcome::Retry { run_at, error: self.error.clone() },
-            None => Outcome::Dead { error: self.error.clone() },
+        match (self.retry_at, self.wait) {
+            (Some(run_at), true) => Outcome::Wait { run_at, note: self.error.clone() },
+            (Some(run_at), false) => Outcome::Retry { run_at, error: self.error.clone() },
+            (None, _) => Outcome::Dead { error: self.error.clone() },
         }
     }
 }
@@ -136,6 +139,11 @@ pub fn give_up_or_retry(
 }
 
 pub fn on_failure(job: &Job, err: &StageError, opts: &EngineOptions, now: Millis) -> Failure {
+    if let StageError::Wait { after, note } = err {
+        // Nothing happened to the document: no event, and the job runs again later without losing an attempt.
+        let retry_at = Some(now + after.as_millis() as i64);
+        return Failure { events: vec![], retry_at, error: note.clone(), wait: true };
+    }
     let stage = stage_of(job);
     let (correlation, causation) = ids(job);
     let (dead, error, retry_at) = give_up_or_retry(job, err, opts, now);
@@ -151,7 +159,7 @@ pub fn on_failure(job: &Job, err: &StageError, opts: &EngineOptions, now: Millis
         let reason = DocumentFailed { stage: stage.into(), reason: error.clone() };
         events.push(NewEvent::new(event::DOCUMENT_FAILED, reason).correlated(correlation, causation));
     }
-    Failure { events, retry_at, error }
+    Failure { events, retry_at, error, wait: false }
 }
 
 /// Stages whose prerequisites are done but which are not complete: what a

@@ -174,6 +174,9 @@ fn record(a: &Attempt) {
     let queue = a.job.queue.clone();
     match &a.result {
         Ok(_) => metrics::counter!("bindery_jobs_completed_total", "queue" => queue.clone()).increment(1),
+        Err(bindery_stages::StageError::Wait { .. }) => {
+            metrics::counter!("bindery_jobs_waiting_total", "queue" => queue.clone()).increment(1)
+        }
         Err(_) => metrics::counter!("bindery_jobs_failed_total", "queue" => queue.clone()).increment(1),
     }
     metrics::histogram!("bindery_job_duration_seconds", "queue" => queue).record(a.duration_ms as f64 / 1000.0);

@@ -15,5 +15,5 @@ mod registry;
 mod stage;
 pub mod text;
 
-pub use registry::{registry, Registry};
+pub use registry::{registry, registry_with, Registry};
 pub use stage::{Stage, StageContext, StageError, StageOutput};

@@ -51,19 +51,27 @@ pub struct StageOutput {
     pub summary: Value,
 }
 
-/// Why a stage failed. The distinction drives the engine: a retryable error
-/// is tried again with backoff, a permanent one fails the document at once.
+/// Why a stage did not finish. The distinction drives the engine: a retryable error
+/// is tried again with backoff, a permanent one fails the document at once,
+/// and a wait is no failure at all.
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum StageError {
     #[error("{0}")]
     Retryable(String),
     #[error("{0}")]
     Permanent(String),
+    /// The stage handed its work to someone else (a language-model provider's
+    /// batch) and must run again after `after` to collect it. The engine puts
+    /// the job back without counting an attempt and without an event; `note`
+    /// (what it waits for) becomes the job's last message.
+    #[error("waiting: {note}")]
+    Wait { after: std::time::Duration, note: String },
 }
 
 impl StageError {
+    /// Whether trying again may help; a wait counts as retryable (it is run again).
     pub fn is_retryable(&self) -> bool {
-        matches!(self, StageError::Retryable(_))
+        matches!(self, StageError::Retryable(_) | StageError::Wait { .. })
     }
 
     pub fn from_blob(e: bindery_blob::BlobError) -> Self {

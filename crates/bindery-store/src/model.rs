@@ -24,6 +24,12 @@ pub enum Outcome {
     Dead {
         error: String,
     },
+    /// Not a failure: the job handed its work to someone else (a provider's batch) and must run again at `run_at`
+    /// to collect it. Back to `available` without counting the attempt, with `note` as its last message.
+    Wait {
+        run_at: i64,
+        note: String,
+    },
 }
 
 /// Settles a running job. Applies only while the job is still running under

@@ -298,6 +298,7 @@ async fn upload(store: &DynStore, n: u32, project: Option<&str>) -> String {
         pipeline_version: 1,
         stages: vec!["extract".into()],
         project: project.map(str::to_owned),
+        deadline_ms: None,
     };
     let events = vec![NewEvent::new(event::DOCUMENT_UPLOADED, up)];
     let append = Append { stream: id.to_string(), expected: Expected::NoStream, events };

@@ -16,6 +16,7 @@ bindery_store::contract!(
     claims_by_priority_and_run_at,
     lost_lease_rolls_back_the_whole_commit,
     retry_dead_and_revive,
+    waiting_gives_back_the_attempt,
     rescue_puts_expired_jobs_back,
     queue_limits_hold,
     cancel_documents_cancels_their_jobs,
@@ -174,6 +175,27 @@ async fn retry_dead_and_revive(store: DynStore) {
     assert_eq!(out.revived, 1);
     let revived = store.claim("w", &[], 1, T0 + 2000, T0 + 700).await.unwrap().remove(0);
     assert_eq!((revived.id, revived.attempt), (j.id, 1));
+}
+
+async fn waiting_gives_back_the_attempt(store: DynStore) {
+    let mut nj = job("q");
+    nj.max_attempts = 1;
+    enqueue(&store, vec![nj]).await;
+    // A job allowed one attempt can wait any number of times: waiting is not failing.
+    for round in 0..3 {
+        let now = T0 + round * 100;
+        let j = store.claim("w", &[], 1, now + 1000, now).await.unwrap().remove(0);
+        assert_eq!(j.attempt, 1);
+        let wait = Outcome::Wait { run_at: now + 100, note: format!("batch in progress ({round})") };
+        store.commit(finish(j.id, "w", wait), now).await.unwrap();
+        let w = store.job(j.id).await.unwrap().unwrap();
+        assert_eq!((w.state, w.attempt, w.run_at), (JobState::Available, 0, now + 100));
+        assert_eq!(w.last_error, Some(format!("batch in progress ({round})")));
+        assert!(store.claim("w", &[], 1, now + 1000, now + 99).await.unwrap().is_empty(), "not before run_at");
+    }
+    let j = store.claim("w", &[], 1, T0 + 2000, T0 + 300).await.unwrap().remove(0);
+    store.commit(finish(j.id, "w", Outcome::Completed), T0 + 301).await.unwrap();
+    assert_eq!(store.job(j.id).await.unwrap().unwrap().state, JobState::Completed);
 }
 
 async fn rescue_puts_expired_jobs_back(store: DynStore) {

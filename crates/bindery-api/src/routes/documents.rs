@@ -11,7 +11,7 @@ use axum::Json;
 use bindery_blob::BlobError;
 use bindery_core::event::CloudEvent;
 use bindery_core::{DocumentState, Progress};
-use bindery_engine::EngineError;
+use bindery_engine::{EngineError, SubmitOptions};
 use bindery_stages::book::{kinds, view, MAX_BOOK_JSON};
 use bindery_store::Role;
 use bytes::Bytes;
@@ -52,6 +52,10 @@ pub struct Uploads {
 pub struct UploadQuery {
     /// The file's name for a raw-body upload (it helps choose the pipeline; the bytes decide first).
     pub filename: Option<String>,
+    /// When the document must be ready: an RFC 3339 time, or a delay from now such as `90m`, `12h` or `2d`. Without
+    /// it the document is treated as awaited now. A deadline far enough ahead lets a language-model analyzer use its
+    /// provider's batch path (cheaper, slower).
+    pub deadline: Option<String>,
 }
 
 /// Uploads one file as the raw body (`?filename=`), or one or more files as `multipart/form-data` parts. Bytes
@@ -72,6 +76,14 @@ pub async fn upload(
     request: Request,
 ) -> ApiResult<(StatusCode, Json<Uploads>)> {
     caller.require(&state, &project, Role::Editor).await?;
+    let deadline_ms = match q.deadline.as_deref() {
+        Some(d) => {
+            Some(bindery_core::time::parse_deadline(d, bindery_core::time::now_ms()).map_err(ApiError::Unprocessable)?)
+        }
+        None => None,
+    };
+    let options =
+        SubmitOptions { max_bytes: Some(state.options.max_upload_bytes), project: Some(project.clone()), deadline_ms };
     let limit = state.options.max_upload_bytes;
     let declared =
         request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
@@ -89,14 +101,14 @@ pub async fn upload(
             Multipart::from_request(request, &state).await.map_err(|e| ApiError::BadRequest(e.body_text()))?;
         while let Some(field) = form.next_field().await.map_err(|e| ApiError::BadRequest(e.body_text()))? {
             let Some(name) = field.file_name().map(source_name) else { continue };
-            documents.push(store(&state, &project, name, field).await?);
+            documents.push(store(&state, &options, name, field).await?);
         }
         if documents.is_empty() {
             return Err(ApiError::BadRequest("the form has no file part".into()));
         }
     } else {
         let name = source_name(q.filename.as_deref().unwrap_or("upload"));
-        documents.push(store(&state, &project, name, request.into_body().into_data_stream()).await?);
+        documents.push(store(&state, &options, name, request.into_body().into_data_stream()).await?);
     }
     let status = if documents.iter().any(|d| d.created) { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(Uploads { documents })))
@@ -115,14 +127,13 @@ fn source_name(raw: &str) -> String {
 
 /// Streams one file into blob storage and submits it (`Engine::submit_reader`). A body that breaks off is the
 /// client's problem (`bad_request`), not ours.
-async fn store<S, E>(state: &AppState, project: &str, source: String, body: S) -> ApiResult<UploadedDocument>
+async fn store<S, E>(state: &AppState, options: &SubmitOptions, source: String, body: S) -> ApiResult<UploadedDocument>
 where
     S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
     E: std::fmt::Display,
 {
     let reader = tokio_util::io::StreamReader::new(body.map_err(|e| std::io::Error::other(e.to_string())));
-    let limit = Some(state.options.max_upload_bytes);
-    match state.engine.submit_reader(&source, reader, limit, Some(project)).await {
+    match state.engine.submit_with(&source, reader, options).await {
         Ok(s) if !s.created && is_deleting(state, s.id.as_str()).await? => Err(ApiError::Conflict(format!(
             "document {} (the same file) is being deleted; upload it again once it is gone",
             s.id

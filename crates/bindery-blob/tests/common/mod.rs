@@ -130,6 +130,12 @@ pub async fn round_trip(store: &BlobStore) {
     assert!(!err.is_retryable());
     let err = store.get_stream(&stored.key).await.err().expect("missing object must fail");
     assert!(matches!(err, BlobError::NotFound(_)), "{err:?}");
+
+    // Named objects: written where asked, replaced whole by a second write.
+    store.put_at("cache/llm/ab/entry", Bytes::from_static(b"first")).await.unwrap();
+    store.put_at("cache/llm/ab/entry", Bytes::from_static(b"second answer")).await.unwrap();
+    assert_eq!(store.get_bytes("cache/llm/ab/entry", 100).await.unwrap(), Bytes::from_static(b"second answer"));
+    assert_eq!(store.head("cache/llm/ab/entry").await.unwrap(), Some(13));
 }
 
 /// Keys that could escape the root are refused before reaching the backend.
@@ -140,5 +146,6 @@ pub async fn rejects_invalid_keys(store: &BlobStore) {
         assert!(is_invalid(store.get_bytes(key, 10).await.map(drop)), "get_bytes {key:?}");
         assert!(is_invalid(store.get_stream(key).await.map(drop)), "get_stream {key:?}");
         assert!(is_invalid(store.delete(key).await), "delete {key:?}");
+        assert!(is_invalid(store.put_at(key, Bytes::from_static(b"x")).await), "put_at {key:?}");
     }
 }

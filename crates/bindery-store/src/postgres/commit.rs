@@ -206,14 +206,17 @@ async fn finish_jobs(tx: &mut Tx, finish: &[Finish], now: Millis) -> Result<()> 
         }
     }
     for f in finish.iter().filter(|f| f.outcome != Outcome::Completed) {
-        let (state, run_at, error) = match &f.outcome {
-            Outcome::Retry { run_at, error } => ("available", Some(*run_at), error),
-            Outcome::Dead { error } => ("dead", None, error),
+        // A wait gives back the attempt its claim counted.
+        let (state, run_at, error, refund) = match &f.outcome {
+            Outcome::Retry { run_at, error } => ("available", Some(*run_at), error, 0),
+            Outcome::Wait { run_at, note } => ("available", Some(*run_at), note, 1),
+            Outcome::Dead { error } => ("dead", None, error, 0),
             Outcome::Completed => unreachable!("filtered above"),
         };
         let r = sqlx::query(
-            "UPDATE jobs SET state = $1, run_at = COALESCE($2, run_at), last_error = $3, lease_until = NULL, \
-             updated_at = $4 WHERE id = $5 AND state = 'running' AND worker = $6",
+            "UPDATE jobs SET state = $1, run_at = COALESCE($2, run_at), last_error = $3, \
+             attempt = GREATEST(attempt - $7, 0), lease_until = NULL, updated_at = $4 \
+             WHERE id = $5 AND state = 'running' AND worker = $6",
         )
         .bind(state)
         .bind(run_at)
@@ -221,6 +224,7 @@ async fn finish_jobs(tx: &mut Tx, finish: &[Finish], now: Millis) -> Result<()> 
         .bind(now)
         .bind(f.job)
         .bind(&f.worker)
+        .bind(refund)
         .execute(&mut **tx)
         .await?;
         if r.rows_affected() != 1 {

@@ -191,18 +191,21 @@ async fn finish_jobs(tx: &mut Tx, finish: &[Finish], now: Millis) -> Result<()> 
         }
     }
     for f in finish.iter().filter(|f| f.outcome != Outcome::Completed) {
-        let (state, run_at, error) = match &f.outcome {
-            Outcome::Retry { run_at, error } => ("available", Some(*run_at), error),
-            Outcome::Dead { error } => ("dead", None, error),
+        // A wait gives back the attempt its claim counted.
+        let (state, run_at, error, refund) = match &f.outcome {
+            Outcome::Retry { run_at, error } => ("available", Some(*run_at), error, 0),
+            Outcome::Wait { run_at, note } => ("available", Some(*run_at), note, 1),
+            Outcome::Dead { error } => ("dead", None, error, 0),
             Outcome::Completed => unreachable!("filtered above"),
         };
         let r = sqlx::query(
-            "UPDATE jobs SET state = ?, run_at = COALESCE(?, run_at), last_error = ?, lease_until = NULL, updated_at = ? \
-             WHERE id = ? AND state = 'running' AND worker = ?",
+            "UPDATE jobs SET state = ?, run_at = COALESCE(?, run_at), last_error = ?, attempt = MAX(attempt - ?, 0), \
+             lease_until = NULL, updated_at = ? WHERE id = ? AND state = 'running' AND worker = ?",
         )
         .bind(state)
         .bind(run_at)
         .bind(error)
+        .bind(refund)
         .bind(now)
         .bind(f.job)
         .bind(&f.worker)
