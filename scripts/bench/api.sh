@@ -6,6 +6,7 @@
 # The server is `bindery serve` on the embedded SQLite and folder. Run alone on an idle machine; figures go to
 # docs/benchmarks.md.
 #   scripts/bench/api.sh [CLIENTS [BOOKS]]      (default 1000 clients, 10 books)
+#   scripts/bench/api.sh reads                  (the status reads only)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 scripts/setup.sh
@@ -13,6 +14,8 @@ command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
 cargo build --release -q -p bindery
 bin=$PWD/target/release/bindery
 alice=${BINDERY_CORPUS:-../shared/corpus}/pdfs/en-alice-in-wonderland.pdf
+only_reads=false
+if [ "${1:-}" = reads ]; then only_reads=true; shift; fi
 clients=${1:-1000}
 books=${2:-10}
 work=$(mktemp -d)
@@ -59,6 +62,8 @@ for target in "health|$base/health|" "document, JWT|$base/api/v1/documents/$doc|
     wrk -t2 -c64 -d15s --latency "$url" | grep -E 'Requests/sec|^ +(50|90|99)%|Non-2xx'
   fi
 done
+
+if $only_reads; then exit 0; fi
 
 echo "== SSE fan-out: $clients clients, $books books"
 "$bin" bench sse --url "$base" --token "$token" --project "$project" --clients "$clients" --books "$books" \

@@ -69,6 +69,20 @@ pub trait Analyzer: Send + Sync {
     /// A short stable name, recorded in [`Analysis::analyzer`].
     fn name(&self) -> &str;
     async fn analyze(&self, book: Arc<Book>, ctx: &AnalyzeContext) -> Result<Analysis, AnalyzeError>;
+    /// The remote providers this analyzer talks to and how they are doing in this process (for the admin page);
+    /// none for the offline analyzer.
+    fn providers(&self) -> Vec<ProviderStatus> {
+        Vec::new()
+    }
+}
+
+/// How a remote analyzer's provider is doing, as this process sees it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ProviderStatus {
+    pub provider: String,
+    pub model: String,
+    /// The circuit breaker: "closed" (calls go through), "half-open" (a trial call) or "open" (calls fail fast).
+    pub breaker: String,
 }
 
 /// The built-in analyzer: [`analyze_book`] on a blocking thread.

@@ -2,7 +2,7 @@
 //! lists every operation. The page is rendered here from the same document, with no script or asset from elsewhere,
 //! so it works on machines without internet access.
 
-use crate::routes::{accounts, admin, artifacts, documents, lifecycle, progress, projects, system, webhooks};
+use crate::routes::{accounts, admin, artifacts, documents, lifecycle, progress, projects, system, usage, webhooks};
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -17,14 +17,14 @@ use utoipa::{Modify, OpenApi};
     paths(
         accounts::login, accounts::refresh, accounts::logout, accounts::me, accounts::create_user,
         projects::list, projects::create, projects::get, projects::members, projects::set_member, projects::remove_member,
-        projects::api_keys, projects::create_api_key, projects::revoke_api_key,
+        projects::api_keys, projects::create_api_key, projects::revoke_api_key, usage::get,
         documents::upload, documents::list, documents::get, documents::cancel, documents::events, documents::book,
         documents::dictionary, documents::search, lifecycle::delete, lifecycle::reprocess,
         progress::get, progress::document_stream, progress::project_stream,
         artifacts::list, artifacts::download,
         webhooks::list, webhooks::create, webhooks::get, webhooks::update, webhooks::delete, webhooks::rotate_secret,
         webhooks::test, webhooks::deliveries, webhooks::delivery, webhooks::retry,
-        admin::queues, admin::jobs, admin::retry, admin::projects,
+        admin::queues, admin::jobs, admin::retry, admin::projects, admin::providers,
         system::health, system::ready, system::metrics,
     ),
     modifiers(&Bearer),

@@ -30,6 +30,7 @@ fn project_routes(project: &str) -> Vec<(Method, String)> {
         (Method::POST, format!("/api/v1/projects/{project}/documents?filename=x.txt")),
         (Method::GET, format!("/api/v1/projects/{project}/members")),
         (Method::GET, format!("/api/v1/projects/{project}/api-keys")),
+        (Method::GET, format!("/api/v1/projects/{project}/usage")),
         (Method::GET, format!("/api/v1/projects/{project}/progress/stream")),
         (Method::GET, format!("/api/v1/search?q=walrus&project={project}")),
     ]

@@ -45,6 +45,11 @@ impl Registry {
         self.stages.get(name)
     }
 
+    /// Every registered stage, by name.
+    pub fn stages(&self) -> impl Iterator<Item = (&str, &Arc<dyn Stage>)> {
+        self.stages.iter().map(|(name, stage)| (*name, stage))
+    }
+
     /// Chooses the pipeline for an upload from its name and first bytes
     /// (at least the first 512), or says why none fits. The bytes win over
     /// the name: an HTML page named `.pdf` is refused as HTML.

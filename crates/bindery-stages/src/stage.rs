@@ -92,4 +92,8 @@ pub trait Stage: Send + Sync {
         std::time::Duration::from_secs(600)
     }
     async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError>;
+    /// Remote providers the stage depends on, with their state in this process (enrich's language model).
+    fn providers(&self) -> Vec<bindery_analyze::ProviderStatus> {
+        Vec::new()
+    }
 }

@@ -32,6 +32,9 @@ pub struct Global {
     /// Log format on stderr: json or text.
     #[arg(long, env = "BINDERY_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
+    /// Which analyzer `enrich` uses, and its provider's settings.
+    #[command(flatten)]
+    pub analyzer: crate::analyzer::AnalyzerArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -52,6 +55,10 @@ pub enum Command {
         paths: Vec<PathBuf>,
         #[arg(long)]
         json: bool,
+        /// When the documents must be ready: an RFC 3339 time or a delay such as 12h. A deadline far enough ahead
+        /// lets a language-model analyzer use its provider's batch path; without one they are awaited now.
+        #[arg(long)]
+        deadline: Option<String>,
     },
     /// Run jobs until stopped (Ctrl-C or SIGTERM finish running jobs first).
     Worker {

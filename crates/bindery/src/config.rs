@@ -27,6 +27,9 @@ pub struct FileConfig {
     pub jwt_secret: Option<String>,
     pub max_upload_mb: Option<u64>,
     pub rate_limit: Option<u32>,
+    /// The analyzer's settings, keys named as their flags (`analyzer`, `llm-base-url`, …).
+    #[serde(default)]
+    pub enrich: crate::analyzer::AnalyzerArgs,
 }
 
 /// Settings after resolution.
@@ -43,6 +46,8 @@ pub struct Settings {
     pub file_webhook_allow: Option<String>,
     /// `bindery serve`'s settings from the file (flags and variables win).
     pub file_serve: crate::cli::ServeArgs,
+    /// Flags and variables over the file's `[enrich]` table.
+    pub analyzer: crate::analyzer::AnalyzerArgs,
     file: WorkerDefaults,
 }
 
@@ -106,6 +111,7 @@ impl Settings {
                 webhook_allow: None,
                 no_worker: false,
             },
+            analyzer: g.analyzer.clone().or(file.enrich),
             file: defaults,
         })
     }

@@ -2,6 +2,7 @@
 //!
 //! `anyhow` lives here only; libraries return typed errors.
 
+mod analyzer;
 mod cli;
 mod cmd;
 mod config;
@@ -62,7 +63,8 @@ pub async fn open(s: &Settings, opts: EngineOptions) -> Result<Engine> {
         .await
         .with_context(|| format!("opening database {}", redact(&s.database_url)))?;
     let blobs = BlobStore::from_url(&s.storage).with_context(|| format!("opening storage {}", s.storage))?;
-    Ok(Engine::new(store, blobs, bindery_stages::registry(), opts))
+    let analyzer = s.analyzer.build(|var| std::env::var(var).ok())?;
+    Ok(Engine::new(store, blobs, bindery_stages::registry_with(analyzer), opts))
 }
 
 pub fn engine_options(w: Option<&config::Worker>) -> Result<EngineOptions> {

@@ -74,3 +74,40 @@ pub async fn projects(State(state): State<AppState>, caller: Caller) -> ApiResul
     caller.require_admin()?;
     Ok(Json(state.store().all_projects().await?))
 }
+
+/// A remote provider a stage depends on (a language model behind `enrich`), with its circuit breaker as this API
+/// process sees it. Each worker process has its own breaker: across a deployment, the `bindery_llm_breaker_state`
+/// metric of every process tells.
+#[derive(Serialize, ToSchema)]
+pub struct ProviderView {
+    pub stage: String,
+    pub provider: String,
+    pub model: String,
+    /// closed, half-open or open.
+    pub breaker: String,
+}
+
+/// Remote providers of the pipeline's stages and their circuit breakers in this process.
+#[utoipa::path(get, path = "/api/v1/admin/providers", tag = "admin", security(("bearer" = [])),
+    responses((status = 200, body = [ProviderView]), (status = 403, body = crate::error::Problem)))]
+pub async fn providers(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Vec<ProviderView>>> {
+    caller.require_admin()?;
+    Ok(Json(provider_views(&state)))
+}
+
+/// What `providers` answers, for the admin page too.
+pub fn provider_views(state: &AppState) -> Vec<ProviderView> {
+    state
+        .engine
+        .registry()
+        .stages()
+        .flat_map(|(stage, s)| {
+            s.providers().into_iter().map(move |p| ProviderView {
+                stage: stage.to_owned(),
+                provider: p.provider,
+                model: p.model,
+                breaker: p.breaker,
+            })
+        })
+        .collect()
+}

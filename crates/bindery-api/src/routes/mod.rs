@@ -9,6 +9,7 @@ pub mod limit;
 pub mod progress;
 pub mod projects;
 pub mod system;
+pub mod usage;
 mod webhook_checks;
 pub mod webhooks;
 
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .route("/projects/{project}/members/{user}", delete(projects::remove_member))
         .route("/projects/{project}/api-keys", get(projects::api_keys).post(projects::create_api_key))
         .route("/projects/{project}/api-keys/{key}", delete(projects::revoke_api_key))
+        .route("/projects/{project}/usage", get(usage::get))
         .route(
             "/projects/{project}/documents",
             get(documents::list)
@@ -59,7 +61,8 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/queues", get(admin::queues))
         .route("/admin/jobs", get(admin::jobs))
         .route("/admin/jobs/{job}/retry", post(admin::retry))
-        .route("/admin/projects", get(admin::projects));
+        .route("/admin/projects", get(admin::projects))
+        .route("/admin/providers", get(admin::providers));
     Router::new()
         .nest("/api/v1", v1)
         .route("/health", get(system::health))

@@ -47,6 +47,15 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut ApiOptions)) -> Option<TestApp> {
+        Self::spawn_with_registry(backend, bindery_stages::registry(), tweak).await
+    }
+
+    /// With another set of stages (another analyzer behind `enrich`, say).
+    pub async fn spawn_with_registry(
+        backend: Backend,
+        registry: bindery_stages::Registry,
+        tweak: impl FnOnce(&mut ApiOptions),
+    ) -> Option<TestApp> {
         let dir = tempfile::tempdir().unwrap();
         let store = match backend {
             Backend::Sqlite => bindery_store::connect(&testing::sqlite_url(dir.path())).await.unwrap(),
@@ -58,7 +67,7 @@ impl TestApp {
             max_attempts: 3,
             failpoints: Failpoints::parse("").unwrap(),
         };
-        let engine = Engine::new(store, blobs, bindery_stages::registry(), engine_options);
+        let engine = Engine::new(store, blobs, registry, engine_options);
         let mut options =
             ApiOptions::new("127.0.0.1:0".parse().unwrap(), b"test secret, 32 bytes or more....".to_vec());
         options.rate_per_second = 0;

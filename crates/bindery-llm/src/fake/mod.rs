@@ -183,6 +183,17 @@ impl FakeOpenAi {
         self.with(|s| s.batches.len())
     }
 
+    /// Every batch, in the order of creation.
+    pub fn batches(&self) -> Vec<Batch> {
+        self.with(|s| s.batches.clone())
+    }
+
+    /// Answers every files and batches request with `status` from now on (`None`: serve them again), leaving chat
+    /// completions alone: an outage of the batch path only.
+    pub fn set_batch_endpoints_status(&self, status: Option<u16>) {
+        self.with(|s| s.batch_endpoints_status = status);
+    }
+
     /// A batch as the server holds it.
     pub fn batch(&self, id: &str) -> Option<Batch> {
         self.with(|s| s.batches.iter().find(|b| b.id == id).cloned())
@@ -233,11 +244,15 @@ impl FakeOpenAi {
 
 /// Logs each request, then checks its key when one is required.
 async fn log_and_authenticate(State(shared): State<Shared>, request: Request, next: Next) -> Response {
-    let required = {
+    let (required, batch_outage) = {
         let mut s = state::lock(&shared);
         s.requests.push(format!("{} {}", request.method(), request.uri().path()));
-        s.api_key.clone()
+        (s.api_key.clone(), s.batch_endpoints_status)
     };
+    let path = request.uri().path();
+    if let Some(status) = batch_outage.filter(|_| path.starts_with("/v1/files") || path.starts_with("/v1/batches")) {
+        return state::error(status, "The batch service is unavailable.", None, None);
+    }
     if let Some(key) = required {
         let given = request.headers().get("authorization").and_then(|v| v.to_str().ok());
         match given {

@@ -33,6 +33,8 @@ pub(crate) struct StateData {
     pub(crate) failed_lines: HashMap<String, u16>,
     pub(crate) batch_delay: Option<Duration>,
     pub(crate) lines_done_before_expiry: usize,
+    /// When set, every files and batches request is answered with this status (an outage of the batch path alone).
+    pub(crate) batch_endpoints_status: Option<u16>,
 }
 
 pub(crate) struct StoredFile {
@@ -56,6 +58,7 @@ pub(crate) fn new_shared(responder: Responder) -> Shared {
         failed_lines: HashMap::new(),
         batch_delay: None,
         lines_done_before_expiry: 0,
+        batch_endpoints_status: None,
     }))
 }
 

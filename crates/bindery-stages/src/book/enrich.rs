@@ -60,6 +60,10 @@ impl Stage for Enrich {
         "enrich"
     }
 
+    fn providers(&self) -> Vec<bindery_analyze::ProviderStatus> {
+        self.analyzer.providers()
+    }
+
     async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError> {
         let book = Arc::new(ctx.book().await?);
         let actx = AnalyzeContext {

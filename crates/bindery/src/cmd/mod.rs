@@ -19,7 +19,7 @@ use std::process::ExitCode;
 pub async fn run(command: Command, s: Settings) -> Result<ExitCode> {
     match command {
         Command::Process { paths, json, worker } => process::process(&s, &paths, json, &worker).await,
-        Command::Submit { paths, json } => process::submit(&s, &paths, json).await,
+        Command::Submit { paths, json, deadline } => process::submit(&s, &paths, json, deadline.as_deref()).await,
         Command::Worker { worker, exit_when_idle, sinks, webhook_secret, webhook_allow, metrics_listen } => {
             worker::worker(&s, &worker, exit_when_idle, sinks, webhook_secret, webhook_allow, metrics_listen).await
         }

@@ -211,11 +211,21 @@ fn short(s: &str) -> String {
     std::path::Path::new(s).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| s.to_owned())
 }
 
-pub async fn submit(s: &Settings, paths: &[PathBuf], json: bool) -> Result<ExitCode> {
+pub async fn submit(s: &Settings, paths: &[PathBuf], json: bool, deadline: Option<&str>) -> Result<ExitCode> {
+    let now = bindery_core::time::now_ms();
+    let deadline_ms =
+        deadline.map(|d| bindery_core::time::parse_deadline(d, now)).transpose().map_err(anyhow::Error::msg)?;
     let engine = crate::open(s, crate::engine_options(None)?).await?;
     let mut ok = true;
     for path in paths {
-        match engine.submit(path).await {
+        let submitted = match deadline_ms {
+            None => engine.submit(path).await,
+            Some(d) => {
+                let options = bindery_engine::SubmitOptions { deadline_ms: Some(d), ..Default::default() };
+                engine.submit_path_with(path, &options).await
+            }
+        };
+        match submitted {
             Ok(sub) if json => println!("{}", json!({"id": sub.id, "source": sub.source, "created": sub.created})),
             Ok(sub) => {
                 println!("{}\t{}{}", sub.id, path.display(), if sub.created { "" } else { "\t(already submitted)" })
