@@ -3,10 +3,19 @@
 //    from the file input or by dropping files on the drop zone.
 //  - Live progress: the project's Server-Sent Events stream moves each book's pipeline bar and stage list, and the
 //    status of the covers in the library.
+//  - On every page: forms marked `data-confirm` (delete, revoke, cancel) ask before they are sent. Without the
+//    script they are sent at once, as plain forms.
 // Requests carry the session cookies; changes repeat the CSRF cookie in `x-csrf-token`. A `401` means the access
 // cookie expired: the script refreshes it once (`POST /ui/auth/refresh`) and tries again.
 (function () {
   'use strict';
+
+  document.addEventListener('submit', (e) => {
+    const form = e.target;
+    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      e.preventDefault();
+    }
+  });
 
   const section = document.getElementById('library-section');
   if (!section) return;
@@ -199,6 +208,9 @@
     if (card) {
       card.className = 'status status-' + p.status;
       card.textContent = p.status === 'processing' ? 'processing · ' + Math.round(p.percent) + '%' : p.status;
+      // A finished book can no longer be cancelled: the button goes with the processing status.
+      const cancel = card.parentElement.querySelector('[data-role="cancel"]');
+      if (cancel && p.status !== 'processing') cancel.remove();
     }
   }
 

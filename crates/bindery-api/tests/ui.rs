@@ -1,6 +1,7 @@
 //! The web UI over plain HTTP, as a browser would speak it (cookies kept by hand, redirects not followed): the
 //! login form and its cookies, transparent refresh, logout; the CSRF rule for cookie-authenticated API calls and
-//! forms; pages refusing what the API refuses; the library's cursor pages; assets and security headers.
+//! forms; pages refusing what the API refuses; the library's cursor pages; assets and security headers; webhooks,
+//! members, API keys and cancel from the UI, each checked against the JSON API's view of the result.
 
 mod common;
 
@@ -247,7 +248,7 @@ async fn pages_refuse_what_the_api_refuses(backend: Backend) {
     let r = admin.get("/ui/admin").await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("id=\"queues\"") && r.body.contains("<section id=\"webhooks\""), "{}", r.body);
-    assert!(r.body.contains("managed through the API"));
+    assert!(r.body.contains(&format!("href=\"/ui/projects/{project}/webhooks\"")), "each project links its webhooks");
     assert_eq!(admin.form("/ui/admin/jobs/1/retry", &[]).await.status, StatusCode::FORBIDDEN, "no CSRF field");
 
     // Unknown pages are friendly too.
@@ -330,5 +331,451 @@ async fn assets_are_cached_and_pages_are_locked_down() {
     let html = r.text().await.unwrap();
     assert!(!html.contains("http://") && !html.contains("https://"), "no external assets");
     assert!(html.contains("<label for=\"email\">") && html.contains("autocomplete=\"current-password\""));
+    app.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Webhooks, members, API keys and cancel, from the UI.
+
+/// The text between `start` and the next `end` in `body`.
+fn between<'a>(body: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let from = body.find(start)? + start.len();
+    let len = body[from..].find(end)?;
+    Some(&body[from..from + len])
+}
+
+/// Undoes the HTML escaping of an attribute value (a secret may hold `+` and `/`).
+fn unescape(s: &str) -> String {
+    let table = [
+        ("&#43;", "+"),
+        ("&#x2b;", "+"),
+        ("&#47;", "/"),
+        ("&#x2f;", "/"),
+        ("&#61;", "="),
+        ("&#x3d;", "="),
+        ("&quot;", "\""),
+        ("&#34;", "\""),
+        ("&#39;", "'"),
+        ("&#x27;", "'"),
+        ("&lt;", "<"),
+        ("&gt;", ">"),
+        ("&amp;", "&"),
+    ];
+    table.iter().fold(s.to_owned(), |acc, (from, to)| acc.replace(from, to))
+}
+
+/// A webhook receiver on loopback, as in `tests/webhooks.rs`: it checks each request's Standard Webhooks signature
+/// with the secret it was given (401 when it does not match), and answers the statuses it was told to, then 204.
+#[derive(Clone)]
+struct Receiver {
+    url: String,
+    inbox: std::sync::Arc<std::sync::Mutex<Inbox>>,
+}
+
+#[derive(Default)]
+struct Inbox {
+    secret: String,
+    script: std::collections::VecDeque<u16>,
+    /// The event types of the requests whose signature was right.
+    verified: Vec<String>,
+    bad_signatures: usize,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let inbox: std::sync::Arc<std::sync::Mutex<Inbox>> = Default::default();
+        let app = axum::Router::new().route("/hook", axum::routing::post(receive)).with_state(inbox.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Receiver { url, inbox }
+    }
+}
+
+async fn receive(
+    axum::extract::State(inbox): axum::extract::State<std::sync::Arc<std::sync::Mutex<Inbox>>>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::http::StatusCode {
+    let mut inbox = inbox.lock().unwrap();
+    let now = bindery_core::time::now_ms() / 1000;
+    let verified = bindery_outbox::SignatureHeaders::from_header_map(&headers)
+        .and_then(|h| bindery_outbox::verify(&inbox.secret, &h, &body, now, 300).map(|_| ()));
+    if verified.is_err() {
+        inbox.bad_signatures += 1;
+        return axum::http::StatusCode::UNAUTHORIZED;
+    }
+    let event: Value = serde_json::from_slice(&body).unwrap();
+    inbox.verified.push(event["type"].as_str().unwrap_or_default().to_owned());
+    let status = inbox.script.pop_front().unwrap_or(204);
+    axum::http::StatusCode::from_u16(status).unwrap()
+}
+
+async fn add_member(app: &TestApp, owner: &common::Session, project: &str, email: &str, role: &str) {
+    let r = app
+        .request(Method::PUT, &format!("/api/v1/projects/{project}/members"), Some(&owner.access))
+        .json(&json!({"email": email, "role": role}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+async fn webhooks_from_the_ui(backend: Backend) {
+    let allow = bindery_outbox::Allowlist::parse("127.0.0.1").unwrap();
+    let Some(app) = TestApp::spawn_with(backend, |o| o.webhook_allow = allow).await else { return };
+    let owner = app.user("owner@example.org", false).await;
+    app.user("editor@example.org", false).await;
+    app.user("viewer@example.org", false).await;
+    app.user("root@example.org", true).await;
+    let project = app.project(&owner, "Hooked").await;
+    add_member(&app, &owner, &project, "editor@example.org", "editor").await;
+    add_member(&app, &owner, &project, "viewer@example.org", "viewer").await;
+    let api_list = || async {
+        let r = app.get(&format!("/api/v1/projects/{project}/webhooks"), &owner.access).await;
+        r.json::<Vec<Value>>().await.unwrap()
+    };
+    let rx = Receiver::start().await;
+    let mut b = Browser::new(&app);
+    b.sign_in("owner@example.org").await;
+    let hooks = format!("/ui/projects/{project}/webhooks");
+
+    // The library links the webhooks and the settings; the list starts empty, with the form.
+    let library = b.get(&format!("/ui/projects/{project}")).await;
+    assert!(library.body.contains(&format!("href=\"{hooks}\"")), "{}", library.body);
+    assert!(library.body.contains(&format!("href=\"/ui/projects/{project}/settings\"")));
+    let r = b.get(&hooks).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("No endpoints yet") && r.body.contains("<label for=\"endpoint-url\">"), "{}", r.body);
+
+    // Without the CSRF field, or with a wrong one, nothing is created.
+    let url = rx.url.as_str();
+    let r = b.form(&hooks, &[("url", url), ("event_types", "")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.body.contains("Form expired"));
+    let r = b.form(&hooks, &[("url", url), ("event_types", ""), ("csrf", "forged")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(api_list().await.is_empty());
+
+    // A loopback address that the operator did not allow is refused by the API's SSRF check; the form comes back
+    // as typed, with the reason.
+    let csrf = b.csrf();
+    let internal = "http://127.0.0.2:9/hook";
+    let r = b.form(&hooks, &[("url", internal), ("event_types", "document.*"), ("csrf", csrf.as_str())]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("role=\"alert\"") && r.body.contains("loopback"), "{}", r.body);
+    assert!(r.body.contains(&format!("value=\"{internal}\"")) && r.body.contains("value=\"document.*\""));
+    assert!(api_list().await.is_empty(), "nothing was created");
+
+    // Created: the secret is on the answer, once.
+    let fields = [("url", url), ("event_types", "document.ready, stage.*"), ("description", "CI"), ("csrf", &csrf)];
+    let r = b.form(&hooks, &fields).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let secret = unescape(between(&r.body, "id=\"signing-secret\" type=\"text\" readonly value=\"", "\"").unwrap());
+    assert!(secret.starts_with("whsec_") && secret.len() > 20, "{secret}");
+    let listed = api_list().await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["url"], url);
+    assert_eq!(listed[0]["event_types"], json!(["document.ready", "stage.*"]));
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
+    let endpoint = format!("{hooks}/{id}");
+    let r = b.get(&hooks).await;
+    assert!(r.body.contains(&format!("href=\"{endpoint}\"")) && r.body.contains("document.ready, stage.*"));
+    let secret_tail = &secret[secret.len() - 12..];
+    assert!(!r.body.contains("whsec_") && !r.body.contains(secret_tail), "the list never shows the secret again");
+    let r = b.get(&endpoint).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.body.contains("whsec_") && r.body.contains("Nothing delivered yet"), "{}", r.body);
+
+    // A test delivery, signed with the secret that was shown, lands in the log with the endpoint's answer.
+    rx.inbox.lock().unwrap().secret = secret.clone();
+    let r = b.form(&format!("{endpoint}/test"), &[("csrf", csrf.as_str())]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = b.get(r.location.as_deref().unwrap()).await;
+    assert!(r.body.contains("was delivered: the endpoint answered HTTP 204"), "{}", r.body);
+    assert!(r.body.contains("data-state=\"delivered\"") && r.body.contains("webhook.test"));
+    assert_eq!(rx.inbox.lock().unwrap().verified, ["webhook.test"]);
+    assert_eq!(rx.inbox.lock().unwrap().bad_signatures, 0);
+
+    // A failed test shows as failed, with a Retry button that makes the delivery due again.
+    rx.inbox.lock().unwrap().script.push_back(500);
+    let r = b.form(&format!("{endpoint}/test"), &[("csrf", csrf.as_str())]).await;
+    let tested = r.location.unwrap();
+    let delivery = tested.rsplit("tested=").next().unwrap().to_owned();
+    let r = b.get(&tested).await;
+    assert!(r.body.contains(&format!("The test delivery {delivery} failed: the endpoint answered HTTP 500")));
+    let row = between(&r.body, &format!("data-delivery=\"{delivery}\""), "</tr>").unwrap();
+    assert!(row.contains("data-state=\"failed\"") && row.contains("HTTP 500") && row.contains(">Retry<"), "{row}");
+    let retry = format!("{endpoint}/deliveries/{delivery}/retry");
+    assert_eq!(b.form(&retry, &[]).await.status, StatusCode::FORBIDDEN, "no CSRF field");
+    let r = b.form(&retry, &[("csrf", csrf.as_str())]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let r = b.get(r.location.as_deref().unwrap()).await;
+    assert!(r.body.contains(&format!("Delivery {delivery} will be sent again")), "{}", r.body);
+    let row = between(&r.body, &format!("data-delivery=\"{delivery}\""), "</tr>").unwrap();
+    assert!(row.contains("data-state=\"pending\""), "{row}");
+    let d: Value = app
+        .get(&format!("/api/v1/projects/{project}/webhooks/{id}/deliveries/{delivery}"), &owner.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(d["delivery"]["state"], "pending");
+
+    // Disable and enable.
+    let r = b.form(&format!("{endpoint}/disable"), &[("csrf", csrf.as_str())]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(api_list().await[0]["enabled"], false);
+    let r = b.get(&hooks).await;
+    assert!(r.body.contains(">disabled</span>"), "{}", r.body);
+    b.form(&format!("{endpoint}/enable"), &[("csrf", csrf.as_str())]).await;
+    assert_eq!(api_list().await[0]["enabled"], true);
+
+    // Editors read the endpoints and the log but change nothing; viewers see no webhooks, as in the API.
+    let mut editor = Browser::new(&app);
+    editor.sign_in("editor@example.org").await;
+    let r = editor.get(&hooks).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains(&rx.url) && !r.body.contains("id=\"endpoint-url\""), "no form for editors");
+    assert!(!editor.get(&endpoint).await.body.contains("/test\""), "no actions for editors");
+    let ecsrf = editor.csrf();
+    let r = editor.form(&hooks, &[("url", url), ("csrf", ecsrf.as_str())]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        editor.form(&format!("{endpoint}/delete"), &[("csrf", ecsrf.as_str())]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(api_list().await.len(), 1);
+    let mut viewer = Browser::new(&app);
+    viewer.sign_in("viewer@example.org").await;
+    assert_eq!(viewer.get(&hooks).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(viewer.get(&endpoint).await.status, StatusCode::FORBIDDEN);
+
+    // The admin page counts each project's endpoints and links to them.
+    let mut admin = Browser::new(&app);
+    admin.sign_in("root@example.org").await;
+    let r = admin.get("/ui/admin").await;
+    let row = between(&r.body, &format!("<a href=\"/ui/projects/{project}\">Hooked</a>"), "</tr>").unwrap();
+    assert!(row.contains("<td>1</td><td>0</td><td>0</td>") && row.contains(&format!("href=\"{hooks}\"")), "{row}");
+
+    // Deleting removes it.
+    let r = b.form(&format!("{endpoint}/delete"), &[("csrf", csrf.as_str())]).await;
+    assert_eq!(r.location.as_deref(), Some(format!("{hooks}?done=deleted").as_str()));
+    assert!(b.get(&hooks).await.body.contains("No endpoints yet"));
+    assert!(api_list().await.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn webhooks_from_the_ui_sqlite() {
+    webhooks_from_the_ui(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn webhooks_from_the_ui_postgres() {
+    webhooks_from_the_ui(Backend::Postgres).await;
+}
+
+async fn members_and_keys_from_the_ui(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let owner = app.user("owner@example.org", false).await;
+    let bob = app.user("bob@example.org", false).await;
+    app.user("viewer@example.org", false).await;
+    app.user("stranger@example.org", false).await;
+    let project = app.project(&owner, "Team").await;
+    add_member(&app, &owner, &project, "viewer@example.org", "viewer").await;
+    let settings = format!("/ui/projects/{project}/settings");
+    let members = || async {
+        let r = app.get(&format!("/api/v1/projects/{project}/members"), &owner.access).await;
+        let rows: Vec<Value> = r.json().await.unwrap();
+        rows.into_iter()
+            .map(|m| (m["email"].as_str().unwrap().to_owned(), m["role"].as_str().unwrap().to_owned()))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let keys = || async {
+        let r = app.get(&format!("/api/v1/projects/{project}/api-keys"), &owner.access).await;
+        r.json::<Vec<Value>>().await.unwrap()
+    };
+    let mut b = Browser::new(&app);
+    b.sign_in("owner@example.org").await;
+    let csrf = b.csrf();
+
+    let r = b.get(&settings).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("owner@example.org") && r.body.contains("the only owner"), "{}", r.body);
+    assert!(r.body.contains("<label for=\"member-email\">") && r.body.contains("<label for=\"key-name\">"));
+
+    // An address without an account: the form comes back as typed, with the reason.
+    let r = b
+        .form(
+            &format!("/ui/projects/{project}/members"),
+            &[("email", "nobody@example.org"), ("role", "editor"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(
+        r.body.contains("No account uses the e-mail address nobody@example.org")
+            && r.body.contains("value=\"nobody@example.org\"")
+    );
+    assert!(r.body.contains("<option value=\"editor\" selected>"), "the chosen role is kept");
+
+    // Add, change the role, remove; each as the API sees it.
+    let add = [("email", "Bob@Example.org"), ("role", "editor"), ("csrf", csrf.as_str())];
+    assert_eq!(
+        b.form(&format!("/ui/projects/{project}/members"), &add[..2]).await.status,
+        StatusCode::FORBIDDEN,
+        "no CSRF"
+    );
+    let r = b.form(&format!("/ui/projects/{project}/members"), &add).await;
+    assert_eq!(r.location.as_deref(), Some(format!("{settings}?done=member-added").as_str()));
+    assert_eq!(members().await.get("bob@example.org").map(String::as_str), Some("editor"));
+    assert!(b.get(&format!("{settings}?done=member-added")).await.body.contains("role=\"status\""));
+    let role = format!("/ui/projects/{project}/members/{}/role", bob.user);
+    assert_eq!(b.form(&role, &[("role", "owner"), ("csrf", "forged")]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(members().await["bob@example.org"], "editor");
+    let r = b.form(&role, &[("role", "owner"), ("csrf", csrf.as_str())]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(members().await["bob@example.org"], "owner");
+    let r = b.form(&format!("/ui/projects/{project}/members/{}/remove", bob.user), &[("csrf", csrf.as_str())]).await;
+    assert_eq!(r.location.as_deref(), Some(format!("{settings}?done=member-removed").as_str()));
+    assert!(!members().await.contains_key("bob@example.org"));
+    // The last owner stays, with the API's reason.
+    let r = b.form(&format!("/ui/projects/{project}/members/{}/remove", owner.user), &[("csrf", csrf.as_str())]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.body.contains("Not removed") && r.body.contains("at least one owner"), "{}", r.body);
+
+    // A viewer can neither see the page nor act; a stranger does not learn that the project exists.
+    let mut viewer = Browser::new(&app);
+    viewer.sign_in("viewer@example.org").await;
+    let vcsrf = viewer.csrf();
+    assert_eq!(viewer.get(&settings).await.status, StatusCode::FORBIDDEN);
+    let r = viewer
+        .form(&format!("/ui/projects/{project}/api-keys"), &[("name", "mine"), ("role", "viewer"), ("csrf", &vcsrf)])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = viewer
+        .form(
+            &format!("/ui/projects/{project}/members"),
+            &[("email", "viewer@example.org"), ("role", "owner"), ("csrf", &vcsrf)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(members().await["viewer@example.org"], "viewer");
+    assert!(!viewer.get(&format!("/ui/projects/{project}")).await.body.contains("/settings\""), "no link for viewers");
+    let mut stranger = Browser::new(&app);
+    stranger.sign_in("stranger@example.org").await;
+    assert_eq!(stranger.get(&settings).await.status, StatusCode::NOT_FOUND);
+    assert!(keys().await.is_empty());
+
+    // An API key: without a valid CSRF token nothing is made; then shown once, working, and revoked.
+    let create = format!("/ui/projects/{project}/api-keys");
+    assert_eq!(b.form(&create, &[("name", "ci"), ("role", "viewer")]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        b.form(&create, &[("name", "ci"), ("role", "viewer"), ("csrf", "forged")]).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert!(keys().await.is_empty());
+    let r = b.form(&create, &[("name", "ci"), ("role", "viewer"), ("csrf", csrf.as_str())]).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
+    let key = unescape(between(&r.body, "id=\"new-key\" type=\"text\" readonly value=\"", "\"").unwrap());
+    assert!(key.starts_with("bnd_"), "{key}");
+    let listed = keys().await;
+    assert_eq!((listed.len(), listed[0]["name"].as_str(), listed[0]["role"].as_str()), (1, Some("ci"), Some("viewer")));
+    let key_id = listed[0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.get(&format!("/api/v1/projects/{project}"), &key).await.status(), StatusCode::OK);
+    let r = b.get(&settings).await;
+    assert!(
+        r.body.contains(&format!("data-key=\"{key_id}\"")) && !r.body.contains(&key[12..]),
+        "the key is not shown again"
+    );
+    let revoke = format!("/ui/projects/{project}/api-keys/{key_id}/revoke");
+    assert_eq!(b.form(&revoke, &[]).await.status, StatusCode::FORBIDDEN, "no CSRF field");
+    assert_eq!(app.get(&format!("/api/v1/projects/{project}"), &key).await.status(), StatusCode::OK);
+    let r = b.form(&revoke, &[("csrf", csrf.as_str())]).await;
+    assert_eq!(r.location.as_deref(), Some(format!("{settings}?done=key-revoked").as_str()));
+    assert_eq!(app.get(&format!("/api/v1/projects/{project}"), &key).await.status(), StatusCode::UNAUTHORIZED);
+    assert!(b.get(&settings).await.body.contains("revoked "));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn members_and_keys_from_the_ui_sqlite() {
+    members_and_keys_from_the_ui(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn members_and_keys_from_the_ui_postgres() {
+    members_and_keys_from_the_ui(Backend::Postgres).await;
+}
+
+/// With no worker, uploaded books stay `processing`, so the cancel buttons can be checked at leisure.
+#[tokio::test]
+async fn cancel_from_the_ui() {
+    let mut app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    app.stop_worker().await;
+    let owner = app.user("owner@example.org", false).await;
+    app.user("viewer@example.org", false).await;
+    let project = app.project(&owner, "Slow").await;
+    add_member(&app, &owner, &project, "viewer@example.org", "viewer").await;
+    let doc = app.upload(&owner.access, &project, "one.txt", sample_book("elm")).await;
+    let other = app.upload(&owner.access, &project, "two.txt", sample_book("ash")).await;
+    let third = app.upload(&owner.access, &project, "three.txt", sample_book("yew")).await;
+    let status = |id: String| {
+        let app = &app;
+        let token = owner.access.clone();
+        async move {
+            let d: Value = app.get(&format!("/api/v1/documents/{id}"), &token).await.json().await.unwrap();
+            d["status"].as_str().unwrap().to_owned()
+        }
+    };
+    assert_eq!(status(doc.clone()).await, "processing");
+    let cancel = format!("/ui/books/{doc}/cancel");
+
+    // A viewer gets no button, and the API's cancel refuses them.
+    let mut viewer = Browser::new(&app);
+    viewer.sign_in("viewer@example.org").await;
+    let r = viewer.get(&format!("/ui/books/{doc}")).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(!r.body.contains(&cancel), "{}", r.body);
+    assert!(!viewer.get(&format!("/ui/projects/{project}")).await.body.contains(&cancel));
+    let vcsrf = viewer.csrf();
+    assert_eq!(viewer.form(&cancel, &[("csrf", vcsrf.as_str())]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(status(doc.clone()).await, "processing");
+
+    // The owner gets it on the book and on the library card; the form needs the CSRF token.
+    let mut b = Browser::new(&app);
+    b.sign_in("owner@example.org").await;
+    let r = b.get(&format!("/ui/books/{doc}")).await;
+    assert!(r.body.contains(&format!("action=\"{cancel}\"")) && r.body.contains("Cancel processing"), "{}", r.body);
+    let library = b.get(&format!("/ui/projects/{project}")).await.body;
+    assert!(
+        library.contains(&format!("action=\"{cancel}\""))
+            && library.contains(&format!("action=\"/ui/books/{other}/cancel\""))
+    );
+    assert_eq!(b.form(&cancel, &[]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(b.form(&cancel, &[("csrf", "forged")]).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(status(doc.clone()).await, "processing");
+    let csrf = b.csrf();
+    let r = b.form(&cancel, &[("csrf", csrf.as_str())]).await;
+    assert_eq!(r.location.as_deref(), Some(format!("/ui/books/{doc}?cancelled=1").as_str()));
+    assert_eq!(status(doc.clone()).await, "cancelled");
+    let r = b.get(r.location.as_deref().unwrap()).await;
+    assert!(r.body.contains("Cancelled: the pipeline stops") && !r.body.contains(&format!("action=\"{cancel}\"")));
+    // Cancelling again is the API's conflict, shown as a page that says why.
+    let r = b.form(&cancel, &[("csrf", csrf.as_str())]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert!(r.body.contains("Cannot do that") && r.body.contains("already cancelled"), "{}", r.body);
+
+    // From the library card, back to the library; a `next` elsewhere is ignored.
+    let library_path = format!("/ui/projects/{project}");
+    let fields = [("csrf", csrf.as_str()), ("next", library_path.as_str())];
+    let r = b.form(&format!("/ui/books/{other}/cancel"), &fields).await;
+    assert_eq!(r.location.as_deref(), Some(library_path.as_str()));
+    assert_eq!(status(other.clone()).await, "cancelled");
+    let fields = [("csrf", csrf.as_str()), ("next", "https://evil.example/")];
+    let r = b.form(&format!("/ui/books/{third}/cancel"), &fields).await;
+    assert_eq!(r.location.as_deref(), Some("/ui/projects"), "never to another site");
+    let library = b.get(&library_path).await.body;
+    assert!(!library.contains("/cancel\""), "no cancel button on finished books");
     app.stop().await;
 }

@@ -8,14 +8,21 @@
 //!
 //! Layout:
 //! - `session`: the login form, cookies (access, refresh, CSRF), transparent refresh and logout;
-//! - `pages`: projects, a project's library and upload, a book, search, administration;
+//! - `pages`: projects, a project's library and upload, a book (with cancel), search;
+//! - `settings`: a project's members and API keys (owners);
+//! - `webhooks`: a project's webhook endpoints and their delivery log;
+//! - `admin`: queues, running and dead jobs, and every project's webhooks at a glance (instance administrators);
 //! - this module: the router, the assets, the shared page frame and the friendly error page.
 //!
-//! A little JavaScript (`assets/app.js`) does what HTML cannot: uploads with a progress bar per file, and live
-//! progress from the project's Server-Sent Events stream. Everything else works without it.
+//! A little JavaScript (`assets/app.js`) does what HTML cannot: uploads with a progress bar per file, live
+//! progress from the project's Server-Sent Events stream, and a confirmation before destructive forms. Everything
+//! else works without it.
 
+mod admin;
 mod pages;
 pub mod session;
+mod settings;
+mod webhooks;
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -38,10 +45,25 @@ pub fn router() -> Router<AppState> {
         .route(session::LOGOUT_ROUTE, post(session::logout))
         .route("/ui/projects", get(pages::projects).post(pages::create_project))
         .route("/ui/projects/{project}", get(pages::library))
+        .route("/ui/projects/{project}/settings", get(settings::show))
+        .route("/ui/projects/{project}/members", post(settings::add_member))
+        .route("/ui/projects/{project}/members/{user}/role", post(settings::change_role))
+        .route("/ui/projects/{project}/members/{user}/remove", post(settings::remove_member))
+        .route("/ui/projects/{project}/api-keys", post(settings::create_key))
+        .route("/ui/projects/{project}/api-keys/{key}/revoke", post(settings::revoke_key))
+        .route("/ui/projects/{project}/webhooks", get(webhooks::list).post(webhooks::create))
+        .route("/ui/projects/{project}/webhooks/{id}", get(webhooks::endpoint))
+        .route("/ui/projects/{project}/webhooks/{id}/enable", post(webhooks::enable))
+        .route("/ui/projects/{project}/webhooks/{id}/disable", post(webhooks::disable))
+        .route("/ui/projects/{project}/webhooks/{id}/test", post(webhooks::test))
+        .route("/ui/projects/{project}/webhooks/{id}/rotate-secret", post(webhooks::rotate_secret))
+        .route("/ui/projects/{project}/webhooks/{id}/delete", post(webhooks::delete))
+        .route("/ui/projects/{project}/webhooks/{id}/deliveries/{delivery}/retry", post(webhooks::retry))
         .route("/ui/books/{id}", get(pages::book))
+        .route("/ui/books/{id}/cancel", post(pages::cancel))
         .route("/ui/search", get(pages::search))
-        .route("/ui/admin", get(pages::admin))
-        .route("/ui/admin/jobs/{job}/retry", post(pages::retry_job))
+        .route("/ui/admin", get(admin::show))
+        .route("/ui/admin/jobs/{job}/retry", post(admin::retry_job))
         .route("/ui/assets/{name}", get(asset))
         .route("/ui/{*rest}", get(|| async { UiError::from(ApiError::not_found("page")) }))
 }
@@ -118,6 +140,16 @@ pub(crate) struct Frame {
 }
 
 impl Frame {
+    /// The frame of a page for `session`, with `current` as the highlighted navigation entry.
+    pub fn of(session: &session::Session, current: &'static str) -> Frame {
+        Frame {
+            email: session.caller.user.email.clone(),
+            admin: session.caller.require_admin().is_ok(),
+            csrf: session.csrf.clone(),
+            current,
+        }
+    }
+
     pub fn css(&self) -> String {
         asset_url("app.css")
     }
@@ -242,6 +274,16 @@ pub(crate) fn encode_query(value: &str) -> String {
     out
 }
 
+/// A time for people, in UTC to the minute: `2025-03-01 14:05 UTC`. Pages are rendered on the server, which does
+/// not know the reader's time zone, so they say which one they use.
+pub(crate) fn when(ms: i64) -> String {
+    let t = bindery_core::time::rfc3339(ms);
+    match t.get(..16) {
+        Some(minute) => format!("{} UTC", minute.replacen('T', " ", 1)),
+        None => t,
+    }
+}
+
 /// Bytes for people: `812 B`, `4.2 KB`, `1.5 MB`.
 pub(crate) fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
@@ -267,6 +309,8 @@ mod tests {
         assert_eq!(human_bytes(4_200), "4.2 KB");
         assert_eq!(human_bytes(1_500_000), "1.5 MB");
         assert_eq!(encode_query("/ui/search?q=a b&x"), "/ui/search%3Fq%3Da%20b%26x");
+        assert_eq!(when(0), "1970-01-01 00:00 UTC");
+        assert_eq!(when(1_740_837_900_123), "2025-03-01 14:05 UTC");
     }
 
     #[test]

@@ -1,21 +1,21 @@
-//! The pages: projects, a project's library (with upload and live progress), a book, search and administration.
+//! The pages: projects, a project's library (with upload and live progress), a book (with cancel) and search.
 //!
 //! Each page gets its data by calling the API's own handlers (`routes::*`) with the signed-in caller, or, where the
 //! API has no handler for exactly that shape (the library's covers), the same store read right after the same
 //! `Caller::require`. So a page shows exactly what the API would give this caller, and refuses what it would
 //! refuse (a non-member gets "not found", as from the API).
 
-use super::session::{CsrfForm, Session};
+use super::session::{safe_next, CsrfForm, Session};
 use super::{human_bytes, page, Frame, UiResult};
 use crate::error::ApiError;
-use crate::routes::{admin, artifacts, documents, projects};
+use crate::routes::{artifacts, documents, projects};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
-use bindery_core::DocumentState;
+use bindery_core::{DocumentState, DocumentStatus};
 use bindery_store::{Role, SNIPPET_END, SNIPPET_START};
 use serde::Deserialize;
 use serde_json::Value;
@@ -24,12 +24,7 @@ use serde_json::Value;
 pub const LIBRARY_PAGE: i64 = 60;
 
 fn frame(session: &Session, current: &'static str) -> Frame {
-    Frame {
-        email: session.caller.user.email.clone(),
-        admin: session.caller.require_admin().is_ok(),
-        csrf: session.csrf.clone(),
-        current,
-    }
+    Frame::of(session, current)
 }
 
 fn artifact_url(document: &str, key: &str) -> String {
@@ -136,7 +131,12 @@ struct LibraryPage {
     frame: Frame,
     project_id: String,
     project_name: String,
+    /// Editors and owners upload and cancel.
     can_upload: bool,
+    /// Editors and owners see the webhooks (the API lets editors read them).
+    can_see_webhooks: bool,
+    /// Owners manage members and API keys.
+    can_manage: bool,
     cards: Vec<Card>,
     first_page: bool,
     next: Option<String>,
@@ -167,6 +167,8 @@ pub async fn library(
             project_id: p.id,
             project_name: p.name,
             can_upload: p.role.allows(Role::Editor),
+            can_see_webhooks: p.role.allows(Role::Editor),
+            can_manage: p.role.allows(Role::Owner),
             cards,
             first_page: after.is_empty(),
             next,
@@ -259,6 +261,7 @@ struct WordView {
 #[template(path = "book.html")]
 struct BookPage {
     frame: Frame,
+    id: String,
     book: BookView,
     heading: String,
     project: Option<String>,
@@ -267,6 +270,15 @@ struct BookPage {
     audio: Option<(String, String)>,
     downloads: Vec<Download>,
     dictionary: Vec<WordView>,
+    /// The book is still processing and the caller may cancel it (an editor, as the API's cancel requires).
+    can_cancel: bool,
+    /// Set right after a cancel from this page.
+    cancelled: bool,
+}
+
+#[derive(Deserialize)]
+pub struct BookQuery {
+    cancelled: Option<String>,
 }
 
 /// Words shown on the book page; the rest is in the API (`/documents/{id}/dictionary`).
@@ -274,9 +286,17 @@ const DICTIONARY_ON_PAGE: usize = 100;
 
 /// A book: cover, metadata, narration, chapters with summaries and scenes, characters, places, keywords, the
 /// dictionary and the downloads, all from the API's handlers.
-pub async fn book(State(state): State<AppState>, session: Session, Path(id): Path<String>) -> UiResult<Response> {
+pub async fn book(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    Query(q): Query<BookQuery>,
+) -> UiResult<Response> {
     let caller = session.caller.clone();
     let doc = documents::authorize(&state, &caller, &id, Role::Viewer).await?;
+    // The cancel button is offered exactly when the API's cancel would act: an editor, and a document in flight.
+    let can_cancel = doc.status == DocumentStatus::Processing
+        && documents::authorize(&state, &caller, &id, Role::Editor).await.is_ok();
     let Json(view) =
         documents::book(State(state.clone()), caller.clone(), Path(id.clone()), Query(Default::default())).await?;
     let book: BookView = serde_json::from_value(view).map_err(|e| ApiError::Internal(format!("book view: {e}")))?;
@@ -323,6 +343,7 @@ pub async fn book(State(state): State<AppState>, session: Session, Path(id): Pat
         StatusCode::OK,
         &BookPage {
             frame: frame(&session, "projects"),
+            id,
             heading,
             project: doc.project,
             book,
@@ -331,8 +352,31 @@ pub async fn book(State(state): State<AppState>, session: Session, Path(id): Pat
             audio,
             downloads,
             dictionary,
+            can_cancel,
+            cancelled: q.cancelled.is_some(),
         },
     ))
+}
+
+#[derive(Deserialize)]
+pub struct CancelForm {
+    /// Where to go afterwards: the book, the library or the admin page that had the button.
+    next: Option<String>,
+}
+
+/// Cancels a document's pipeline through the API's handler (editors; `conflict` once it has finished, shown as the
+/// error page), then goes back to the page that had the button.
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    CsrfForm(session, form): CsrfForm<CancelForm>,
+) -> UiResult<Response> {
+    documents::cancel(State(state), session.caller, Path(id.clone())).await?;
+    let next = match form.next.as_deref() {
+        Some(next) => safe_next(Some(next)),
+        None => format!("/ui/books/{id}?cancelled=1"),
+    };
+    Ok(Redirect::to(&next).into_response())
 }
 
 // ----- Search -----
@@ -404,64 +448,6 @@ pub async fn search(
     }
     let searched = !q.trim().is_empty();
     Ok(page(StatusCode::OK, &SearchPage { frame: frame(&session, "search"), q, searched, hits }))
-}
-
-// ----- Administration -----
-
-struct DeadJob {
-    id: i64,
-    queue: String,
-    kind: String,
-    document: String,
-    attempts: i32,
-    error: String,
-}
-
-#[derive(Template)]
-#[template(path = "admin.html")]
-struct AdminPage {
-    frame: Frame,
-    queues: Vec<admin::QueueDepth>,
-    dead: Vec<DeadJob>,
-    retried: Option<String>,
-}
-
-#[derive(Deserialize)]
-pub struct AdminQuery {
-    retried: Option<String>,
-}
-
-/// Queues with their depth and the dead jobs, for instance administrators (others get "not allowed").
-pub async fn admin(State(state): State<AppState>, session: Session, Query(q): Query<AdminQuery>) -> UiResult<Response> {
-    let caller = session.caller.clone();
-    let Json(queues) = admin::queues(State(state.clone()), caller.clone()).await?;
-    let query = admin::JobsQuery { state: Some("dead".into()), after: None, limit: Some(200) };
-    let Json(jobs) = admin::jobs(State(state), caller, Query(query)).await?;
-    let dead = jobs
-        .into_iter()
-        .map(|j| DeadJob {
-            id: j.id,
-            queue: j.queue,
-            kind: j.kind,
-            document: j.document.unwrap_or_default(),
-            attempts: j.attempt,
-            error: j.last_error.unwrap_or_default(),
-        })
-        .collect();
-    Ok(page(StatusCode::OK, &AdminPage { frame: frame(&session, "admin"), queues, dead, retried: q.retried }))
-}
-
-#[derive(Deserialize)]
-pub struct Empty {}
-
-/// Retries a dead job through the API's handler, then shows the admin page again.
-pub async fn retry_job(
-    State(state): State<AppState>,
-    Path(job): Path<i64>,
-    CsrfForm(session, Empty {}): CsrfForm<Empty>,
-) -> UiResult<Response> {
-    let Json(_retried) = admin::retry(State(state), session.caller, Path(job)).await?;
-    Ok(Redirect::to(&format!("/ui/admin?retried={job}")).into_response())
 }
 
 #[cfg(test)]
