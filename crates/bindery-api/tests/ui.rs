@@ -249,6 +249,10 @@ async fn pages_refuse_what_the_api_refuses(backend: Backend) {
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("id=\"queues\"") && r.body.contains("<section id=\"webhooks\""), "{}", r.body);
     assert!(r.body.contains(&format!("href=\"/ui/projects/{project}/webhooks\"")), "each project links its webhooks");
+    assert!(
+        r.body.contains("enrichment uses the built-in offline analyzer"),
+        "no provider behind the offline analyzer"
+    );
     assert_eq!(admin.form("/ui/admin/jobs/1/retry", &[]).await.status, StatusCode::FORBIDDEN, "no CSRF field");
 
     // Unknown pages are friendly too.

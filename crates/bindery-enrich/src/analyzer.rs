@@ -195,7 +195,8 @@ impl LlmAnalyzer {
         let now = now_ms();
         let may_submit = ctx.deadline_ms.is_some_and(|d| d - now >= options.min_slack.as_millis() as i64);
         let all: Vec<&Prepared> = prepared.iter().map(|(_, p)| p).collect();
-        match batch::collect(&self.client, options, ctx, cache.as_ref(), &all, &misses, may_submit, now).await? {
+        let requests = batch::Requests { all: &all, misses: &misses, may_submit, now_ms: now };
+        match batch::collect(&self.client, options, ctx, cache.as_ref(), requests).await? {
             Collected::Pending { after, note } => Err(AnalyzeError::Pending { after, note }),
             Collected::Done { answers, used: true } => Ok(Some(answers)),
             Collected::Done { used: false, .. } => Ok(None),

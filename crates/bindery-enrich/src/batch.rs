@@ -82,18 +82,26 @@ fn record_key(document: &str, all: &[&Prepared]) -> String {
     format!("batch-{}", hex::encode(h.finalize()))
 }
 
-/// Where the document's batch stands. `misses` are the requests the cache cannot answer; `may_submit` says whether
-/// the deadline allows a new batch (an existing one is followed regardless); `now_ms` is the current time.
+/// One analysis's requests, as the batch path sees them.
+pub struct Requests<'a> {
+    /// Every request of the analysis (they name its batch).
+    pub all: &'a [&'a Prepared],
+    /// Those the cache cannot answer.
+    pub misses: &'a [&'a Prepared],
+    /// Whether the deadline allows a new batch (an existing one is followed regardless).
+    pub may_submit: bool,
+    pub now_ms: i64,
+}
+
+/// Where the document's batch stands.
 pub async fn collect(
     client: &Client,
     options: &BatchOptions,
     ctx: &AnalyzeContext,
     cache: &dyn AnswerCache,
-    all: &[&Prepared],
-    misses: &[&Prepared],
-    may_submit: bool,
-    now_ms: i64,
+    requests: Requests<'_>,
 ) -> Result<Collected, AnalyzeError> {
+    let Requests { all, misses, may_submit, now_ms } = requests;
     let key = record_key(&ctx.document, all);
     let nothing = || Collected::Done { answers: HashMap::new(), used: false };
     let mut record = match cache.get(&key).await? {

@@ -117,7 +117,7 @@ impl Counter {
             }
         }
         for list in by_first.values_mut() {
-            list.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+            list.sort_by_key(|form| std::cmp::Reverse(form.0.len()));
             list.dedup();
         }
         Counter { by_first }

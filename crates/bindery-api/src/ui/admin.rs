@@ -1,5 +1,6 @@
 //! The administration page, for instance administrators: queue depths, running jobs (with a cancel of their
-//! document), dead jobs (with a retry), and every project's webhook endpoints at a glance.
+//! document), dead jobs (with a retry), every project's webhook endpoints at a glance, and the language-model
+//! providers' circuit breakers.
 //!
 //! Everything comes from the admin API's handlers (`routes::admin`, which refuse anyone but an instance
 //! administrator) and, per project, from the webhooks API's own list handler, so the page needs no query of its own.
@@ -60,6 +61,7 @@ struct AdminPage {
     running: Vec<JobRow>,
     dead: Vec<JobRow>,
     hooks: Vec<ProjectHooks>,
+    providers: Vec<admin::ProviderView>,
     retried: Option<String>,
     cancelled: Option<String>,
 }
@@ -96,8 +98,10 @@ pub async fn show(State(state): State<AppState>, session: Session, Query(q): Que
             name: p.name,
         });
     }
+    let Json(providers) = admin::providers(State(state.clone()), caller.clone()).await?;
     let frame = Frame::of(&session, "admin");
-    let admin_page = AdminPage { frame, queues, running, dead, hooks, retried: q.retried, cancelled: q.cancelled };
+    let admin_page =
+        AdminPage { frame, queues, running, dead, hooks, providers, retried: q.retried, cancelled: q.cancelled };
     Ok(page(StatusCode::OK, &admin_page))
 }
 
