@@ -4,33 +4,18 @@
 
 mod common;
 
+use bindery_enrich::testing::plain_model;
 use bindery_enrich::{LlmAnalyzer, LlmOptions};
-use bindery_llm::fake::{FakeOpenAi, FakeReply};
-use bindery_llm::{ChatRequest, Client, Price, ProviderOptions, ResponseFormat};
+use bindery_llm::fake::FakeOpenAi;
+use bindery_llm::{Client, Price, ProviderOptions};
 use common::{problem, sample_book, Backend, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
 
-fn respond(request: &ChatRequest) -> FakeReply {
-    if matches!(&request.response_format, Some(ResponseFormat::JsonSchema { name, .. }) if name == "book") {
-        return FakeReply::Content(json!({"summary": "A book.", "keywords": ["book"]}).to_string());
-    }
-    let user = &request.messages.iter().find(|m| m.role == "user").unwrap().content;
-    let numbers: Vec<u32> = user.lines().filter_map(|l| l.strip_prefix('[')?.split_once(']')?.0.parse().ok()).collect();
-    let (first, last) = (numbers[0], *numbers.last().unwrap());
-    FakeReply::Content(
-        json!({"summary": "A chapter.", "keywords": [], "sentiment": 0.0, "tonality": "neutral",
-               "characters": [], "places": [],
-               "scenes": [{"first_paragraph": first, "last_paragraph": last, "setting": "", "atmosphere": "",
-                           "characters": [], "summary": "x"}], "dialogue": []})
-        .to_string(),
-    )
-}
-
 async fn usage(backend: Backend) {
-    let fake = FakeOpenAi::start(Arc::new(respond)).await;
+    let fake = FakeOpenAi::start(Arc::new(plain_model)).await;
     let mut provider = ProviderOptions::new("fake", fake.base_url(), "fake-model");
     provider.price = Some(Price::new(1.0, 2.0));
     let analyzer = LlmAnalyzer::new(Client::new(provider).unwrap(), LlmOptions::default());

@@ -474,7 +474,13 @@ async fn a_delivery_killed_in_flight_is_delivered_again(backend: Backend) {
     let d = dispatcher(&app, fast());
     eventually("the redelivery", || async { (rx.requests("crash").len() == 2).then_some(()) }).await;
     assert_eq!(rx.accepted("crash").len(), 1, "one event after deduplication");
-    let log = json_of(&app, &format!("/api/v1/projects/{project}/webhooks/{id}/deliveries"), &s.access).await;
+    // The receiver answers before the dispatcher records the attempt: wait for the record, not only the request.
+    let path = format!("/api/v1/projects/{project}/webhooks/{id}/deliveries");
+    let log = eventually("the redelivery's record", || async {
+        let log = json_of(&app, &path, &s.access).await;
+        (log["items"][0]["state"] == "delivered").then_some(log)
+    })
+    .await;
     assert_eq!(log["items"].as_array().unwrap().len(), 1, "fanning out again added nothing: {log}");
     assert_eq!((log["items"][0]["state"].as_str(), log["items"][0]["attempts"].as_i64()), (Some("delivered"), Some(1)));
     let late = bindery_store::AttemptReport {

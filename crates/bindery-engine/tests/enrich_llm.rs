@@ -8,37 +8,19 @@ mod common;
 use bindery_core::DocumentStatus;
 use bindery_engine::worker::{Worker, WorkerOptions};
 use bindery_engine::{Engine, SubmitOptions};
+use bindery_enrich::testing::{plain_model, BOOK_SUMMARY};
 use bindery_enrich::{BatchOptions, LlmAnalyzer, LlmOptions};
-use bindery_llm::fake::{FakeOpenAi, FakeReply};
-use bindery_llm::{ChatRequest, Client, Price, ProviderOptions, ResponseFormat};
+use bindery_llm::fake::FakeOpenAi;
+use bindery_llm::{Client, Price, ProviderOptions};
 use bindery_stages::book::kinds;
 use common::{assert_ready, options, sample_markdown, Backend, TestApp};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A model that answers every request validly: one scene over the chunk's paragraphs.
-fn respond(request: &ChatRequest) -> FakeReply {
-    let book = matches!(&request.response_format, Some(ResponseFormat::JsonSchema { name, .. }) if name == "book");
-    if book {
-        return FakeReply::Content(json!({"summary": "A short sample.", "keywords": ["fox"]}).to_string());
-    }
-    let user = &request.messages.iter().find(|m| m.role == "user").unwrap().content;
-    let numbers: Vec<u32> = user.lines().filter_map(|l| l.strip_prefix('[')?.split_once(']')?.0.parse().ok()).collect();
-    let (first, last) = (numbers[0], *numbers.last().unwrap());
-    FakeReply::Content(
-        json!({"summary": format!("Paragraphs {first} to {last}."), "keywords": ["fox"], "sentiment": 0.1,
-               "tonality": "neutral", "characters": [], "places": [],
-               "scenes": [{"first_paragraph": first, "last_paragraph": last, "setting": "a field",
-                           "atmosphere": "quiet", "characters": [], "summary": "Nothing happens."}],
-               "dialogue": []})
-        .to_string(),
-    )
-}
-
 async fn enriched_by_a_model_and_cached_across_reprocess(b: Backend) {
     let Some(app) = TestApp::spawn(b, "").await else { return };
-    let fake = FakeOpenAi::start(Arc::new(respond)).await;
+    let fake = FakeOpenAi::start(Arc::new(plain_model)).await;
     let mut provider = ProviderOptions::new("fake", fake.base_url(), "fake-model");
     provider.price = Some(Price { input_per_mtok_usd: 1.0, output_per_mtok_usd: 4.0, batch_discount: 0.5 });
     let analyzer = LlmAnalyzer::new(Client::new(provider).unwrap(), LlmOptions::default());
@@ -61,7 +43,7 @@ async fn enriched_by_a_model_and_cached_across_reprocess(b: Backend) {
         serde_json::from_slice(&engine.blobs().get_bytes(key, 1 << 20).await.unwrap()).unwrap()
     };
     assert_eq!(analysis["analyzer"], "fake:fake-model");
-    assert_eq!(analysis["summary"], "A short sample.");
+    assert_eq!(analysis["summary"], BOOK_SUMMARY);
     assert_eq!(analysis["chapters"][0]["scenes"][0]["atmosphere"], "quiet");
     let cached = engine.blobs().list_keys("cache/analyzer").await.unwrap();
     assert_eq!(cached.len(), calls, "one cache entry per answered request");
@@ -90,7 +72,7 @@ async fn enriched_by_a_model_postgres() {
 /// job) until the provider's batch is over, then the pipeline finishes with the batch's answers.
 async fn a_deadline_sends_the_book_by_batch_and_the_job_waits(b: Backend) {
     let Some(app) = TestApp::spawn(b, "").await else { return };
-    let fake = FakeOpenAi::start(Arc::new(respond)).await;
+    let fake = FakeOpenAi::start(Arc::new(plain_model)).await;
     let provider = ProviderOptions::new("fake", fake.base_url(), "fake-model");
     let batch = BatchOptions { poll: Duration::from_millis(100), ..BatchOptions::default() };
     let analyzer =

@@ -24,6 +24,8 @@ mod extraction;
 mod merge;
 mod names;
 mod prompt;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use analyzer::{LlmAnalyzer, LlmOptions};
 pub use batch::BatchOptions;

@@ -2,16 +2,15 @@
 //! without resubmitting, collecting the results, per-line failures and expired batches finished synchronously, a
 //! batch found again after a crash, a deadline that comes too soon, and a document never sent twice.
 
-use async_trait::async_trait;
 use bindery_analyze::{Analysis, AnalyzeContext, AnalyzeError, Analyzer, AnswerCache};
 use bindery_core::book::{Book, Chapter};
 use bindery_core::time::now_ms;
+use bindery_enrich::testing::MemoryCache;
 use bindery_enrich::{BatchOptions, LlmAnalyzer, LlmOptions};
 use bindery_llm::fake::{FakeOpenAi, FakeReply};
 use bindery_llm::{BatchStatus, ChatRequest, Client, Price, ProviderOptions, ResponseFormat};
 use serde_json::json;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 const HOUR: i64 = 3_600_000;
 
@@ -45,26 +44,6 @@ fn respond(request: &ChatRequest) -> FakeReply {
                "dialogue": []})
         .to_string(),
     )
-}
-
-#[derive(Default)]
-struct MemoryCache(Mutex<HashMap<String, Vec<u8>>>);
-
-#[async_trait]
-impl AnswerCache for MemoryCache {
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, AnalyzeError> {
-        Ok(self.0.lock().unwrap().get(key).cloned())
-    }
-    async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), AnalyzeError> {
-        self.0.lock().unwrap().insert(key.to_owned(), value);
-        Ok(())
-    }
-}
-
-impl MemoryCache {
-    fn forget_batch_records(&self) {
-        self.0.lock().unwrap().retain(|k, _| !k.starts_with("batch-"));
-    }
 }
 
 struct Setup {
@@ -197,7 +176,7 @@ async fn a_batch_created_by_a_run_that_died_is_found_again() {
     let deadline = Some(now_ms() + 12 * HOUR);
     s.pending(deadline).await;
     // The run died after creating the batch but before recording it.
-    s.cache.forget_batch_records();
+    s.cache.0.lock().unwrap().retain(|k, _| !k.starts_with("batch-"));
     let note = s.pending(deadline).await;
     assert!(note.contains("of 3 answered"), "{note}");
     assert_eq!(s.fake.batches_created(), 1, "found by its metadata, not created again");

@@ -4,16 +4,15 @@
 //! The fake's responder plays a careful model: it reads the numbered paragraphs of the request and answers with the
 //! names it finds there, so every figure asserted below follows from the book's text.
 
-use async_trait::async_trait;
 use bindery_analyze::{AnalyzeContext, AnalyzeError, Analyzer, AnswerCache};
 use bindery_core::book::{Book, Chapter};
+use bindery_enrich::testing::MemoryCache;
 use bindery_enrich::{LlmAnalyzer, LlmOptions};
 use bindery_llm::fake::{FakeOpenAi, FakeReply, Fault};
 use bindery_llm::{ChatRequest, Client, Price, ProviderOptions, ResponseFormat};
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 fn book() -> Book {
@@ -120,20 +119,6 @@ fn respond(request: &ChatRequest) -> FakeReply {
         })
         .to_string(),
     )
-}
-
-#[derive(Default)]
-struct MemoryCache(Mutex<HashMap<String, Vec<u8>>>);
-
-#[async_trait]
-impl AnswerCache for MemoryCache {
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, AnalyzeError> {
-        Ok(self.0.lock().unwrap().get(key).cloned())
-    }
-    async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), AnalyzeError> {
-        self.0.lock().unwrap().insert(key.to_owned(), value);
-        Ok(())
-    }
 }
 
 async fn setup(responder: fn(&ChatRequest) -> FakeReply) -> (FakeOpenAi, LlmAnalyzer) {

@@ -4,28 +4,10 @@
 
 mod harness;
 
-use bindery_llm::fake::{FakeOpenAi, FakeReply};
-use bindery_llm::{ChatRequest, ResponseFormat};
+use bindery_enrich::testing::plain_model;
+use bindery_llm::fake::FakeOpenAi;
 use harness::Cli;
-use serde_json::json;
 use std::sync::Arc;
-
-fn respond(request: &ChatRequest) -> FakeReply {
-    if matches!(&request.response_format, Some(ResponseFormat::JsonSchema { name, .. }) if name == "book") {
-        return FakeReply::Content(json!({"summary": "About the sea.", "keywords": ["sea"]}).to_string());
-    }
-    let user = &request.messages.iter().find(|m| m.role == "user").unwrap().content;
-    let numbers: Vec<u32> = user.lines().filter_map(|l| l.strip_prefix('[')?.split_once(']')?.0.parse().ok()).collect();
-    let (first, last) = (numbers[0], *numbers.last().unwrap());
-    FakeReply::Content(
-        json!({"summary": "The sea.", "keywords": ["sea"], "sentiment": 0.2, "tonality": "joyful",
-               "characters": [], "places": [],
-               "scenes": [{"first_paragraph": first, "last_paragraph": last, "setting": "the shore",
-                           "atmosphere": "windy", "characters": [], "summary": "Waves."}],
-               "dialogue": []})
-        .to_string(),
-    )
-}
 
 fn args<'a>(fake: &'a str, book: &'a str) -> Vec<&'a str> {
     vec![
@@ -46,7 +28,7 @@ fn args<'a>(fake: &'a str, book: &'a str) -> Vec<&'a str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn process_enriches_through_the_configured_model() {
     let cli = Cli::sqlite().await;
-    let fake = FakeOpenAi::start_with_key(Arc::new(respond), "sk-test-123").await;
+    let fake = FakeOpenAi::start_with_key(Arc::new(plain_model), "sk-test-123").await;
     let book = cli.books(1).remove(0);
     let base = fake.base_url();
     let out =
@@ -65,7 +47,7 @@ async fn process_enriches_through_the_configured_model() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_key_fails_the_document_with_the_reason() {
     let cli = Cli::sqlite().await;
-    let fake = FakeOpenAi::start_with_key(Arc::new(respond), "sk-right").await;
+    let fake = FakeOpenAi::start_with_key(Arc::new(plain_model), "sk-right").await;
     let book = cli.books(1).remove(0);
     let base = fake.base_url();
     let out = cli.cmd(&args(&base, book.to_str().unwrap())).env("BINDERY_TEST_LLM_KEY", "sk-wrong").output().unwrap();
