@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The HTTP service under loopback load, each figure beside its baseline in the same run:
-#   - status reads with wrk (JWT and API key), beside /health (the same server, no credentials, no store);
+#   - status reads with wrk (JWT and API key), beside /health (the same server, no credentials, no store) and beside
+#     the same reads with the principal cache off;
 #   - upload MB/s with curl, beside cp and sha256sum of the same file (an upload writes and hashes);
 #   - live progress to N SSE clients while books process (`bindery bench sse`), beside one client.
 # The server is `bindery serve` on the embedded SQLite and folder. Run alone on an idle machine; figures go to
@@ -51,17 +52,27 @@ for _ in $(seq 600); do
 done
 echo "document $doc is $status"
 
+reads() {
+  for target in "$@"; do
+    IFS='|' read -r label url header <<<"$target"
+    echo "-- $label"
+    if [ -n "$header" ]; then
+      wrk -t2 -c64 -d15s --latency -H "$header" "$url" | grep -E 'Requests/sec|^ +(50|90|99)%|Non-2xx'
+    else
+      wrk -t2 -c64 -d15s --latency "$url" | grep -E 'Requests/sec|^ +(50|90|99)%|Non-2xx'
+    fi
+  done
+}
 echo "== status reads (wrk, 2 threads, 64 connections, 15 s each)"
-for target in "health|$base/health|" "document, JWT|$base/api/v1/documents/$doc|$auth" \
-              "document, API key|$base/api/v1/documents/$doc|Authorization: Bearer $key"; do
-  IFS='|' read -r label url header <<<"$target"
-  echo "-- $label"
-  if [ -n "$header" ]; then
-    wrk -t2 -c64 -d15s --latency -H "$header" "$url" | grep -E 'Requests/sec|^ +(50|90|99)%|Non-2xx'
-  else
-    wrk -t2 -c64 -d15s --latency "$url" | grep -E 'Requests/sec|^ +(50|90|99)%|Non-2xx'
-  fi
-done
+reads "health|$base/health|" "document, JWT|$base/api/v1/documents/$doc|$auth" \
+      "document, API key|$base/api/v1/documents/$doc|Authorization: Bearer $key"
+# The same reads with the principal cache off (every read asks the store who the caller is): what the cache saves.
+stop_server
+start_server --principal-ttl-ms 0
+reads "document, JWT, no principal cache|$base/api/v1/documents/$doc|$auth" \
+      "document, API key, no principal cache|$base/api/v1/documents/$doc|Authorization: Bearer $key"
+stop_server
+start_server
 
 if $only_reads; then exit 0; fi
 

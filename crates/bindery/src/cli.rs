@@ -229,6 +229,11 @@ pub struct ServeArgs {
     /// Serve the API only; jobs run in `bindery worker` processes elsewhere.
     #[arg(long)]
     pub no_worker: bool,
+    /// How long this process trusts a cached user, API key or project role, in milliseconds; a member removed or a
+    /// key revoked through another process keeps working here for at most this long; 0 turns the cache off
+    /// [default: 1000].
+    #[arg(long, env = "BINDERY_PRINCIPAL_TTL_MS")]
+    pub principal_ttl_ms: Option<u64>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -110,6 +110,7 @@ impl Settings {
                 rate_limit: file.rate_limit,
                 webhook_allow: None,
                 no_worker: false,
+                principal_ttl_ms: None,
             },
             analyzer: g.analyzer.clone().or(file.enrich),
             file: defaults,

@@ -20,6 +20,7 @@ pub async fn serve(s: &Settings, flags: &ServeArgs, worker_args: &WorkerArgs) ->
         rate_limit: flags.rate_limit.or(file.rate_limit),
         webhook_allow: flags.webhook_allow.clone().or_else(|| s.file_webhook_allow.clone()),
         no_worker: flags.no_worker,
+        principal_ttl_ms: flags.principal_ttl_ms,
     };
     let listen = args.listen.as_deref().unwrap_or("127.0.0.1:8080");
     let listen = listen.parse().with_context(|| format!("--listen {listen:?}: expected ADDRESS:PORT"))?;
@@ -31,6 +32,9 @@ pub async fn serve(s: &Settings, flags: &ServeArgs, worker_args: &WorkerArgs) ->
     }
     if let Some(rate) = args.rate_limit {
         options.rate_per_second = rate;
+    }
+    if let Some(ms) = args.principal_ttl_ms {
+        options.principal_ttl = std::time::Duration::from_millis(ms);
     }
     // Webhook endpoints may point only at public addresses unless the operator lists others; the API checks URLs
     // against the same list the in-process dispatcher delivers under.
