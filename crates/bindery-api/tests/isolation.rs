@@ -108,6 +108,14 @@ async fn isolation(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(problem(r).await.1["code"], "conflict");
+    // Nor demoted: a project always keeps an owner.
+    let r = app
+        .request(Method::PUT, &format!("/api/v1/projects/{pa}/members"), Some(&alice.access))
+        .json(&json!({"email": alice.email, "role": "editor"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(r).await.1["code"], "conflict", "the only owner cannot demote themself");
 
     // API keys: bound to one project, capped by their role, dead once revoked.
     let r = app

@@ -141,10 +141,12 @@ pub async fn members(
     Ok(Json(state.store().members(&project).await?.into_iter().map(MemberView::from).collect()))
 }
 
-/// Adds a user (by e-mail address) to the project, or changes their role. Owners only.
+/// Adds a user (by e-mail address) to the project, or changes their role. Owners only; the last owner cannot be
+/// demoted (409), as they cannot be removed.
 #[utoipa::path(put, path = "/api/v1/projects/{project}/members", tag = "projects", security(("bearer" = [])),
     params(("project" = String, Path)), request_body = SetMember,
-    responses((status = 200, body = [MemberView]), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+    responses((status = 200, body = [MemberView]), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+              (status = 409, body = crate::error::Problem)))]
 pub async fn set_member(
     State(state): State<AppState>,
     caller: Caller,
@@ -155,6 +157,13 @@ pub async fn set_member(
     let email = req.email.trim().to_lowercase();
     let user =
         state.store().user_by_email(&email).await?.ok_or_else(|| ApiError::not_found(format!("user {email}")))?;
+    if req.role != Role::Owner {
+        let members = state.store().members(&project).await?;
+        let owners: Vec<&str> = members.iter().filter(|m| m.role == Role::Owner).map(|m| m.user.as_str()).collect();
+        if owners == [user.id.as_str()] {
+            return Err(ApiError::Conflict("a project keeps at least one owner".into()));
+        }
+    }
     state.store().set_member(&project, &user.id, Some(req.role)).await?;
     state.principals.invalidate();
     Ok(Json(state.store().members(&project).await?.into_iter().map(MemberView::from).collect()))
