@@ -108,8 +108,9 @@ pub async fn collect(
         Some(bytes) => serde_json::from_slice::<Record>(&bytes).ok(),
         None => None,
     };
-    if record.is_none() {
-        // A batch created by a run that died before writing its record.
+    // A batch created by a run that died before writing its record. Only a document with a deadline can have one,
+    // so documents someone waits for skip the provider's batch list.
+    if record.is_none() && ctx.deadline_ms.is_some() {
         if let Some(id) = find(client, &key).await {
             let r = Record { batch_id: id, requests: misses.len(), abandoned: false };
             save(cache, &key, &r).await?;
