@@ -100,30 +100,35 @@ impl LlmAnalyzer {
         }
     }
 
-    /// Answers one prepared request: from the cache, or from the batch's answer or the model, with one repair.
-    /// `Ok(None)` with `spend.fallback` set when the answer stays unusable; `Err` for outages and misconfiguration.
+    /// The cached bytes for a request, if any. The cache only saves money: one that cannot be read is a miss.
+    async fn cached(&self, ctx: &AnalyzeContext, key: &str) -> Option<Vec<u8>> {
+        let cache = ctx.cache.as_ref()?;
+        match cache.get(key).await {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                tracing::warn!(document = %ctx.document, error = %e, "analyzer cache unreadable");
+                None
+            }
+        }
+    }
+
+    /// Answers one prepared request: from its `cached` bytes (read once by the caller), or from the batch's answer
+    /// or the model, with one repair. `Ok(None)` with `spend.fallback` set when the answer stays unusable; `Err` for
+    /// outages and misconfiguration.
     async fn answer<T>(
         &self,
         prepared: &Prepared,
         ctx: &AnalyzeContext,
+        cached: Option<Vec<u8>>,
         batched: Option<&BatchAnswer>,
         check: impl Fn(&str) -> Result<T, String>,
         spend: &mut Spend,
     ) -> Result<Option<T>, AnalyzeError> {
-        if let Some(cache) = &ctx.cache {
-            match cache.get(&prepared.key).await {
-                Ok(Some(bytes)) => {
-                    if let Some(t) =
-                        serde_json::from_slice::<CachedAnswer>(&bytes).ok().and_then(|c| check(&c.content).ok())
-                    {
-                        spend.cached = true;
-                        return Ok(Some(t));
-                    }
-                }
-                Ok(None) => {}
-                // The cache only saves money; a cache that cannot be read is a miss.
-                Err(e) => tracing::warn!(document = %ctx.document, error = %e, "analyzer cache unreadable"),
-            }
+        if let Some(t) =
+            cached.and_then(|b| serde_json::from_slice::<CachedAnswer>(&b).ok()).and_then(|c| check(&c.content).ok())
+        {
+            spend.cached = true;
+            return Ok(Some(t));
         }
         let mut request: ChatRequest = prepared.request.clone();
         let mut problem = String::new();
@@ -181,14 +186,11 @@ impl LlmAnalyzer {
         &self,
         ctx: &AnalyzeContext,
         prepared: &[(Chunk, Prepared)],
+        cached: &[Option<Vec<u8>>],
     ) -> Result<Option<HashMap<String, BatchAnswer>>, AnalyzeError> {
         let (Some(options), Some(cache)) = (&self.options.batch, &ctx.cache) else { return Ok(None) };
-        let mut misses = Vec::new();
-        for (_, p) in prepared {
-            if !matches!(cache.get(&p.key).await, Ok(Some(_))) {
-                misses.push(p);
-            }
-        }
+        let misses: Vec<&Prepared> =
+            prepared.iter().zip(cached).filter(|(_, c)| c.is_none()).map(|((_, p), _)| p).collect();
         if misses.is_empty() {
             return Ok(None);
         }
@@ -250,17 +252,25 @@ impl Analyzer for LlmAnalyzer {
                 (chunk, p)
             })
             .collect();
-        let (from_batch, mode) = match self.batch_answers(ctx, &prepared).await? {
+        let concurrency = self.client.options().concurrency.max(1);
+        // Each request's cache entry is read once, here: the batch path needs to know the misses, and the answers
+        // use the hits.
+        let keys: Vec<String> = prepared.iter().map(|(_, p)| p.key.clone()).collect();
+        let cached: Vec<Option<Vec<u8>>> = futures::stream::iter(keys)
+            .map(|key| async move { self.cached(ctx, &key).await })
+            .buffered(concurrency)
+            .collect()
+            .await;
+        let (from_batch, mode) = match self.batch_answers(ctx, &prepared, &cached).await? {
             Some(answers) => (answers, "batch"),
             None => (HashMap::new(), "sync"),
         };
-        let concurrency = self.client.options().concurrency.max(1);
         let answered: Vec<Result<(Chunk, Option<crate::extraction::Extraction>, Spend), AnalyzeError>> =
-            futures::stream::iter(prepared.into_iter().map(|(chunk, prepared)| {
+            futures::stream::iter(prepared.into_iter().zip(cached).map(|((chunk, prepared), cached)| {
                 let batched = from_batch.get(&prepared.key);
                 async move {
                     let mut spend = Spend::default();
-                    let x = self.answer(&prepared, ctx, batched, |c| accept(c, &chunk), &mut spend).await?;
+                    let x = self.answer(&prepared, ctx, cached, batched, |c| accept(c, &chunk), &mut spend).await?;
                     Ok((chunk, x, spend))
                 }
             }))
@@ -305,7 +315,8 @@ impl Analyzer for LlmAnalyzer {
         if !summaries.is_empty() {
             let prepared = book_request(&shape, &book, &summaries);
             let mut spend = Spend::default();
-            book_answer = self.answer(&prepared, ctx, None, accept_book, &mut spend).await?;
+            let cached = self.cached(ctx, &prepared.key).await;
+            book_answer = self.answer(&prepared, ctx, cached, None, accept_book, &mut spend).await?;
             if let Some(reason) = &spend.fallback {
                 report.fallbacks.push(Fallback {
                     chapter: 0,

@@ -132,7 +132,8 @@ impl People {
 /// Every named place, grouped by normalised name, with counts from the text.
 struct Places {
     places: Vec<Place>,
-    forms: Vec<Vec<String>>,
+    /// Counts every place's surface forms, in the order of `places`; built once for all scenes.
+    counter: Counter,
 }
 
 impl Places {
@@ -187,15 +188,15 @@ impl Places {
             o.sort_by(|&a, &b| places[b].mentions.cmp(&places[a].mentions).then(a.cmp(&b)));
             o
         };
-        let forms = order.iter().map(|&i| forms[i].clone()).collect();
+        let forms: Vec<Vec<String>> = order.iter().map(|&i| forms[i].clone()).collect();
         places = order.into_iter().map(|i| places[i].clone()).collect();
-        Places { places, forms }
+        Places { places, counter: Counter::new(&forms) }
     }
 
     /// The places whose names occur in `text`, most mentioned first.
     fn in_text(&self, text: &str) -> Vec<String> {
-        let mut n = vec![0; self.forms.len()];
-        Counter::new(&self.forms).count(text, &mut n);
+        let mut n = vec![0; self.places.len()];
+        self.counter.count(text, &mut n);
         let mut found: Vec<usize> = (0..n.len()).filter(|&i| n[i] > 0).collect();
         found.sort_by(|&a, &b| n[b].cmp(&n[a]).then(a.cmp(&b)));
         found.into_iter().map(|i| self.places[i].name.clone()).collect()

@@ -77,14 +77,13 @@ impl Stage for Enrich {
             AnalyzeError::Pending { after, note } => StageError::Wait { after, note },
         })?;
         let top = |names: Vec<&str>| names.into_iter().take(10).map(str::to_owned).collect::<Vec<_>>();
-        let summary = json!({
+        let mut summary = json!({
             "analyzer": analysis.analyzer,
             "characters": analysis.characters.len(),
             "places": analysis.places.len(),
             "main_characters": top(analysis.characters.iter().map(|c| c.name.as_str()).collect()),
             "keywords": top(analysis.keywords.iter().map(|k| k.term.as_str()).collect()),
         });
-        let mut summary = summary;
         if let Some(m) = &analysis.model {
             // Kept in the stage's summary (and so in the document's projection) for per-document and per-project
             // accounting.
