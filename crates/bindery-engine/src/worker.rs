@@ -11,7 +11,6 @@
 use crate::run::Attempt;
 use crate::Engine;
 use bindery_core::time::now_ms;
-use bindery_core::JobState;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -242,15 +241,11 @@ impl Worker {
     }
 }
 
-/// Whether no job is available (now or later) or running anywhere.
+/// Whether no job is available (now or later) or running anywhere. One
+/// read, so that a job the rescuer moves from running back to available in
+/// between is never missed.
 async fn idle(engine: &Engine) -> bool {
-    for state in [JobState::Available, JobState::Running] {
-        match engine.store().jobs(Some(state), 0, 1).await {
-            Ok(jobs) if jobs.is_empty() => {}
-            _ => return false,
-        }
-    }
-    true
+    matches!(engine.store().has_unfinished_jobs().await, Ok(false))
 }
 
 async fn settler(engine: Engine, worker: String, mut rx: mpsc::UnboundedReceiver<(Attempt, Pending)>) -> usize {

@@ -77,6 +77,11 @@ pub trait JobQueue: Send + Sync {
     async fn rescue_expired(&self, now: Millis) -> Result<RescueReport>;
     async fn job(&self, id: i64) -> Result<Option<Job>>;
     async fn jobs(&self, state: Option<JobState>, after_id: i64, limit: i64) -> Result<Vec<Job>>;
+    /// Whether any job is available (now or later) or running, read in one
+    /// statement: two separate reads could both miss a job that moves from
+    /// one state to the other between them (a rescue, a claim), and a worker
+    /// that exits when idle would then stop with work left.
+    async fn has_unfinished_jobs(&self) -> Result<bool>;
     /// Sets (or clears) a queue's limit on jobs running at once, counted
     /// across all workers.
     async fn set_queue_limit(&self, queue: &str, max_running: Option<i32>) -> Result<()>;

@@ -18,6 +18,7 @@ bindery_store::contract!(
     retry_dead_and_revive,
     waiting_gives_back_the_attempt,
     rescue_puts_expired_jobs_back,
+    unfinished_jobs_are_available_or_running,
     queue_limits_hold,
     cancel_documents_cancels_their_jobs,
     heartbeat_reports_lost_jobs,
@@ -214,6 +215,23 @@ async fn rescue_puts_expired_jobs_back(store: DynStore) {
     assert!(back.last_error.unwrap().contains("dead-worker"));
     let again = store.claim("w2", &[], 10, T0 + 5000, T0 + 1002).await.unwrap();
     assert_eq!((again.len(), again[0].attempt), (1, 2));
+}
+
+async fn unfinished_jobs_are_available_or_running(store: DynStore) {
+    assert!(!store.has_unfinished_jobs().await.unwrap(), "an empty queue");
+    let mut later = job("q");
+    later.run_at = T0 + 60_000;
+    enqueue(&store, vec![later]).await;
+    assert!(store.has_unfinished_jobs().await.unwrap(), "available later counts");
+    let j = store.claim("w", &[], 1, T0 + 120_000, T0 + 60_000).await.unwrap().remove(0);
+    assert!(store.has_unfinished_jobs().await.unwrap(), "running counts");
+    store.commit(finish(j.id, "w", Outcome::Completed), T0 + 60_001).await.unwrap();
+    assert!(!store.has_unfinished_jobs().await.unwrap(), "completed does not");
+    enqueue(&store, vec![job("q")]).await;
+    let j = store.claim("w", &[], 1, T0 + 120_000, T0 + 60_002).await.unwrap().remove(0);
+    store.commit(finish(j.id, "w", Outcome::Dead { error: "no".into() }), T0 + 60_003).await.unwrap();
+    assert_eq!(store.job(j.id).await.unwrap().unwrap().state, JobState::Dead);
+    assert!(!store.has_unfinished_jobs().await.unwrap(), "dead does not");
 }
 
 async fn queue_limits_hold(store: DynStore) {

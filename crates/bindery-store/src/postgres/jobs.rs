@@ -114,6 +114,14 @@ impl JobQueue for PgStore {
         rows.iter().map(|r| job_from_row!(r)).collect()
     }
 
+    async fn has_unfinished_jobs(&self) -> Result<bool> {
+        let any: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM jobs WHERE state IN ('available', 'running'))")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(any)
+    }
+
     async fn set_queue_limit(&self, queue: &str, max_running: Option<i32>) -> Result<()> {
         sqlx::query(
             "INSERT INTO queues (name, max_running) VALUES ($1, $2) \
