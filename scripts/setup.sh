@@ -37,3 +37,10 @@ if ! command -v cargo >/dev/null; then
   echo "error: Bindery is built with Rust; install a toolchain (https://rustup.rs) and run this again." >&2
   exit 1
 fi
+# The oldest Rust the dependencies build with (the workspace's rust-version in Cargo.toml).
+need_rust=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' "$(dirname "$0")/../Cargo.toml")
+have_rust=$(rustc --version | awk '{print $2}')
+if [ "$(printf '%s\n%s\n' "$need_rust" "$have_rust" | sort -V | head -1)" != "$need_rust" ]; then
+  echo "error: Bindery needs Rust $need_rust or newer; this machine has $have_rust (rustup update)." >&2
+  exit 1
+fi

@@ -9,6 +9,7 @@
 
 mod analyze;
 mod cast;
+mod choice;
 mod dialogue;
 mod doc;
 mod keywords;
@@ -27,6 +28,7 @@ use async_trait::async_trait;
 use bindery_core::book::Book;
 
 pub use analyze::analyze_book;
+pub use choice::{AnalyzerInfo, Analyzers, OFFLINE};
 pub use model::{Analysis, ChapterAnalysis, Character, DialogueLine, Fallback, Keyword, ModelReport, Place, Scene};
 
 /// Why an analysis failed. The offline analyzer only fails if its worker thread dies; remote
@@ -73,6 +75,12 @@ pub trait Analyzer: Send + Sync {
     /// none for the offline analyzer.
     fn providers(&self) -> Vec<ProviderStatus> {
         Vec::new()
+    }
+    /// The document was cancelled: give up the remote work started for it (a provider's batch still running), so
+    /// that nobody pays for answers nobody will collect. Returns how many remote jobs were cancelled. Nothing to do
+    /// by default.
+    async fn cancelled(&self, _ctx: &AnalyzeContext) -> Result<usize, AnalyzeError> {
+        Ok(0)
     }
 }
 

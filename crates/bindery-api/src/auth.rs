@@ -274,16 +274,36 @@ async fn user(state: &AppState, id: &str) -> ApiResult<Option<User>> {
 }
 
 async fn api_key(state: &AppState, hash: &str) -> ApiResult<Option<ApiKey>> {
-    match state.principals.key(hash) {
-        Lookup::Hit(key) => Ok(Some(key)),
+    let key = match state.principals.key(hash) {
+        Lookup::Hit(key) => Some(key),
         Lookup::Miss(ticket) => {
             let key = state.store().api_key_by_hash(hash).await?;
             if let Some(k) = &key {
                 state.principals.put_key(ticket, hash, k);
             }
-            Ok(key)
+            key
         }
+    };
+    if let Some(k) = &key {
+        record_use(state, k);
     }
+    Ok(key)
+}
+
+/// Records that a key was used, so owners can tell keys still in use from forgotten ones: at most once a minute
+/// per key and process, and off the request's path (a failure costs only the record, which the next minute
+/// retries).
+fn record_use(state: &AppState, key: &ApiKey) {
+    if !state.principals.key_use_to_record(&key.id, std::time::Instant::now()) {
+        return;
+    }
+    let store = state.store().clone();
+    let id = key.id.clone();
+    tokio::spawn(async move {
+        if let Err(e) = store.touch_api_key(&id, bindery_core::time::now_ms()).await {
+            tracing::warn!(key = %id, error = %e, "the API key's use was not recorded");
+        }
+    });
 }
 
 async fn role(state: &AppState, project: &str, user: &str) -> ApiResult<Option<Role>> {

@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
         the first response (`idempotent-replayed: true`) instead of running again."),
     paths(
         accounts::login, accounts::refresh, accounts::logout, accounts::me, accounts::create_user,
-        projects::list, projects::create, projects::get, projects::members, projects::set_member, projects::remove_member,
+        projects::list, projects::create, projects::get, projects::update, projects::analyzers, projects::members, projects::set_member, projects::remove_member,
         projects::api_keys, projects::create_api_key, projects::revoke_api_key, usage::get,
         documents::upload, documents::list, documents::get, documents::cancel, documents::events, documents::book,
         documents::dictionary, documents::search, lifecycle::delete, lifecycle::reprocess,
@@ -30,7 +30,7 @@ use utoipa::{Modify, OpenApi};
     modifiers(&Bearer),
     tags(
         (name = "accounts", description = "Log in, tokens, users"),
-        (name = "projects", description = "Workspaces, members, API keys"),
+        (name = "projects", description = "Workspaces, their settings (the analyzer), members, API keys"),
         (name = "documents", description = "Upload, list, read, cancel, reprocess, delete, search"),
         (name = "progress", description = "Progress snapshots and Server-Sent Events"),
         (name = "artifacts", description = "Covers, audio, exports, with HTTP Range"),

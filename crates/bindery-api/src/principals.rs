@@ -26,6 +26,9 @@ use std::time::{Duration, Instant};
 /// Beyond this many entries a map is cleared rather than grown: callers are few, so this only happens under abuse.
 pub const MAX_ENTRIES: usize = 50_000;
 
+/// How often this process records that an API key was used: owners see "last used" to within this.
+pub const KEY_USE_EVERY: Duration = Duration::from_secs(60);
+
 /// The cache. A TTL of zero turns it off (every lookup misses).
 pub struct Principals {
     ttl: Duration,
@@ -33,6 +36,8 @@ pub struct Principals {
     users: TtlMap<String, User>,
     keys: TtlMap<String, ApiKey>,
     roles: TtlMap<(String, String), Option<Role>>,
+    /// When this process last recorded each key's use (by key id).
+    key_uses: Mutex<HashMap<String, Instant>>,
 }
 
 /// Where a lookup stands: the cached answer, or the ticket to store a fresh one under.
@@ -53,7 +58,22 @@ impl Principals {
             users: TtlMap::default(),
             keys: TtlMap::default(),
             roles: TtlMap::default(),
+            key_uses: Mutex::default(),
         }
+    }
+
+    /// Whether the use of key `id` at `now` should be recorded in the store: the first use, then one every
+    /// [`KEY_USE_EVERY`], so a busy key costs one write a minute per process, not one per request.
+    pub fn key_use_to_record(&self, id: &str, now: Instant) -> bool {
+        let mut uses = self.key_uses.lock().expect("key use lock");
+        if uses.get(id).is_some_and(|at| now.duration_since(*at) < KEY_USE_EVERY) {
+            return false;
+        }
+        if uses.len() >= MAX_ENTRIES {
+            uses.clear();
+        }
+        uses.insert(id.to_owned(), now);
+        true
     }
 
     /// Forgets everything cached so far. Called after every change to users, memberships or keys made here.
@@ -206,6 +226,16 @@ mod tests {
         let t = miss(off.user("u1"));
         off.put_user(t, &user("u1", false));
         miss(off.user("u1"));
+    }
+
+    #[test]
+    fn a_key_use_is_recorded_once_a_minute() {
+        let p = Principals::new(Duration::ZERO);
+        let t0 = Instant::now();
+        assert!(p.key_use_to_record("k1", t0), "the first use, even with the cache off");
+        assert!(!p.key_use_to_record("k1", t0 + Duration::from_secs(59)));
+        assert!(p.key_use_to_record("k2", t0 + Duration::from_secs(59)), "each key on its own");
+        assert!(p.key_use_to_record("k1", t0 + KEY_USE_EVERY));
     }
 
     #[test]

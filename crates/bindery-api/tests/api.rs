@@ -21,6 +21,8 @@ async fn system_endpoints_and_openapi() {
     {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }
+    assert!(doc["paths"]["/api/v1/projects/{project}"]["patch"].is_object(), "choosing the analyzer is documented");
+    assert!(doc["paths"]["/api/v1/analyzers"]["get"].is_object());
     assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
     let page = app.request(Method::GET, "/docs", None).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("/api/v1/documents/{id}/artifacts/{key}"), "the docs page lists operations");

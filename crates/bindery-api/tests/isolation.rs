@@ -117,7 +117,11 @@ async fn isolation(backend: Backend) {
         .unwrap();
     assert_eq!(problem(r).await.1["code"], "conflict", "the only owner cannot demote themself");
 
-    // API keys: bound to one project, capped by their role, dead once revoked.
+    // API keys: named, bound to one project, capped by their role, dead once revoked.
+    let r = app
+        .post(&format!("/api/v1/projects/{pb}/api-keys"), &bob.access, json!({"name": "  ", "role": "viewer"}))
+        .await;
+    assert_eq!(problem(r).await.1["code"], "unprocessable", "a key needs a name to be told apart");
     let r = app
         .post(&format!("/api/v1/projects/{pb}/api-keys"), &bob.access, json!({"name": "ci", "role": "viewer"}))
         .await;

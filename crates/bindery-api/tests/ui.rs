@@ -225,6 +225,7 @@ async fn pages_refuse_what_the_api_refuses(backend: Backend) {
     assert_eq!(book.status, StatusCode::OK);
     assert!(book.body.contains("id=\"chapter-2\"") && book.body.contains("Cheshire"), "{}", book.body);
     assert!(book.body.contains("<audio") && book.body.contains("id=\"downloads\""));
+    assert!(book.body.contains("<dt>Enriched by</dt><dd>offline</dd>"), "the analyzer is named");
     let hits = owner_b.get("/ui/search?q=cheshire").await;
     assert!(hits.body.contains("<mark>Cheshire</mark>"), "{}", hits.body);
 
@@ -609,6 +610,29 @@ async fn members_and_keys_from_the_ui(backend: Backend) {
     assert!(r.body.contains("owner@example.org") && r.body.contains("the only owner"), "{}", r.body);
     assert!(r.body.contains("<label for=\"member-email\">") && r.body.contains("<label for=\"key-name\">"));
 
+    // The analyzer: the instance's default until chosen; a choice through the API's rules, and back.
+    assert!(r.body.contains("<option value=\"\" selected>Default of this instance (offline)</option>"), "{}", r.body);
+    let analyzer = || async {
+        let p: Value = app.get(&format!("/api/v1/projects/{project}"), &owner.access).await.json().await.unwrap();
+        p["analyzer"].clone()
+    };
+    let choose = format!("/ui/projects/{project}/analyzer");
+    assert_eq!(b.form(&choose, &[("analyzer", "offline")]).await.status, StatusCode::FORBIDDEN, "no CSRF");
+    let r = b.form(&choose, &[("analyzer", "offline"), ("csrf", csrf.as_str())]).await;
+    assert_eq!(r.location.as_deref(), Some(format!("{settings}?done=analyzer-chosen").as_str()));
+    assert_eq!(analyzer().await, "offline");
+    let r = b.get(&format!("{settings}?done=analyzer-chosen")).await;
+    assert!(
+        r.body.contains("<option value=\"offline\" selected>offline</option>") && r.body.contains("role=\"status\"")
+    );
+    let r = b.form(&choose, &[("analyzer", "gpt-9"), ("csrf", csrf.as_str())]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Not changed") && r.body.contains("no analyzer named"), "{}", r.body);
+    assert_eq!(analyzer().await, "offline", "a refused choice changes nothing");
+    let r = b.form(&choose, &[("analyzer", ""), ("csrf", csrf.as_str())]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(analyzer().await, Value::Null, "back to the instance's default");
+
     // An address without an account: the form comes back as typed, with the reason.
     let r = b
         .form(
@@ -665,6 +689,9 @@ async fn members_and_keys_from_the_ui(backend: Backend) {
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(members().await["viewer@example.org"], "viewer");
+    let r = viewer.form(&choose, &[("analyzer", "offline"), ("csrf", &vcsrf)]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(analyzer().await, Value::Null);
     assert!(!viewer.get(&format!("/ui/projects/{project}")).await.body.contains("/settings\""), "no link for viewers");
     let mut stranger = Browser::new(&app);
     stranger.sign_in("stranger@example.org").await;
@@ -686,12 +713,20 @@ async fn members_and_keys_from_the_ui(backend: Backend) {
     let listed = keys().await;
     assert_eq!((listed.len(), listed[0]["name"].as_str(), listed[0]["role"].as_str()), (1, Some("ci"), Some("viewer")));
     let key_id = listed[0]["id"].as_str().unwrap().to_owned();
+    assert!(listed[0]["last_used_ms"].is_null() && b.get(&settings).await.body.contains(">never<"));
     assert_eq!(app.get(&format!("/api/v1/projects/{project}"), &key).await.status(), StatusCode::OK);
+    // The use is recorded off the request's path: it shows shortly after.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while keys().await[0]["last_used_ms"].is_null() {
+        assert!(tokio::time::Instant::now() < deadline, "the key's use was never recorded");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let r = b.get(&settings).await;
     assert!(
         r.body.contains(&format!("data-key=\"{key_id}\"")) && !r.body.contains(&key[12..]),
         "the key is not shown again"
     );
+    assert!(!r.body.contains(">never<"), "the time of its last use is shown");
     let revoke = format!("/ui/projects/{project}/api-keys/{key_id}/revoke");
     assert_eq!(b.form(&revoke, &[]).await.status, StatusCode::FORBIDDEN, "no CSRF field");
     assert_eq!(app.get(&format!("/api/v1/projects/{project}"), &key).await.status(), StatusCode::OK);

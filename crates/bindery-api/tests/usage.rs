@@ -1,6 +1,6 @@
 //! `GET /projects/{p}/usage`: a project's language-model spending, summed from its documents' enrichment reports,
 //! with a model behind `enrich` (the fake OpenAI server); upload deadlines validated on the way in; the provider's
-//! circuit breaker on the admin API.
+//! circuit breaker on the admin API; a project choosing among the instance's analyzers.
 
 mod common;
 
@@ -19,7 +19,7 @@ async fn usage(backend: Backend) {
     let mut provider = ProviderOptions::new("fake", fake.base_url(), "fake-model");
     provider.price = Some(Price::new(1.0, 2.0));
     let analyzer = LlmAnalyzer::new(Client::new(provider).unwrap(), LlmOptions::default());
-    let registry = bindery_stages::registry_with(Arc::new(analyzer));
+    let registry = bindery_stages::registry_with(bindery_stages::Analyzers::new(Arc::new(analyzer)));
     let Some(app) = TestApp::spawn_with_registry(backend, registry, |_| {}).await else { return };
     let alice = app.user("alice@example.org", false).await;
     let project = app.project(&alice, "library").await;
@@ -40,17 +40,9 @@ async fn usage(backend: Backend) {
     let b = app.upload(&alice.access, &project, "b.txt", sample_book("two")).await;
     let mut docs = Vec::new();
     for id in [&a, &b] {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-        loop {
-            let d: Value = app.get(&format!("/api/v1/documents/{id}"), &alice.access).await.json().await.unwrap();
-            if d["status"] != "processing" {
-                assert_eq!(d["status"], "ready", "{d}");
-                docs.push(d);
-                break;
-            }
-            assert!(tokio::time::Instant::now() < deadline, "document {id} never finished");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let d = finished(&app, &alice.access, id).await;
+        assert_eq!(d["status"], "ready", "{d}");
+        docs.push(d);
     }
 
     let u: Value = app.get(&format!("/api/v1/projects/{project}/usage"), &alice.access).await.json().await.unwrap();
@@ -91,4 +83,81 @@ async fn usage_sqlite() {
 #[tokio::test]
 async fn usage_postgres() {
     usage(Backend::Postgres).await;
+}
+
+/// Follows a document's progress stream to its end (`document.ready` or `document.failed`), then reads it.
+async fn finished(app: &TestApp, token: &str, id: &str) -> Value {
+    tokio::time::timeout(Duration::from_secs(120), app.follow(token, id, None))
+        .await
+        .unwrap_or_else(|_| panic!("document {id} never finished"));
+    app.get(&format!("/api/v1/documents/{id}"), token).await.json().await.unwrap()
+}
+
+/// `GET /analyzers` lists what the instance offers; an owner chooses one for the project with `PATCH`; uploads
+/// follow the choice; null goes back to the default.
+async fn project_analyzer(backend: Backend) {
+    let fake = FakeOpenAi::start(Arc::new(plain_model)).await;
+    let provider = ProviderOptions::new("fake", fake.base_url(), "fake-model");
+    let model = LlmAnalyzer::new(Client::new(provider).unwrap(), LlmOptions::default());
+    let analyzers = bindery_stages::Analyzers::default().with("model", Arc::new(model)).unwrap();
+    let registry = bindery_stages::registry_with(analyzers);
+    let Some(app) = TestApp::spawn_with_registry(backend, registry, |_| {}).await else { return };
+    let alice = app.user("alice@example.org", false).await;
+    let bob = app.user("bob@example.org", false).await;
+    let project = app.project(&alice, "library").await;
+    let r = app
+        .request(Method::PUT, &format!("/api/v1/projects/{project}/members"), Some(&alice.access))
+        .json(&json!({"email": "bob@example.org", "role": "editor"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let offered: Value = app.get("/api/v1/analyzers", &bob.access).await.json().await.unwrap();
+    assert_eq!(
+        offered,
+        json!({"default": "offline", "offered": [
+            {"name": "model", "analyzer": "fake:fake-model", "default": false},
+            {"name": "offline", "analyzer": "offline", "default": true}]})
+    );
+    let path = format!("/api/v1/projects/{project}");
+    let p: Value = app.get(&path, &alice.access).await.json().await.unwrap();
+    assert_eq!(p["analyzer"], Value::Null, "the instance's default until chosen");
+
+    let patch = |token: &str, body: Value| app.request(Method::PATCH, &path, Some(token)).json(&body).send();
+    assert_eq!(patch(&bob.access, json!({"analyzer": "model"})).await.unwrap().status(), StatusCode::FORBIDDEN);
+    let (status, body) = problem(patch(&alice.access, json!({"analyzer": "gpt-9"})).await.unwrap()).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unprocessable")));
+    assert!(body["detail"].as_str().unwrap().contains("model, offline"), "{body}");
+    assert!(patch(&alice.access, json!({"colour": "red"})).await.unwrap().status().is_client_error());
+
+    let chosen: Value = patch(&alice.access, json!({"analyzer": "model"})).await.unwrap().json().await.unwrap();
+    assert_eq!((chosen["analyzer"].as_str(), chosen["role"].as_str()), (Some("model"), Some("owner")));
+    let a = app.upload(&bob.access, &project, "a.txt", sample_book("one")).await;
+    let d = finished(&app, &bob.access, &a).await;
+    assert_eq!((d["status"].as_str(), d["analyzer"].as_str()), (Some("ready"), Some("model")), "{d}");
+    assert_eq!(d["results"]["enrich"]["analyzer"], "fake:fake-model");
+    let calls = fake.chat_calls();
+    assert!(calls > 0);
+
+    // A rename leaves the choice alone (a field left out is unchanged); null goes back to the default.
+    let renamed: Value = patch(&alice.access, json!({"name": "Library"})).await.unwrap().json().await.unwrap();
+    assert_eq!((renamed["name"].as_str(), renamed["analyzer"].as_str()), (Some("Library"), Some("model")));
+    let reset: Value = patch(&alice.access, json!({"analyzer": null})).await.unwrap().json().await.unwrap();
+    assert_eq!(reset["analyzer"], Value::Null);
+    let b = app.upload(&bob.access, &project, "b.txt", sample_book("two")).await;
+    let d = finished(&app, &bob.access, &b).await;
+    assert_eq!((d["status"].as_str(), d["results"]["enrich"]["analyzer"].as_str()), (Some("ready"), Some("offline")));
+    assert_eq!(fake.chat_calls(), calls, "the default analyzer asked the model nothing");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn project_analyzer_sqlite() {
+    project_analyzer(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn project_analyzer_postgres() {
+    project_analyzer(Backend::Postgres).await;
 }

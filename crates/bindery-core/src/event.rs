@@ -191,6 +191,10 @@ pub struct Uploaded {
     /// When the document must be ready (Unix milliseconds), if the uploader said; see `DocumentState::deadline_ms`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_ms: Option<Millis>,
+    /// The analyzer the project chose for enrichment, by the name the instance gives it; `None` means the
+    /// instance's default. See `DocumentState::analyzer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analyzer: Option<String>,
 }
 
 /// `stage.completed`.
@@ -202,6 +206,9 @@ pub struct StageCompleted {
     pub outputs: Vec<Artifact>,
     /// A small JSON summary of what the stage found (chapter titles, counts).
     pub summary: Value,
+    /// Blob keys the stage wrote or relied on besides its outputs (see `DocumentState::references`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
 }
 
 /// `stage.failed`: one failed attempt. `dead` tells whether it was the last.
@@ -237,6 +244,10 @@ pub struct Reprocessing {
     pub media_type: String,
     /// The status the document had before, for the record.
     pub previous: DocumentStatus,
+    /// The project's choice of analyzer when the run started (as on `document.uploaded`): a reprocess follows the
+    /// project's current setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analyzer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub requested_by: Option<String>,
 }

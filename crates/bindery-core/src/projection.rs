@@ -17,7 +17,7 @@ use crate::event::{
 use crate::time::Millis;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -107,6 +107,15 @@ pub struct DocumentState {
     /// decides whether enrichment may use a language-model provider's batch path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline_ms: Option<Millis>,
+    /// The analyzer `enrich` uses for this run, by the name the instance gives it (the project's choice when the
+    /// run started); `None` means the instance's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analyzer: Option<String>,
+    /// Blobs the document's runs wrote or relied on besides its original and artifacts: the analyzer's cached
+    /// answers. Kept across reprocessing (the answers are what makes a reprocess free), so that deleting the
+    /// document deletes every one that no other document holds.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub references: BTreeSet<String>,
 }
 
 /// Progress of a document through its pipeline.
@@ -152,6 +161,8 @@ impl DocumentState {
                 deletion: None,
                 deletion_error: None,
                 deadline_ms: up.deadline_ms,
+                analyzer: up.analyzer,
+                references: BTreeSet::new(),
             });
         }
         if ev.ty == event::DOCUMENT_DELETED {
@@ -177,6 +188,7 @@ impl DocumentState {
                             s.artifacts.push(a);
                         }
                     }
+                    s.references.extend(c.references);
                     s.results.insert(c.stage, c.summary);
                 }
             }
@@ -223,6 +235,7 @@ impl DocumentState {
                     s.finished_ms = None;
                     s.status = DocumentStatus::Processing;
                     s.run = ev.version;
+                    s.analyzer = r.analyzer;
                 }
             }
             event::DOCUMENT_DELETING => {
@@ -254,14 +267,17 @@ impl DocumentState {
         Some(s)
     }
 
-    /// Every blob the document references: its original and its artifacts. What deleting it may free, and what the
-    /// store's reference table holds for it.
-    pub fn blob_keys(&self) -> std::collections::BTreeSet<String> {
-        std::iter::once(self.blob_key.clone()).chain(self.artifacts.iter().map(|a| a.key.clone())).collect()
+    /// Every blob the document references: its original, its artifacts and its references. What deleting it may
+    /// free, and what the store's reference table holds for it.
+    pub fn blob_keys(&self) -> BTreeSet<String> {
+        std::iter::once(self.blob_key.clone())
+            .chain(self.artifacts.iter().map(|a| a.key.clone()))
+            .chain(self.references.iter().cloned())
+            .collect()
     }
 
     /// The names of the completed stages.
-    pub fn done(&self) -> std::collections::BTreeSet<String> {
+    pub fn done(&self) -> BTreeSet<String> {
         self.stages.iter().filter(|(_, st)| st.completed).map(|(n, _)| n.clone()).collect()
     }
 
@@ -326,6 +342,7 @@ mod tests {
             pipeline_version: 1,
             project: None,
             deadline_ms: None,
+            analyzer: None,
             stages: vec!["extract".into(), "structure".into(), "count".into()],
         };
         let completed = |stage: &str, ms: i64| json!({"stage": stage, "attempt": 1, "duration_ms": ms, "outputs": [], "summary": {"ok": stage}});
@@ -377,7 +394,8 @@ mod tests {
             ev(
                 2,
                 event::STAGE_COMPLETED,
-                json!({"stage": "extract", "attempt": 1, "duration_ms": 5, "outputs": [out], "summary": {}}),
+                json!({"stage": "extract", "attempt": 1, "duration_ms": 5, "outputs": [out], "summary": {},
+                       "references": ["cache/analyzer/cc"]}),
             ),
             ev(3, event::DOCUMENT_READY, json!({})),
         ]
@@ -386,7 +404,8 @@ mod tests {
     #[test]
     fn deletion_compensates_or_removes_the_state() {
         let mut events = uploaded_then_ready();
-        assert_eq!(fold(&events).blob_keys().into_iter().collect::<Vec<_>>(), ["sha256/aa", "sha256/bb"]);
+        let held = fold(&events).blob_keys().into_iter().collect::<Vec<_>>();
+        assert_eq!(held, ["cache/analyzer/cc", "sha256/aa", "sha256/bb"], "original, artifacts and references");
         events.push(ev(4, event::DOCUMENT_DELETING, json!({"previous": "ready"})));
         let s = fold(&events);
         assert_eq!(s.status, DocumentStatus::Deleting);
@@ -428,6 +447,29 @@ mod tests {
         assert_eq!((s.pipeline_version, s.stage_order.len(), s.finished_ms), (2, 2, None));
         assert!(s.results.is_empty() && s.artifacts.is_empty() && s.done().is_empty());
         assert_eq!(s.progress().percent, 0.0);
-        assert_eq!(s.blob_keys().into_iter().collect::<Vec<_>>(), ["sha256/aa"]);
+        assert_eq!(
+            s.blob_keys().into_iter().collect::<Vec<_>>(),
+            ["cache/analyzer/cc", "sha256/aa"],
+            "artifacts go with their run; references stay, so a deletion still finds them"
+        );
+        assert_eq!(s.analyzer, None, "no choice recorded: the instance's default");
+
+        // A run follows the project's choice recorded when it started; the next run records its own.
+        events.push(ev(5, event::DOCUMENT_READY, json!({})));
+        events.push(ev(
+            6,
+            event::DOCUMENT_REPROCESSING,
+            json!({"pipeline": "text", "pipeline_version": 2, "stages": ["extract"], "media_type": "text/markdown",
+                   "previous": "ready", "analyzer": "big-model"}),
+        ));
+        assert_eq!(fold(&events).analyzer.as_deref(), Some("big-model"));
+        events.push(ev(7, event::DOCUMENT_READY, json!({})));
+        events.push(ev(
+            8,
+            event::DOCUMENT_REPROCESSING,
+            json!({"pipeline": "text", "pipeline_version": 2, "stages": ["extract"], "media_type": "text/markdown",
+                   "previous": "ready"}),
+        ));
+        assert_eq!(fold(&events).analyzer, None);
     }
 }

@@ -2,15 +2,21 @@
 //!
 //! Each is one commit that records the fact as an event (a retried document
 //! goes back to `processing`, a cancelled one to `cancelled`) together with
-//! the job changes, so the log stays the source of truth.
+//! the job changes, so the log stays the source of truth. A cancelled
+//! document's stages are then told, so remote work they left running (a
+//! language-model provider's batch) is cancelled too.
 
 use crate::pipeline::{run_of, stage_job, Trace, STAGE_KIND};
 use crate::{Engine, EngineError};
 use bindery_core::event::{self, DocumentCancelled};
 use bindery_core::time::now_ms;
-use bindery_core::{DocumentStatus, Expected, Job, JobState, NewEvent};
+use bindery_core::{DocumentState, DocumentStatus, Expected, Job, JobState, NewEvent};
 use bindery_store::{Append, Commit};
 use serde_json::json;
+use std::time::Duration;
+
+/// How long a cancellation waits for each stage to give up its remote work (a provider's batch).
+const REMOTE_CANCEL_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RetryReport {
@@ -113,7 +119,23 @@ impl Engine {
             ..Default::default()
         };
         let out = self.store().commit(c, now).await?;
+        self.cancel_remote_work(&state).await;
         Ok(CancelReport { jobs: out.cancelled, document: Some(id.to_owned()) })
+    }
+
+    /// Tells every stage that `document` was cancelled, so remote work it left running (a provider's batch) stops
+    /// being billed. Best effort and bounded: the cancellation itself is already committed, and a failure here only
+    /// costs money, so it is logged, not returned.
+    async fn cancel_remote_work(&self, document: &DocumentState) {
+        for (name, stage) in self.registry().stages() {
+            match tokio::time::timeout(REMOTE_CANCEL_TIMEOUT, stage.cancelled(document)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(document = %document.id, stage = name, error = %e, "remote work not cancelled")
+                }
+                Err(_) => tracing::warn!(document = %document.id, stage = name, "cancelling remote work timed out"),
+            }
+        }
     }
 
     /// Rebuilds every projection from the log; returns how many documents.

@@ -111,6 +111,7 @@ impl Engine {
         options: &SubmitOptions,
     ) -> Result<Submitted, EngineError> {
         let project = options.project.as_deref();
+        let analyzer = self.project_analyzer(project).await?;
         let id = match project {
             Some(p) => DocumentId::for_project(p, &stored.sha256),
             None => DocumentId::from_sha256_hex(&stored.sha256),
@@ -138,6 +139,7 @@ impl Engine {
                 stages,
                 project: project.map(str::to_owned),
                 deadline_ms: options.deadline_ms,
+                analyzer,
             },
         );
         let correlation = uploaded.id.0.clone();
@@ -188,5 +190,16 @@ impl Engine {
                 Err(e) => Err(e.into()),
             };
         }
+    }
+}
+
+impl Engine {
+    /// The analyzer `project` chose, to record on the events that start a run (`None`: the instance's default).
+    /// Whether this instance offers it is the enrich stage's to say, on the worker that runs it.
+    pub(crate) async fn project_analyzer(&self, project: Option<&str>) -> Result<Option<String>, EngineError> {
+        Ok(match project {
+            Some(p) => self.store().project(p).await?.and_then(|p| p.analyzer),
+            None => None,
+        })
     }
 }

@@ -76,6 +76,7 @@ pub fn on_success(
             duration_ms,
             outputs: out.outputs,
             summary: out.summary,
+            references: out.references,
         },
     )
     .correlated(correlation, causation);

@@ -7,7 +7,8 @@
 //! it, so they are not dropped as duplicates of the first run's jobs; results
 //! of an earlier run's job that still arrive are ignored by `settle`. The
 //! pipeline is chosen again from the original's first bytes, so a document
-//! picks up the current version of its pipeline.
+//! picks up the current version of its pipeline; likewise the analyzer is
+//! the project's choice at the time of the reprocess.
 
 use crate::admin::retry_on_conflict;
 use crate::pipeline::{stage_job, Trace};
@@ -46,6 +47,7 @@ impl Engine {
             self.registry().pipeline_for(&state.source, &head)
         };
         let (p, media_type) = chosen.map_err(EngineError::Invalid)?;
+        let analyzer = self.project_analyzer(state.project.as_deref()).await?;
         let ev = NewEvent::new(
             event::DOCUMENT_REPROCESSING,
             Reprocessing {
@@ -55,6 +57,7 @@ impl Engine {
                 media_type: media_type.to_owned(),
                 previous: state.status,
                 requested_by: requested_by.map(str::to_owned),
+                analyzer,
             },
         );
         let correlation = ev.id.0.clone();

@@ -243,6 +243,21 @@ impl Analyzer for LlmAnalyzer {
         vec![ProviderStatus { provider: o.name.clone(), model: o.model.clone(), breaker: breaker.into() }]
     }
 
+    /// Only a document with a deadline, on an analyzer allowed to batch, can have a batch running.
+    async fn cancelled(&self, ctx: &AnalyzeContext) -> Result<usize, AnalyzeError> {
+        if self.options.batch.is_none() || ctx.deadline_ms.is_none() {
+            return Ok(0);
+        }
+        batch::cancel_document(&self.client, &ctx.document).await.map_err(|e| {
+            let message = format!("{}: cancelling the document's batch: {e}", self.name);
+            if e.is_retryable() {
+                AnalyzeError::Retryable(message)
+            } else {
+                AnalyzeError::Permanent(message)
+            }
+        })
+    }
+
     async fn analyze(&self, book: Arc<Book>, ctx: &AnalyzeContext) -> Result<Analysis, AnalyzeError> {
         let shape = self.shape();
         let prepared: Vec<(Chunk, Prepared)> = chunks(&book, self.options.max_chunk_chars)

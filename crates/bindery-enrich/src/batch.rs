@@ -15,7 +15,7 @@
 
 use crate::prompt::Prepared;
 use bindery_analyze::{AnalyzeContext, AnalyzeError, AnswerCache};
-use bindery_llm::{to_jsonl, BatchRequestLine, BatchResultLine, BatchStatus, ChatResponse, Client, Usage};
+use bindery_llm::{to_jsonl, BatchRequestLine, BatchResultLine, BatchStatus, ChatResponse, Client, LlmError, Usage};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -70,6 +70,8 @@ struct Record {
 }
 
 const META_KEY: &str = "bindery_key";
+/// The batch's metadata entry naming its document.
+const DOCUMENT_KEY: &str = "bindery_document";
 
 /// The record's cache key: the document and every request of this analysis, so that every run finds the same one.
 fn record_key(document: &str, all: &[&Prepared]) -> String {
@@ -196,7 +198,7 @@ async fn submit(
     let lines: Vec<BatchRequestLine> =
         misses.iter().map(|p| BatchRequestLine::chat(p.key.clone(), p.request.clone())).collect();
     let metadata =
-        HashMap::from([(META_KEY.to_owned(), key.to_owned()), ("bindery_document".to_owned(), ctx.document.clone())]);
+        HashMap::from([(META_KEY.to_owned(), key.to_owned()), (DOCUMENT_KEY.to_owned(), ctx.document.clone())]);
     let created = async {
         let file = client.upload_batch_file(&format!("bindery-{}.jsonl", ctx.document), to_jsonl(&lines)).await?;
         client.create_batch(&file.id, metadata).await
@@ -216,6 +218,31 @@ async fn submit(
     save(cache, key, &Record { batch_id: batch_id.clone(), requests: misses.len(), abandoned: false }).await?;
     let note = format!("batch {batch_id} submitted with {} requests", misses.len());
     Ok(Collected::Pending { after: options.poll, note })
+}
+
+/// Cancels the provider's unfinished batches made for `document` (their metadata names it), among its most recent
+/// ones, for a document that was cancelled; returns how many. Their record stays: a reprocess finds the batch
+/// cancelled and uses whatever it answered before, asking the rest synchronously, so nothing is sent twice.
+pub async fn cancel_document(client: &Client, document: &str) -> Result<usize, LlmError> {
+    let mut after: Option<String> = None;
+    let mut cancelled = 0;
+    for _ in 0..5 {
+        let page = client.list_batches(after.as_deref(), 100).await?;
+        let running = page.iter().filter(|b| {
+            matches!(b.status, BatchStatus::Validating | BatchStatus::InProgress | BatchStatus::Finalizing)
+                && b.metadata.as_ref().and_then(|m| m.get(DOCUMENT_KEY)).is_some_and(|d| d == document)
+        });
+        for b in running {
+            client.cancel_batch(&b.id).await?;
+            tracing::info!(document, batch = %b.id, "document cancelled: its batch is cancelled");
+            cancelled += 1;
+        }
+        match page.last() {
+            Some(last) if page.len() == 100 => after = Some(last.id.clone()),
+            _ => break,
+        }
+    }
+    Ok(cancelled)
 }
 
 /// The batch carrying `key` in its metadata, among the provider's most recent ones.

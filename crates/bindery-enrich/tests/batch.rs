@@ -1,6 +1,7 @@
 //! The Batch API path against the fake OpenAI server: when a document goes by batch and when it does not, waiting
 //! without resubmitting, collecting the results, per-line failures and expired batches finished synchronously, a
-//! batch found again after a crash, a deadline that comes too soon, and a document never sent twice.
+//! batch found again after a crash, a deadline that comes too soon, a document never sent twice, and a cancelled
+//! document's batch cancelled.
 
 use bindery_analyze::{Analysis, AnalyzeContext, AnalyzeError, Analyzer, AnswerCache};
 use bindery_core::book::{Book, Chapter};
@@ -205,4 +206,28 @@ async fn a_batch_that_cannot_be_created_falls_back_to_synchronous_requests() {
     assert_eq!(a.model.unwrap().mode, "sync");
     assert_eq!(s.fake.batches_created(), 0);
     assert_eq!(s.fake.chat_calls(), 4);
+}
+
+#[tokio::test]
+async fn cancelling_a_document_cancels_its_running_batch_and_no_other() {
+    let s = setup().await;
+    let deadline = Some(now_ms() + 12 * HOUR);
+    s.pending(deadline).await;
+    // Another document's batch, from the same analyzer.
+    let other = AnalyzeContext { document: "doc-2".into(), ..s.ctx(deadline) };
+    assert!(matches!(s.analyzer.analyze(Arc::new(book()), &other).await, Err(AnalyzeError::Pending { .. })));
+    assert_eq!(s.fake.batches_created(), 2);
+
+    // Someone waiting (no deadline) never had a batch: nothing is asked of the provider.
+    let asked = s.fake.requests().len();
+    assert_eq!(s.analyzer.cancelled(&s.ctx(None)).await.unwrap(), 0);
+    assert_eq!(s.fake.requests().len(), asked);
+
+    assert_eq!(s.analyzer.cancelled(&s.ctx(deadline)).await.unwrap(), 1);
+    let status = |doc: &str| {
+        let b = s.fake.batches().into_iter().find(|b| b.metadata.as_ref().unwrap()["bindery_document"] == doc);
+        b.unwrap().status
+    };
+    assert_eq!((status("doc-1"), status("doc-2")), (BatchStatus::Cancelled, BatchStatus::InProgress));
+    assert_eq!(s.analyzer.cancelled(&s.ctx(deadline)).await.unwrap(), 0, "a cancelled batch is left alone");
 }

@@ -11,7 +11,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use rand::Rng;
+use bindery_core::retry::RetryPolicy;
 use reqwest::header::HeaderMap;
 
 /// The wait before retry number `attempt + 1` (`attempt` counts the failed
@@ -20,10 +20,9 @@ pub(crate) fn delay(attempt: u32, hint: Option<Duration>, base: Duration, max: D
     if let Some(hint) = hint {
         return hint.min(max);
     }
-    let exponential = base.saturating_mul(2u32.saturating_pow(attempt.min(30))).min(max);
-    let half = exponential / 2;
-    let jitter = rand::thread_rng().gen_range(Duration::ZERO..=half);
-    (half + jitter).min(max)
+    // The engine's backoff, with half the wait random ("equal jitter").
+    let policy = RetryPolicy { base, max, jitter: 0.5 };
+    policy.delay(attempt.min(30) as i32 + 1, &mut rand::thread_rng())
 }
 
 /// The provider's hint of how long to wait, read from a failed response's

@@ -15,5 +15,6 @@ mod registry;
 mod stage;
 pub mod text;
 
+pub use bindery_analyze::Analyzers;
 pub use registry::{registry, registry_with, Registry};
 pub use stage::{Stage, StageContext, StageError, StageOutput};

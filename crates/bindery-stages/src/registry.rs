@@ -2,6 +2,7 @@
 
 use crate::book;
 use crate::stage::Stage;
+use bindery_analyze::Analyzers;
 use bindery_core::Pipeline;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,11 +12,17 @@ use std::sync::Arc;
 pub struct Registry {
     pipelines: BTreeMap<String, Pipeline>,
     stages: BTreeMap<&'static str, Arc<dyn Stage>>,
+    analyzers: Analyzers,
 }
 
 impl Registry {
     pub fn new() -> Self {
-        Self { pipelines: BTreeMap::new(), stages: BTreeMap::new() }
+        Self { pipelines: BTreeMap::new(), stages: BTreeMap::new(), analyzers: Analyzers::default() }
+    }
+
+    /// The analyzers `enrich` offers, for those who let projects choose among them (the API).
+    pub fn analyzers(&self) -> &Analyzers {
+        &self.analyzers
     }
 
     pub fn with_stage(mut self, stage: Arc<dyn Stage>) -> Self {
@@ -122,22 +129,24 @@ fn sniff(head: &[u8]) -> Option<Sniffed> {
 /// Every stage and pipeline Bindery ships, with the built-in offline
 /// analyzer.
 pub fn registry() -> Registry {
-    registry_with(Arc::new(bindery_analyze::Offline))
+    registry_with(Analyzers::default())
 }
 
-/// The registry with another analyzer behind `enrich`.
-pub fn registry_with(analyzer: Arc<dyn bindery_analyze::Analyzer>) -> Registry {
-    Registry::new()
+/// The registry with other analyzers behind `enrich`.
+pub fn registry_with(analyzers: Analyzers) -> Registry {
+    let mut r = Registry::new()
         .with_stage(Arc::new(book::Extract))
         .with_stage(Arc::new(book::Ocr))
         .with_stage(Arc::new(book::Raster))
         .with_stage(Arc::new(book::Structure))
-        .with_stage(Arc::new(book::Enrich::new(analyzer)))
+        .with_stage(Arc::new(book::Enrich::new(analyzers.clone())))
         .with_stage(Arc::new(book::Dictionary))
         .with_stage(Arc::new(book::Narrate))
         .with_stage(Arc::new(book::Cover))
         .with_stage(Arc::new(book::Index))
-        .with_pipeline(book::pipeline())
+        .with_pipeline(book::pipeline());
+    r.analyzers = analyzers;
+    r
 }
 
 #[cfg(test)]

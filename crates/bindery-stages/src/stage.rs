@@ -49,6 +49,10 @@ pub struct StageOutput {
     /// A small JSON summary, kept in the `stage.completed` event and shown by
     /// `bindery show`. Large results belong in artifacts.
     pub summary: Value,
+    /// Blobs the stage wrote or relied on that are not artifacts (the analyzer's cached answers, shared by every
+    /// document that asks the same). The document holds them as it holds its artifacts, so deleting it deletes
+    /// those that no other document holds.
+    pub references: Vec<String>,
 }
 
 /// Why a stage did not finish. The distinction drives the engine: a retryable error
@@ -95,5 +99,10 @@ pub trait Stage: Send + Sync {
     /// Remote providers the stage depends on, with their state in this process (enrich's language model).
     fn providers(&self) -> Vec<bindery_analyze::ProviderStatus> {
         Vec::new()
+    }
+    /// The document was cancelled: give up remote work the stage started for it and left running (enrich's
+    /// provider batch). Best effort, called once by whoever cancels; nothing to do by default.
+    async fn cancelled(&self, _document: &DocumentState) -> Result<(), StageError> {
+        Ok(())
     }
 }

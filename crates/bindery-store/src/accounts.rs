@@ -67,6 +67,10 @@ pub struct Project {
     pub id: String,
     pub name: String,
     pub created_ms: Millis,
+    /// The analyzer the project chose for enrichment, by the name the instance gives it; `None` means the
+    /// instance's default. The store keeps the name only: which names exist is the instance's configuration.
+    #[serde(default)]
+    pub analyzer: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,6 +114,9 @@ pub struct ApiKey {
     pub role: Role,
     pub created_ms: Millis,
     pub revoked_ms: Option<Millis>,
+    /// When the key was last used, to within a minute (see [`Accounts::touch_api_key`]); `None` until used.
+    #[serde(default)]
+    pub last_used_ms: Option<Millis>,
 }
 
 #[async_trait]
@@ -123,6 +130,8 @@ pub trait Accounts: Send + Sync {
     /// Creates a project with `owner` as its first member (role owner), in one transaction.
     async fn create_project(&self, project: &Project, owner: &str) -> Result<()>;
     async fn project(&self, id: &str) -> Result<Option<Project>>;
+    /// Writes a project's name and settings (`created_ms` stays); false when there is no such project.
+    async fn update_project(&self, project: &Project) -> Result<bool>;
     /// The projects `user` is a member of, with their role, by name.
     async fn projects_of(&self, user: &str) -> Result<Vec<(Project, Role)>>;
     /// Every project (instance administrators).
@@ -144,6 +153,9 @@ pub trait Accounts: Send + Sync {
     /// A live (not revoked) key by the hash of its secret.
     async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>>;
     async fn api_keys(&self, project: &str) -> Result<Vec<ApiKey>>;
+    /// Records that the key was used at `now`. The time only moves forward, so concurrent writers (several API
+    /// processes) leave the latest.
+    async fn touch_api_key(&self, id: &str, now: Millis) -> Result<()>;
     /// Revokes a key of `project`; false when there is no such live key.
     async fn revoke_api_key(&self, project: &str, id: &str, now: Millis) -> Result<bool>;
 }

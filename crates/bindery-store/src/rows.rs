@@ -74,7 +74,8 @@ macro_rules! hit_from_row {
 pub(crate) const USER_COLUMNS: &str = "id, email, password_hash, admin, created_ms";
 
 /// The columns of `api_keys` except the hash, in the order `api_key_from_row!` reads.
-pub(crate) const API_KEY_COLUMNS: &str = "id, project, user_id, name, prefix, role, created_ms, revoked_ms";
+pub(crate) const API_KEY_COLUMNS: &str =
+    "id, project, user_id, name, prefix, role, created_ms, revoked_ms, last_used_ms";
 
 macro_rules! user_from_row {
     ($row:expr) => {{
@@ -90,8 +91,8 @@ macro_rules! user_from_row {
     }};
 }
 
-/// Reads `id`, `name` and `created_ms`; queries joining other tables select
-/// the project's columns under these names.
+/// Reads `id`, `name`, `created_ms` and `analyzer`; queries joining other
+/// tables select the project's columns under these names.
 macro_rules! project_from_row {
     ($row:expr) => {{
         use sqlx::Row as _;
@@ -100,6 +101,7 @@ macro_rules! project_from_row {
             id: row.try_get("id")?,
             name: row.try_get("name")?,
             created_ms: row.try_get("created_ms")?,
+            analyzer: row.try_get("analyzer")?,
         })
     }};
 }
@@ -117,6 +119,7 @@ macro_rules! api_key_from_row {
             role: $crate::rows::parse_role(row.try_get("role")?)?,
             created_ms: row.try_get("created_ms")?,
             revoked_ms: row.try_get("revoked_ms")?,
+            last_used_ms: row.try_get("last_used_ms")?,
         })
     }};
 }

@@ -11,6 +11,7 @@ bindery_store::contract!(
     users_are_unique_by_email_whatever_the_case,
     roles_order_and_round_trip,
     projects_are_listed_per_user_and_isolated,
+    project_settings_are_updated_and_read_back_everywhere,
     set_member_adds_changes_and_removes,
     refresh_tokens_rotate,
     reusing_a_spent_token_revokes_its_family,
@@ -18,6 +19,7 @@ bindery_store::contract!(
     concurrent_uses_rotate_exactly_once,
     revoke_refresh_tokens_logs_out_everywhere,
     api_keys_create_look_up_list_and_revoke,
+    api_key_use_is_recorded_and_only_moves_forward,
     project_documents_lists_one_project_in_pages,
 );
 
@@ -40,7 +42,7 @@ async fn make_user(store: &DynStore, id: &str) -> User {
 }
 
 fn project(id: &str, name: &str) -> Project {
-    Project { id: id.into(), name: name.into(), created_ms: T0 }
+    Project { id: id.into(), name: name.into(), created_ms: T0, analyzer: None }
 }
 
 fn token(hash: &str, user: &str, family: &str, expires_ms: i64) -> NewRefreshToken {
@@ -61,6 +63,7 @@ fn key(id: &str, project: &str, user: &str, role: Role, created_ms: i64) -> ApiK
         role,
         created_ms,
         revoked_ms: None,
+        last_used_ms: None,
     }
 }
 
@@ -144,6 +147,31 @@ async fn projects_are_listed_per_user_and_isolated(store: DynStore) {
     // The project and its owner are written together or not at all.
     assert!(store.create_project(&project("p5", "Orphan"), "nobody").await.is_err());
     assert_eq!(store.project("p5").await.unwrap(), None);
+}
+
+async fn project_settings_are_updated_and_read_back_everywhere(store: DynStore) {
+    let alice = make_user(&store, "alice").await;
+    let mut p = project("p1", "Books");
+    p.analyzer = Some("big-model".into());
+    store.create_project(&p, &alice.id).await.unwrap();
+    store.create_project(&project("p2", "Other"), &alice.id).await.unwrap();
+    assert_eq!(store.project("p1").await.unwrap().unwrap().analyzer.as_deref(), Some("big-model"));
+
+    let renamed = Project { name: "Novels".into(), analyzer: None, created_ms: T0 + HOUR, ..p.clone() };
+    assert!(store.update_project(&renamed).await.unwrap());
+    let read = store.project("p1").await.unwrap().unwrap();
+    assert_eq!((read.name.as_str(), read.analyzer, read.created_ms), ("Novels", None, T0), "created_ms is kept");
+
+    let chosen = Project { analyzer: Some("offline".into()), ..read };
+    assert!(store.update_project(&chosen).await.unwrap());
+    let listed = store.projects_of(&alice.id).await.unwrap();
+    let names: Vec<_> = listed.iter().map(|(p, _)| (p.id.as_str(), p.analyzer.as_deref())).collect();
+    assert_eq!(names, [("p1", Some("offline")), ("p2", None)], "each project keeps its own setting");
+    let all = store.all_projects().await.unwrap();
+    assert_eq!(all.iter().find(|p| p.id == "p1").unwrap().analyzer.as_deref(), Some("offline"));
+
+    assert!(!store.update_project(&project("nope", "Ghost")).await.unwrap(), "no such project");
+    assert_eq!(store.project("nope").await.unwrap(), None, "nothing was created");
 }
 
 async fn set_member_adds_changes_and_removes(store: DynStore) {
@@ -285,6 +313,28 @@ async fn api_keys_create_look_up_list_and_revoke(store: DynStore) {
     assert_eq!(store.api_keys("p2").await.unwrap(), vec![k3]);
 }
 
+async fn api_key_use_is_recorded_and_only_moves_forward(store: DynStore) {
+    make_user(&store, "u").await;
+    store.create_project(&project("p1", "One"), "u").await.unwrap();
+    store.create_api_key(&key("k1", "p1", "u", Role::Editor, T0), "h1").await.unwrap();
+    store.create_api_key(&key("k2", "p1", "u", Role::Viewer, T0 + 1), "h2").await.unwrap();
+    let last_used = |keys: Vec<ApiKey>| keys.into_iter().map(|k| (k.id, k.last_used_ms)).collect::<Vec<_>>();
+    assert_eq!(last_used(store.api_keys("p1").await.unwrap()), [("k2".into(), None), ("k1".into(), None)]);
+
+    store.touch_api_key("k1", T0 + HOUR).await.unwrap();
+    // A slower process writes an older time afterwards: the later one stays.
+    store.touch_api_key("k1", T0 + 10).await.unwrap();
+    store.touch_api_key("nope", T0 + HOUR).await.unwrap();
+    assert_eq!(
+        last_used(store.api_keys("p1").await.unwrap()),
+        [("k2".into(), None), ("k1".into(), Some(T0 + HOUR))],
+        "only the key used, and the latest time"
+    );
+    assert_eq!(store.api_key_by_hash("h1").await.unwrap().unwrap().last_used_ms, Some(T0 + HOUR));
+    store.touch_api_key("k1", T0 + 2 * HOUR).await.unwrap();
+    assert_eq!(store.api_key_by_hash("h1").await.unwrap().unwrap().last_used_ms, Some(T0 + 2 * HOUR));
+}
+
 /// Commits a document's `document.uploaded`, the way ingest does.
 async fn upload(store: &DynStore, n: u32, project: Option<&str>) -> String {
     let id = DocumentId::for_bytes(format!("document {n}").as_bytes());
@@ -299,6 +349,7 @@ async fn upload(store: &DynStore, n: u32, project: Option<&str>) -> String {
         stages: vec!["extract".into()],
         project: project.map(str::to_owned),
         deadline_ms: None,
+        analyzer: None,
     };
     let events = vec![NewEvent::new(event::DOCUMENT_UPLOADED, up)];
     let append = Append { stream: id.to_string(), expected: Expected::NoStream, events };

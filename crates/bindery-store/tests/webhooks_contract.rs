@@ -33,7 +33,10 @@ async fn project(store: &DynStore, id: &str) -> String {
         created_ms: T0,
     };
     store.create_user(&user).await.unwrap().unwrap();
-    store.create_project(&Project { id: id.into(), name: id.into(), created_ms: T0 }, &owner).await.unwrap();
+    store
+        .create_project(&Project { id: id.into(), name: id.into(), created_ms: T0, analyzer: None }, &owner)
+        .await
+        .unwrap();
     id.into()
 }
 

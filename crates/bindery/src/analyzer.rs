@@ -1,5 +1,7 @@
-//! Which analyzer the `enrich` stage of this instance uses: the built-in offline one (the default), or a language
-//! model behind an OpenAI-compatible API (OpenAI, Gemini's OpenAI endpoint, Ollama, vLLM, llama.cpp's server).
+//! Which analyzers the `enrich` stage of this instance offers: its default (the built-in offline one unless set), a
+//! language model behind an OpenAI-compatible API (OpenAI, Gemini's OpenAI endpoint, Ollama, vLLM, llama.cpp's
+//! server), and named analyzers, one `[enrich.analyzers.<name>]` table of the config file each, among which
+//! projects choose (`PATCH /api/v1/projects/{p}` with `{"analyzer": "<name>"}`). `offline` is always offered.
 //!
 //! Every setting resolves as the others do: flag, then `BINDERY_*` variable, then the config file (keys named as the
 //! flags), then the default. The API key itself is never a flag nor a file key: `--llm-api-key-env` names the
@@ -7,11 +9,12 @@
 //! lists and config files.
 
 use anyhow::{bail, Context, Result};
-use bindery_analyze::{Analyzer, Offline};
+use bindery_analyze::{Analyzer, Analyzers, Offline};
 use bindery_enrich::{BatchOptions, LlmAnalyzer, LlmOptions};
 use bindery_llm::{Client, Price, ProviderOptions};
 use clap::Args;
 use serde::Deserialize;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +22,8 @@ use std::time::Duration;
 #[derive(Args, Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct AnalyzerArgs {
-    /// `offline` (built in, the default) or `openai-compatible`.
+    /// `offline` (built in, the default), `openai-compatible`, or the name of an analyzer of the config file's
+    /// `[enrich.analyzers]`.
     #[arg(long, env = "BINDERY_ANALYZER", global = true)]
     pub analyzer: Option<String>,
     /// The provider's API base URL, e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1 (Ollama).
@@ -51,6 +55,11 @@ pub struct AnalyzerArgs {
     #[arg(long, env = "BINDERY_LLM_BATCH", global = true)]
     #[serde(default)]
     pub llm_batch: bool,
+    /// Named analyzers projects may choose: the config file's `[enrich.analyzers.<name>]` tables, with the keys
+    /// above (no flag or variable sets them).
+    #[arg(skip)]
+    #[serde(default)]
+    pub analyzers: BTreeMap<String, AnalyzerArgs>,
 }
 
 impl AnalyzerArgs {
@@ -67,7 +76,37 @@ impl AnalyzerArgs {
             llm_price_input: self.llm_price_input.or(file.llm_price_input),
             llm_price_output: self.llm_price_output.or(file.llm_price_output),
             llm_batch: self.llm_batch || file.llm_batch,
+            analyzers: file.analyzers,
         }
+    }
+
+    /// Every analyzer these settings describe: the default and the named ones. The default may be a named one
+    /// (`analyzer = "<name>"`), and is then that very analyzer, sharing its client, limits and circuit breaker.
+    pub fn build_all(&self, env: impl Fn(&str) -> Option<String>) -> Result<Analyzers> {
+        let mut named = BTreeMap::new();
+        for (name, args) in &self.analyzers {
+            if !args.analyzers.is_empty() {
+                bail!("[enrich.analyzers.{name}] cannot hold analyzers of its own");
+            }
+            let built = args.build(&env).with_context(|| format!("analyzer {name:?} of [enrich.analyzers]"))?;
+            named.insert(name.clone(), built);
+        }
+        let default = match self.analyzer.as_deref().and_then(|a| named.get(a)) {
+            Some(chosen) => {
+                if self.llm_base_url.is_some() || self.llm_model.is_some() {
+                    bail!(
+                        "the default analyzer is {:?} of [enrich.analyzers]: set its provider there, not with                          --llm-base-url or --llm-model",
+                        self.analyzer.as_deref().unwrap_or_default()
+                    );
+                }
+                chosen.clone()
+            }
+            None => self.build(&env)?,
+        };
+        named
+            .into_iter()
+            .try_fold(Analyzers::new(default), |all, (name, a)| all.with(&name, a))
+            .map_err(anyhow::Error::msg)
     }
 
     /// The analyzer these settings describe. `env` reads the API key's variable (a parameter so tests need not
@@ -97,7 +136,9 @@ impl AnalyzerArgs {
                 let options = LlmOptions { batch: self.llm_batch.then(BatchOptions::default), ..LlmOptions::default() };
                 Ok(Arc::new(LlmAnalyzer::new(client, options)))
             }
-            other => bail!("--analyzer must be offline or openai-compatible, not {other:?}"),
+            other => bail!(
+                "--analyzer must be offline, openai-compatible or the name of an [enrich.analyzers] table, not {other:?}"
+            ),
         }
     }
 }
@@ -111,7 +152,40 @@ mod tests {
         let a = AnalyzerArgs::default().build(|_| None).unwrap();
         assert_eq!(a.name(), "offline");
         let e = AnalyzerArgs { analyzer: Some("gpt".into()), ..Default::default() }.build(|_| None).err().unwrap();
-        assert!(e.to_string().contains("offline or openai-compatible"), "{e}");
+        assert!(e.to_string().contains("offline, openai-compatible"), "{e}");
+    }
+
+    #[test]
+    fn named_analyzers_come_from_the_file_and_the_default_may_be_one_of_them() {
+        let file: AnalyzerArgs = toml::from_str(
+            "analyzer = \"big\"\n\
+             [analyzers.big]\nanalyzer = \"openai-compatible\"\nllm-base-url = \"http://127.0.0.1:9/v1\"\nllm-model = \"large\"\n\
+             [analyzers.small]\nanalyzer = \"openai-compatible\"\nllm-base-url = \"http://127.0.0.1:9/v1\"\nllm-model = \"mini\"\nllm-batch = true\n",
+        )
+        .unwrap();
+        let all = AnalyzerArgs::default().or(file.clone()).build_all(|_| None).unwrap();
+        assert_eq!(all.names(), ["big", "offline", "small"]);
+        assert_eq!(all.get(None).unwrap().name(), "openai-compatible:large");
+        assert!(Arc::ptr_eq(all.get(None).unwrap(), all.get(Some("big")).unwrap()), "one client, one breaker");
+        assert_eq!(all.get(Some("small")).unwrap().name(), "openai-compatible:mini");
+        assert_eq!(all.providers().len(), 2);
+
+        // A flag naming the provider beside a named default is a contradiction, said as such.
+        let flags = AnalyzerArgs { llm_model: Some("other".into()), ..Default::default() };
+        assert!(flags.or(file.clone()).build_all(|_| None).unwrap_err().to_string().contains("set its provider there"));
+
+        // The default stays offline when `analyzer` is not set; named ones are still offered.
+        let mut only_named = file.clone();
+        only_named.analyzer = None;
+        let all = only_named.build_all(|_| None).unwrap();
+        assert_eq!(all.get(None).unwrap().name(), "offline");
+        assert_eq!(all.names().len(), 3);
+
+        let bad: AnalyzerArgs = toml::from_str("[analyzers.offline]\nanalyzer = \"offline\"").unwrap();
+        assert!(bad.build_all(|_| None).unwrap_err().to_string().contains("taken"));
+        let broken: AnalyzerArgs = toml::from_str("[analyzers.x]\nanalyzer = \"openai-compatible\"").unwrap();
+        let e = format!("{:#}", broken.build_all(|_| None).unwrap_err());
+        assert!(e.contains("analyzer \"x\"") && e.contains("--llm-base-url"), "{e}");
     }
 
     #[test]

@@ -67,12 +67,8 @@ pub enum Command {
         /// Stop when no job is available or running anywhere.
         #[arg(long)]
         exit_when_idle: bool,
-        /// Deliver events to this sink (https://… webhook, nats://…, redis://…); repeatable.
-        #[arg(long = "sink", env = "BINDERY_SINKS", value_delimiter = ',')]
-        sinks: Vec<String>,
-        /// Secret for signing webhooks (whsec_… as in Standard Webhooks).
-        #[arg(long, env = "BINDERY_WEBHOOK_SECRET", hide_env_values = true)]
-        webhook_secret: Option<String>,
+        #[command(flatten)]
+        sinks: SinkArgs,
         /// Private, loopback or link-local addresses webhooks may reach anyway:
         /// comma-separated IPs and CIDR networks, e.g. 127.0.0.1,10.0.0.0/8 [default: none].
         #[arg(long, env = "BINDERY_WEBHOOK_ALLOW")]
@@ -198,6 +194,8 @@ pub enum Command {
         serve: ServeArgs,
         #[command(flatten)]
         worker: WorkerArgs,
+        #[command(flatten)]
+        sinks: SinkArgs,
     },
     /// User accounts of the HTTP API.
     #[command(subcommand)]
@@ -234,6 +232,19 @@ pub struct ServeArgs {
     /// [default: 1000].
     #[arg(long, env = "BINDERY_PRINCIPAL_TTL_MS")]
     pub principal_ttl_ms: Option<u64>,
+}
+
+/// The instance's event sinks, delivered from the outbox by every process that runs a worker (`worker`, and `serve`
+/// unless `--no-worker`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct SinkArgs {
+    /// Deliver events to this sink (https://… webhook, nats://…, redis://…); repeatable [default: the config file's
+    /// `sinks`].
+    #[arg(long = "sink", env = "BINDERY_SINKS", value_delimiter = ',')]
+    pub sinks: Vec<String>,
+    /// Secret for signing webhooks (whsec_… as in Standard Webhooks).
+    #[arg(long, env = "BINDERY_WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -18,6 +18,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    end_quietly_when_the_reader_leaves(&cli.command);
     let settings = match Settings::resolve(&cli.global) {
         Ok(s) => s,
         Err(e) => {
@@ -32,6 +33,29 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// Commands that only print what the store holds behave as Unix filters: when the reader of their output goes away
+/// (`bindery events | head`), the process ends on SIGPIPE, quietly, as `cat` does, instead of panicking in
+/// `println!` or reporting an error. Only these: the others write to sockets and to child processes' pipes
+/// (tesseract, ffmpeg), where a peer that went away must be an error the code handles, never the process's death.
+fn end_quietly_when_the_reader_leaves(command: &Command) {
+    let filter = matches!(
+        command,
+        Command::Events { .. }
+            | Command::Show { .. }
+            | Command::Jobs { .. }
+            | Command::Queues { .. }
+            | Command::Search { .. }
+            | Command::Dictionary { .. }
+    );
+    if filter {
+        // SAFETY: called before any other thread exists; SIG_DFL is a valid disposition for SIGPIPE, which the Rust
+        // runtime set to "ignore" at start-up.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
 }
@@ -63,8 +87,8 @@ pub async fn open(s: &Settings, opts: EngineOptions) -> Result<Engine> {
         .await
         .with_context(|| format!("opening database {}", redact(&s.database_url)))?;
     let blobs = BlobStore::from_url(&s.storage).with_context(|| format!("opening storage {}", s.storage))?;
-    let analyzer = s.analyzer.build(|var| std::env::var(var).ok())?;
-    Ok(Engine::new(store, blobs, bindery_stages::registry_with(analyzer), opts))
+    let analyzers = s.analyzer.build_all(|var| std::env::var(var).ok())?;
+    Ok(Engine::new(store, blobs, bindery_stages::registry_with(analyzers), opts))
 }
 
 pub fn engine_options(w: Option<&config::Worker>) -> Result<EngineOptions> {

@@ -158,3 +158,27 @@ async fn prune_deletes_finished_jobs_and_keeps_documents() {
     assert_eq!(stdout_json(&cli.run(&["events", "--json"])).len(), 11, "uploaded, nine stages, ready");
     assert!(!cli.run(&["prune", "--older-than-days", "-1"]).status.success());
 }
+
+/// `bindery show ID | head`: when the reader has gone before anything is written, listing commands end on SIGPIPE
+/// like any Unix filter, without a panic or an error message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_commands_end_quietly_when_the_reader_goes_away() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    // Its number on Linux.
+    const SIGPIPE: i32 = 13;
+    let cli = Cli::sqlite().await;
+    let book = cli.books(1).remove(0);
+    let out = cli.run(&["process", "--json", book.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let id = stdout_json(&out)[0]["id"].as_str().unwrap().to_owned();
+    for args in [vec!["show", id.as_str()], vec!["events"], vec!["jobs", "--state", "completed"]] {
+        let mut child = cli.cmd(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        // Close the reading end at once: the first write finds no reader.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.signal(), Some(SIGPIPE), "{args:?}: {:?} {stderr}", out.status);
+        assert!(!stderr.contains("panicked") && !stderr.contains("error"), "{args:?}: {stderr}");
+    }
+}

@@ -1,6 +1,6 @@
 //! `--analyzer openai-compatible` on the real binary, against the fake OpenAI server: the main job enriches through
 //! the model with the key read from the variable `--llm-api-key-env` names, and a wrong key fails the document with
-//! the provider's reason instead of losing it.
+//! the provider's reason instead of losing it; a named analyzer of the config file can be the default.
 
 mod harness;
 
@@ -70,4 +70,30 @@ async fn an_incomplete_configuration_is_refused_before_anything_runs() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// A named analyzer of the config file's `[enrich.analyzers]`, made the instance's default by name, is the one the
+/// main job uses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_analyzer_of_the_config_file_can_be_the_default() {
+    let cli = Cli::sqlite().await;
+    let fake = FakeOpenAi::start_with_key(Arc::new(plain_model), "sk-test-456").await;
+    let book = cli.books(1).remove(0);
+    let config = book.with_file_name("bindery.toml");
+    let text = format!(
+        "[enrich]\nanalyzer = \"model\"\n\n[enrich.analyzers.model]\nanalyzer = \"openai-compatible\"\n\
+         llm-base-url = \"{}\"\nllm-model = \"named-model\"\nllm-api-key-env = \"BINDERY_TEST_LLM_KEY\"\n",
+        fake.base_url()
+    );
+    std::fs::write(&config, text).unwrap();
+    let out = cli
+        .cmd(&["--config", config.to_str().unwrap(), "process", "--json", book.to_str().unwrap()])
+        .env("BINDERY_TEST_LLM_KEY", "sk-test-456")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = harness::stdout_json(&out).remove(0);
+    let doc = cli.store().await.document(report["id"].as_str().unwrap()).await.unwrap().unwrap();
+    assert_eq!(doc.results["enrich"]["analyzer"], "openai-compatible:named-model");
+    assert!(fake.chat_calls() >= 2);
 }

@@ -6,8 +6,11 @@
 
 use bindery_store::{testing, DynStore};
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 
 pub struct Cli {
     pub dir: tempfile::TempDir,
@@ -103,4 +106,42 @@ pub async fn assert_exactly_once(store: &DynStore, ids: &[String]) -> usize {
 
 pub fn exists(p: &Path) -> bool {
     p.exists()
+}
+
+/// One recorded request: lower-case headers and the body.
+pub type Request = (HashMap<String, String>, Vec<u8>);
+
+/// A minimal HTTP receiver on loopback that records requests and answers 204.
+pub fn receiver() -> (String, Arc<Mutex<Vec<Request>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hooks/bindery", listener.local_addr().unwrap());
+    let got: Arc<Mutex<Vec<Request>>> = Arc::default();
+    let sink = got.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let mut reader = BufReader::new(conn);
+            let mut headers = HashMap::new();
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            loop {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                let l = line.trim_end();
+                if l.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = l.split_once(':') {
+                    headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+                }
+            }
+            let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).unwrap();
+            sink.lock().unwrap().push((headers, body));
+            let mut conn = reader.into_inner();
+            conn.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
+        }
+    });
+    (url, got)
 }

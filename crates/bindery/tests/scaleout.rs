@@ -5,11 +5,7 @@ mod harness;
 
 use bindery_blob::testing::{S3Server, BUCKET};
 use bindery_outbox::{verify, SignatureHeaders};
-use harness::{stdout_json, Cli};
-use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+use harness::{receiver, stdout_json, Cli};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn process_with_s3_storage() {
@@ -34,44 +30,6 @@ async fn process_with_s3_storage() {
         assert_eq!(std::fs::metadata(&file).unwrap().len(), a["bytes"].as_u64().unwrap(), "{}", file.display());
     }
     assert!(!cli.dir.path().join("blobs").exists(), "nothing went to the local folder");
-}
-
-/// One recorded request: lower-case headers and the body.
-type Request = (HashMap<String, String>, Vec<u8>);
-
-/// A minimal HTTP receiver on loopback that records requests and answers 204.
-fn receiver() -> (String, Arc<Mutex<Vec<Request>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hooks/bindery", listener.local_addr().unwrap());
-    let got: Arc<Mutex<Vec<Request>>> = Arc::default();
-    let sink = got.clone();
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(conn) = conn else { continue };
-            let mut reader = BufReader::new(conn);
-            let mut headers = HashMap::new();
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            loop {
-                line.clear();
-                reader.read_line(&mut line).unwrap();
-                let l = line.trim_end();
-                if l.is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = l.split_once(':') {
-                    headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-                }
-            }
-            let len: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-            let mut body = vec![0; len];
-            reader.read_exact(&mut body).unwrap();
-            sink.lock().unwrap().push((headers, body));
-            let mut conn = reader.into_inner();
-            conn.write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").unwrap();
-        }
-    });
-    (url, got)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

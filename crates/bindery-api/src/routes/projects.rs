@@ -1,4 +1,4 @@
-//! Projects (workspaces), their members and their API keys.
+//! Projects (workspaces), their settings, members and API keys, and the analyzers a project may choose.
 
 use super::accounts::ProjectRole;
 use crate::auth::{self, Caller, API_KEY_PREFIX};
@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use bindery_core::time::now_ms;
 use bindery_store::{ApiKey, Member, Project, Role};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
@@ -25,6 +25,53 @@ pub struct ProjectView {
     /// The caller's role.
     #[schema(value_type = String)]
     pub role: Role,
+    /// The analyzer the project chose for enrichment (a name from `GET /api/v1/analyzers`); null means the
+    /// instance's default.
+    pub analyzer: Option<String>,
+}
+
+impl ProjectView {
+    fn new(p: Project, role: Role) -> Self {
+        ProjectView { id: p.id, name: p.name, created_ms: p.created_ms, role, analyzer: p.analyzer }
+    }
+}
+
+/// A change to a project, as a JSON merge patch (RFC 7396): a field left out stays as it is; `"analyzer": null`
+/// goes back to the instance's default.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectPatch {
+    pub name: Option<String>,
+    /// One of the names `GET /api/v1/analyzers` lists, or null for the instance's default.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub analyzer: Option<Option<String>>,
+}
+
+/// Tells a field given as null (`Some(None)`) from one left out (`None`, through `#[serde(default)]`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// An analyzer this instance offers to projects.
+#[derive(Serialize, ToSchema)]
+pub struct AnalyzerView {
+    /// What a project sets as its `analyzer`.
+    pub name: String,
+    /// What it is: `offline`, or `openai-compatible:<model>`.
+    pub analyzer: String,
+    /// Whether it is the instance's default itself.
+    pub default: bool,
+}
+
+/// What a project may choose, and what it gets by choosing nothing.
+#[derive(Serialize, ToSchema)]
+pub struct AnalyzersView {
+    /// What the instance's default analyzer is (`offline`, `openai-compatible:<model>`), which projects whose
+    /// `analyzer` is null get.
+    pub default: String,
+    /// The names a project may set, sorted.
+    pub offered: Vec<AnalyzerView>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -65,6 +112,8 @@ pub struct ApiKeyView {
     pub role: Role,
     pub created_ms: i64,
     pub revoked_ms: Option<i64>,
+    /// When the key was last used, to within a minute; null until used.
+    pub last_used_ms: Option<i64>,
     /// The secret, shown once, at creation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
@@ -79,6 +128,7 @@ impl From<ApiKey> for ApiKeyView {
             role: k.role,
             created_ms: k.created_ms,
             revoked_ms: k.revoked_ms,
+            last_used_ms: k.last_used_ms,
             key: None,
         }
     }
@@ -103,17 +153,24 @@ pub async fn create(
     if caller.key.is_some() {
         return Err(ApiError::Forbidden("a user token (API keys are bound to one project)".into()));
     }
-    let name = req.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::Unprocessable("a project needs a name of 1 to 200 characters".into()));
-    }
-    let project = Project { id: uuid::Uuid::now_v7().to_string(), name: name.to_owned(), created_ms: now_ms() };
+    let project = Project {
+        id: uuid::Uuid::now_v7().to_string(),
+        name: check_name(&req.name, "a project")?,
+        created_ms: now_ms(),
+        analyzer: None,
+    };
     state.store().create_project(&project, &caller.user.id).await?;
     state.principals.invalidate();
-    Ok((
-        StatusCode::CREATED,
-        Json(ProjectView { id: project.id, name: project.name, created_ms: project.created_ms, role: Role::Owner }),
-    ))
+    Ok((StatusCode::CREATED, Json(ProjectView::new(project, Role::Owner))))
+}
+
+/// A project's or key's name, trimmed: 1 to 200 characters, so lists can show it.
+fn check_name(name: &str, what: &str) -> ApiResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::Unprocessable(format!("{what} needs a name of 1 to 200 characters")));
+    }
+    Ok(name.to_owned())
 }
 
 /// One project.
@@ -126,7 +183,55 @@ pub async fn get(
 ) -> ApiResult<Json<ProjectView>> {
     let role = caller.require(&state, &project, Role::Viewer).await?;
     let p = state.store().project(&project).await?.ok_or_else(|| ApiError::not_found(format!("project {project}")))?;
-    Ok(Json(ProjectView { id: p.id, name: p.name, created_ms: p.created_ms, role }))
+    Ok(Json(ProjectView::new(p, role)))
+}
+
+/// Renames a project or chooses its analyzer. Owners only. The analyzer applies to documents uploaded or
+/// reprocessed afterwards; documents already running keep the one their run started with.
+#[utoipa::path(patch, path = "/api/v1/projects/{project}", tag = "projects", security(("bearer" = [])),
+    params(("project" = String, Path)), request_body = ProjectPatch,
+    responses((status = 200, body = ProjectView), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+              (status = 422, body = crate::error::Problem)))]
+pub async fn update(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project): Path<String>,
+    Json(req): Json<ProjectPatch>,
+) -> ApiResult<Json<ProjectView>> {
+    let role = caller.require(&state, &project, Role::Owner).await?;
+    let mut p =
+        state.store().project(&project).await?.ok_or_else(|| ApiError::not_found(format!("project {project}")))?;
+    if let Some(name) = &req.name {
+        p.name = check_name(name, "a project")?;
+    }
+    if let Some(analyzer) = req.analyzer {
+        let offered = state.engine.registry().analyzers();
+        if let Some(name) = analyzer.as_deref().filter(|n| !offered.offers(n)) {
+            return Err(ApiError::Unprocessable(format!(
+                "this instance offers no analyzer named {name:?} (it offers: {})",
+                offered.names().join(", ")
+            )));
+        }
+        p.analyzer = analyzer;
+    }
+    if !state.store().update_project(&p).await? {
+        return Err(ApiError::not_found(format!("project {project}")));
+    }
+    Ok(Json(ProjectView::new(p, role)))
+}
+
+/// The analyzers a project may choose on this instance: the built-in `offline` one and those the operator named.
+/// Providers' addresses and keys are the instance's configuration and are not shown.
+#[utoipa::path(get, path = "/api/v1/analyzers", tag = "projects", security(("bearer" = [])),
+    responses((status = 200, body = AnalyzersView)))]
+pub async fn analyzers(State(state): State<AppState>, _caller: Caller) -> Json<AnalyzersView> {
+    let all = state.engine.registry().analyzers();
+    let offered = all
+        .list()
+        .into_iter()
+        .map(|a| AnalyzerView { name: a.name, analyzer: a.analyzer, default: a.default })
+        .collect();
+    Json(AnalyzersView { default: all.default_name().to_owned(), offered })
 }
 
 /// The project's members.
@@ -202,9 +307,11 @@ pub async fn api_keys(
     Ok(Json(state.store().api_keys(&project).await?.into_iter().map(ApiKeyView::from).collect()))
 }
 
-/// Creates an API key for the project; the secret is in this response only.
+/// Creates an API key for the project; the secret is in this response only. The name (1 to 200 characters) tells
+/// keys apart in lists.
 #[utoipa::path(post, path = "/api/v1/projects/{project}/api-keys", tag = "projects", security(("bearer" = [])),
-    params(("project" = String, Path)), request_body = NewApiKey, responses((status = 201, body = ApiKeyView)))]
+    params(("project" = String, Path)), request_body = NewApiKey,
+    responses((status = 201, body = ApiKeyView), (status = 422, body = crate::error::Problem)))]
 pub async fn create_api_key(
     State(state): State<AppState>,
     caller: Caller,
@@ -217,11 +324,12 @@ pub async fn create_api_key(
         id: uuid::Uuid::now_v7().to_string(),
         project,
         user: caller.user.id.clone(),
-        name: req.name.trim().to_owned(),
+        name: check_name(&req.name, "an API key")?,
         prefix: secret[..12].to_owned(),
         role: req.role,
         created_ms: now_ms(),
         revoked_ms: None,
+        last_used_ms: None,
     };
     state.store().create_api_key(&key, &auth::secret_hash(&secret)).await?;
     let mut view = ApiKeyView::from(key);

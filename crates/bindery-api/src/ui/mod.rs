@@ -9,7 +9,7 @@
 //! Layout:
 //! - `session`: the login form, cookies (access, refresh, CSRF), transparent refresh and logout;
 //! - `pages`: projects, a project's library and upload, a book (with cancel), search;
-//! - `settings`: a project's members and API keys (owners);
+//! - `settings`: a project's analyzer, members and API keys (owners);
 //! - `webhooks`: a project's webhook endpoints and their delivery log;
 //! - `admin`: queues, running and dead jobs, and every project's webhooks at a glance (instance administrators);
 //! - this module: the router, the assets, the shared page frame and the friendly error page.
@@ -46,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/ui/projects", get(pages::projects).post(pages::create_project))
         .route("/ui/projects/{project}", get(pages::library))
         .route("/ui/projects/{project}/settings", get(settings::show))
+        .route("/ui/projects/{project}/analyzer", post(settings::choose_analyzer))
         .route("/ui/projects/{project}/members", post(settings::add_member))
         .route("/ui/projects/{project}/members/{user}/role", post(settings::change_role))
         .route("/ui/projects/{project}/members/{user}/remove", post(settings::remove_member))

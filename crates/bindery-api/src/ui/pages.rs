@@ -270,6 +270,8 @@ struct BookPage {
     audio: Option<(String, String)>,
     downloads: Vec<Download>,
     dictionary: Vec<WordView>,
+    /// Which analyzer enriched the book and, for a language model, how and at what cost.
+    enrichment: Option<String>,
     /// The book is still processing and the caller may cancel it (an editor, as the API's cancel requires).
     can_cancel: bool,
     /// Set right after a cancel from this page.
@@ -339,6 +341,7 @@ pub async fn book(
         })
         .collect();
     let heading = book.title.clone().filter(|t| !t.trim().is_empty()).unwrap_or_else(|| book.source.clone());
+    let enrichment = doc.results.get("enrich").and_then(enrichment);
     Ok(page(
         StatusCode::OK,
         &BookPage {
@@ -352,10 +355,35 @@ pub async fn book(
             audio,
             downloads,
             dictionary,
+            enrichment,
             can_cancel,
             cancelled: q.cancelled.is_some(),
         },
     ))
+}
+
+/// The enrich stage's summary in a line: the analyzer, and for a language model the path, the tokens and the
+/// estimated cost (`results.enrich.model`).
+fn enrichment(summary: &serde_json::Value) -> Option<String> {
+    let analyzer = summary["analyzer"].as_str()?;
+    let model = &summary["model"];
+    if model.is_null() {
+        return Some(analyzer.to_owned());
+    }
+    let tokens = model["prompt_tokens"].as_u64().unwrap_or(0) + model["completion_tokens"].as_u64().unwrap_or(0);
+    let mut line = format!("{analyzer} ({}, {tokens} tokens", model["mode"].as_str().unwrap_or("sync"));
+    if let Some(cost) = model["cost_usd"].as_f64() {
+        line.push_str(&format!(", about ${cost:.4}"));
+    }
+    match (model["cached"].as_u64(), model["chunks"].as_u64()) {
+        (Some(cached), Some(chunks)) if cached > 0 => line.push_str(&format!(", {cached} of {chunks} parts cached")),
+        _ => {}
+    }
+    if let Some(n) = model["fallbacks"].as_u64().filter(|n| *n > 0) {
+        line.push_str(&format!(", {n} answered offline"));
+    }
+    line.push(')');
+    Some(line)
 }
 
 #[derive(Deserialize)]
@@ -452,7 +480,8 @@ pub async fn search(
 
 #[cfg(test)]
 mod tests {
-    use super::pieces;
+    use super::{enrichment, pieces};
+    use serde_json::json;
 
     #[test]
     fn snippets_split_at_markers() {
@@ -468,5 +497,17 @@ mod tests {
         );
         assert_eq!(pieces("no match"), vec![(false, "no match".to_owned())]);
         assert_eq!(pieces("broken [[mark"), vec![(false, "broken [[mark".to_owned())]);
+    }
+
+    #[test]
+    fn the_enrichment_line_says_what_analysed_the_book_and_at_what_cost() {
+        assert_eq!(enrichment(&json!({"analyzer": "offline"})).as_deref(), Some("offline"));
+        let model = json!({"analyzer": "openai-compatible:gpt-4o-mini", "model": {"mode": "batch",
+            "prompt_tokens": 1000, "completion_tokens": 234, "cost_usd": 0.00123, "cached": 2, "chunks": 5, "fallbacks": 1}});
+        assert_eq!(
+            enrichment(&model).as_deref(),
+            Some("openai-compatible:gpt-4o-mini (batch, 1234 tokens, about $0.0012, 2 of 5 parts cached, 1 answered offline)")
+        );
+        assert_eq!(enrichment(&json!({})), None, "not enriched yet");
     }
 }

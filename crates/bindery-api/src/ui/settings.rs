@@ -1,5 +1,5 @@
-//! A project's settings page: its members and its API keys, for owners, as the API allows only owners to manage
-//! them (and to list keys).
+//! A project's settings page: its analyzer, its members and its API keys, for owners, as the API allows only owners
+//! to manage them (and to list keys).
 //!
 //! Every change goes through the projects API's own handler (`routes::projects`), so the rules are the API's: the
 //! last owner cannot be removed, an added member must already have an account, a key's secret exists only in the
@@ -9,7 +9,7 @@
 use super::session::{CsrfForm, Session};
 use super::{page, when, Frame, UiResult};
 use crate::error::ApiError;
-use crate::routes::projects::{self, NewApiKey, SetMember};
+use crate::routes::projects::{self, NewApiKey, ProjectPatch, SetMember};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -38,6 +38,15 @@ struct KeyRow {
     role: &'static str,
     created: String,
     revoked: Option<String>,
+    last_used: Option<String>,
+}
+
+/// One choice of the analyzer form.
+struct AnalyzerOption {
+    /// The value sent: a name, or empty for the instance's default.
+    value: String,
+    label: String,
+    selected: bool,
 }
 
 /// A key just created: its secret, shown this once.
@@ -49,6 +58,7 @@ struct NewKey {
 /// What the forms of the page hold when it is shown again after a refusal, so that nothing typed is lost.
 #[derive(Default)]
 struct Forms {
+    analyzer_error: Option<String>,
     member_error: Option<String>,
     member_email: String,
     member_role: String,
@@ -65,6 +75,7 @@ struct SettingsPage {
     frame: Frame,
     project_id: String,
     project_name: String,
+    analyzers: Vec<AnalyzerOption>,
     members: Vec<MemberRow>,
     keys: Vec<KeyRow>,
     roles: [&'static str; 3],
@@ -83,7 +94,20 @@ async fn render(
     let caller = session.caller.clone();
     let Json(p) = projects::get(State(state.clone()), caller.clone(), Path(project.to_owned())).await?;
     let Json(keys) = projects::api_keys(State(state.clone()), caller.clone(), Path(project.to_owned())).await?;
-    let Json(members) = projects::members(State(state.clone()), caller, Path(project.to_owned())).await?;
+    let Json(members) = projects::members(State(state.clone()), caller.clone(), Path(project.to_owned())).await?;
+    let Json(offered) = projects::analyzers(State(state.clone()), caller).await;
+    let default = AnalyzerOption {
+        value: String::new(),
+        label: format!("Default of this instance ({})", offered.default),
+        selected: p.analyzer.is_none(),
+    };
+    let analyzers = std::iter::once(default)
+        .chain(offered.offered.into_iter().map(|a| AnalyzerOption {
+            label: if a.name == a.analyzer { a.name.clone() } else { format!("{} ({})", a.name, a.analyzer) },
+            selected: p.analyzer.as_deref() == Some(a.name.as_str()),
+            value: a.name,
+        }))
+        .collect();
     let owners = members.iter().filter(|m| m.role == Role::Owner).count();
     let members = members
         .into_iter()
@@ -100,6 +124,7 @@ async fn render(
         .map(|k| KeyRow {
             created: when(k.created_ms),
             revoked: k.revoked_ms.map(when),
+            last_used: k.last_used_ms.map(when),
             role: k.role.as_str(),
             id: k.id,
             name: k.name,
@@ -110,6 +135,7 @@ async fn render(
         frame: Frame::of(session, "projects"),
         project_id: p.id,
         project_name: p.name,
+        analyzers,
         members,
         keys,
         roles: ROLES,
@@ -121,6 +147,7 @@ async fn render(
 /// The confirmations a redirect back to the page may ask for.
 fn notice(done: Option<&str>) -> Option<&'static str> {
     match done? {
+        "analyzer-chosen" => Some("The analyzer was chosen. It applies to books uploaded or reprocessed from now on."),
         "member-added" => Some("The member was added, or their role updated."),
         "role-changed" => Some("The role was changed."),
         "member-removed" => Some("The member was removed."),
@@ -134,7 +161,7 @@ pub struct DoneQuery {
     done: Option<String>,
 }
 
-/// Members and API keys of a project, for its owners.
+/// The analyzer, members and API keys of a project, for its owners.
 pub async fn show(
     State(state): State<AppState>,
     session: Session,
@@ -151,6 +178,31 @@ fn settings_url(project: &str, done: &str) -> String {
 
 fn role_of(raw: &str) -> Option<Role> {
     Role::parse(raw.trim())
+}
+
+#[derive(Deserialize)]
+pub struct AnalyzerForm {
+    /// A name the instance offers, or empty for its default.
+    analyzer: String,
+}
+
+/// Chooses the project's analyzer through the API's handler; a name the instance does not offer (the page was
+/// older than the configuration) is shown with the API's reason.
+pub async fn choose_analyzer(
+    State(state): State<AppState>,
+    Path(project): Path<String>,
+    CsrfForm(session, form): CsrfForm<AnalyzerForm>,
+) -> UiResult<Response> {
+    let name = form.analyzer.trim();
+    let patch = ProjectPatch { name: None, analyzer: Some((!name.is_empty()).then(|| name.to_owned())) };
+    match projects::update(State(state.clone()), session.caller.clone(), Path(project.clone()), Json(patch)).await {
+        Ok(_) => Ok(Redirect::to(&settings_url(&project, "analyzer-chosen")).into_response()),
+        Err(ApiError::Unprocessable(why)) => {
+            let forms = Forms { analyzer_error: Some(format!("Not changed: {why}.")), ..Forms::default() };
+            render(&state, &session, &project, StatusCode::UNPROCESSABLE_ENTITY, forms).await
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[derive(Deserialize)]

@@ -51,7 +51,11 @@ impl Stage for Cover {
         for img in images {
             outputs.push(ctx.store(&kind(img.width, img.format), img.format.media_type(), img.bytes).await?);
         }
-        Ok(StageOutput { outputs, summary: json!({"origin": origin, "renditions": WIDTHS.len() * 2}) })
+        Ok(StageOutput {
+            outputs,
+            summary: json!({"origin": origin, "renditions": WIDTHS.len() * 2}),
+            ..Default::default()
+        })
     }
 }
 

@@ -1,15 +1,18 @@
 //! `enrich`: summaries, keywords, characters, places, dialogue, sentiment
-//! and scenes, through the [`Analyzer`] the registry was built with (the
-//! offline analyzer by default; language-model providers plug in behind the
-//! same trait).
+//! and scenes, through one of the [`Analyzers`] the registry was built with:
+//! the one the document's project chose (recorded on the document when its
+//! run started), or the instance's default (the offline analyzer unless the
+//! operator configured a language model).
 
 use super::kinds;
 use crate::stage::{Stage, StageContext, StageError, StageOutput};
 use async_trait::async_trait;
-use bindery_analyze::{AnalyzeContext, AnalyzeError, Analyzer, AnswerCache};
+use bindery_analyze::{AnalyzeContext, AnalyzeError, Analyzers, AnswerCache};
 use bindery_blob::{BlobError, BlobStore};
+use bindery_core::DocumentState;
 use serde_json::json;
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 
 /// Where analyzers' cached answers live in blob storage.
 pub const CACHE_PREFIX: &str = "cache/analyzer";
@@ -17,8 +20,28 @@ pub const CACHE_PREFIX: &str = "cache/analyzer";
 /// The largest cached answer read back (a chapter's extraction is a few kilobytes).
 const MAX_CACHED: u64 = 4 << 20;
 
-/// The analyzer cache in blob storage: shared by every worker of a deployment, kept across reprocessing.
-pub struct BlobAnswerCache(pub BlobStore);
+/// The analyzer cache in blob storage: shared by every worker of a deployment, kept across reprocessing. It notes
+/// every entry a run found or wrote, which the document then holds (`StageOutput::references`), so that deleting
+/// the last document that used an answer deletes the answer too.
+pub struct BlobAnswerCache {
+    blobs: BlobStore,
+    used: Mutex<BTreeSet<String>>,
+}
+
+impl BlobAnswerCache {
+    pub fn new(blobs: BlobStore) -> Self {
+        Self { blobs, used: Mutex::default() }
+    }
+
+    /// The blob keys of the entries found or written so far.
+    pub fn used(&self) -> Vec<String> {
+        self.used.lock().expect("cache notes").iter().cloned().collect()
+    }
+
+    fn note(&self, blob_key: String) {
+        self.used.lock().expect("cache notes").insert(blob_key);
+    }
+}
 
 fn cache_error(e: BlobError) -> AnalyzeError {
     if e.is_retryable() {
@@ -31,8 +54,12 @@ fn cache_error(e: BlobError) -> AnalyzeError {
 #[async_trait]
 impl AnswerCache for BlobAnswerCache {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, AnalyzeError> {
-        match self.0.get_bytes(&format!("{CACHE_PREFIX}/{key}"), MAX_CACHED).await {
-            Ok(b) => Ok(Some(b.to_vec())),
+        let blob_key = format!("{CACHE_PREFIX}/{key}");
+        match self.blobs.get_bytes(&blob_key, MAX_CACHED).await {
+            Ok(b) => {
+                self.note(blob_key);
+                Ok(Some(b.to_vec()))
+            }
             // A cache entry that is gone (or unreadably large) is only a miss.
             Err(BlobError::NotFound(_)) | Err(BlobError::TooLarge { .. }) => Ok(None),
             Err(e) => Err(cache_error(e)),
@@ -40,17 +67,28 @@ impl AnswerCache for BlobAnswerCache {
     }
 
     async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), AnalyzeError> {
-        self.0.put_at(&format!("{CACHE_PREFIX}/{key}"), value.into()).await.map_err(cache_error)
+        let blob_key = format!("{CACHE_PREFIX}/{key}");
+        self.blobs.put_at(&blob_key, value.into()).await.map_err(cache_error)?;
+        self.note(blob_key);
+        Ok(())
+    }
+}
+
+fn stage_error(e: AnalyzeError) -> StageError {
+    match e {
+        AnalyzeError::Retryable(m) => StageError::Retryable(m),
+        AnalyzeError::Permanent(m) => StageError::Permanent(m),
+        AnalyzeError::Pending { after, note } => StageError::Wait { after, note },
     }
 }
 
 pub struct Enrich {
-    analyzer: Arc<dyn Analyzer>,
+    analyzers: Analyzers,
 }
 
 impl Enrich {
-    pub fn new(analyzer: Arc<dyn Analyzer>) -> Self {
-        Self { analyzer }
+    pub fn new(analyzers: Analyzers) -> Self {
+        Self { analyzers }
     }
 }
 
@@ -61,21 +99,36 @@ impl Stage for Enrich {
     }
 
     fn providers(&self) -> Vec<bindery_analyze::ProviderStatus> {
-        self.analyzer.providers()
+        self.analyzers.providers()
+    }
+
+    async fn cancelled(&self, document: &DocumentState) -> Result<(), StageError> {
+        // An analyzer this process does not offer started nothing from here either.
+        let Some(analyzer) = self.analyzers.get(document.analyzer.as_deref()) else { return Ok(()) };
+        let ctx = AnalyzeContext { document: document.id.clone(), cache: None, deadline_ms: document.deadline_ms };
+        analyzer.cancelled(&ctx).await.map(|_| ()).map_err(stage_error)
     }
 
     async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError> {
+        let chosen = ctx.document.analyzer.as_deref();
+        // A name this worker does not offer means the workers' configurations differ (or the operator removed
+        // an analyzer a project still names): a configuration error, which retrying here cannot mend. The
+        // document fails with the reason and can be retried once the configuration is fixed.
+        let analyzer = self.analyzers.get(chosen).ok_or_else(|| {
+            StageError::Permanent(format!(
+                "the project chose analyzer {:?}, which this worker does not offer (it offers: {})",
+                chosen.unwrap_or_default(),
+                self.analyzers.names().join(", ")
+            ))
+        })?;
         let book = Arc::new(ctx.book().await?);
+        let cache = Arc::new(BlobAnswerCache::new(ctx.blobs.clone()));
         let actx = AnalyzeContext {
             document: ctx.document.id.clone(),
-            cache: Some(Arc::new(BlobAnswerCache(ctx.blobs.clone()))),
+            cache: Some(cache.clone()),
             deadline_ms: ctx.document.deadline_ms,
         };
-        let analysis = self.analyzer.analyze(book, &actx).await.map_err(|e| match e {
-            AnalyzeError::Retryable(m) => StageError::Retryable(m),
-            AnalyzeError::Permanent(m) => StageError::Permanent(m),
-            AnalyzeError::Pending { after, note } => StageError::Wait { after, note },
-        })?;
+        let analysis = analyzer.analyze(book, &actx).await.map_err(stage_error)?;
         let top = |names: Vec<&str>| names.into_iter().take(10).map(str::to_owned).collect::<Vec<_>>();
         let mut summary = json!({
             "analyzer": analysis.analyzer,
@@ -96,6 +149,6 @@ impl Stage for Enrich {
         }
         let json = serde_json::to_vec(&analysis).expect("analysis serialises");
         let artifact = ctx.store(kinds::ANALYSIS, "application/json", json).await?;
-        Ok(StageOutput { outputs: vec![artifact], summary })
+        Ok(StageOutput { outputs: vec![artifact], summary, references: cache.used() })
     }
 }

@@ -30,6 +30,10 @@ impl Stage for Index {
             .index_document(ctx.document.id.as_str(), &book.language, &title, &chapters)
             .await
             .map_err(|e| StageError::Retryable(format!("search index: {e}")))?;
-        Ok(StageOutput { outputs: vec![], summary: json!({"chapters": chapters.len(), "language": book.language}) })
+        Ok(StageOutput {
+            outputs: vec![],
+            summary: json!({"chapters": chapters.len(), "language": book.language}),
+            ..Default::default()
+        })
     }
 }

@@ -28,7 +28,11 @@ impl Stage for Raster {
 
     async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError> {
         let Some(kind) = ctx.format()?.paged() else {
-            return Ok(StageOutput { outputs: vec![], summary: json!({"pages": 0, "skipped": "not a paged format"}) });
+            return Ok(StageOutput {
+                outputs: vec![],
+                summary: json!({"pages": 0, "skipped": "not a paged format"}),
+                ..Default::default()
+            });
         };
         let dir = tempfile::tempdir().map_err(io)?;
         let source = ctx.source_file(dir.path()).await?;
@@ -74,6 +78,7 @@ impl Stage for Raster {
         Ok(StageOutput {
             outputs: vec![artifact],
             summary: json!({"pages": manifest.len(), "widths": THUMBNAIL_WIDTHS}),
+            ..Default::default()
         })
     }
 }

@@ -52,10 +52,11 @@ impl Accounts for PgStore {
 
     async fn create_project(&self, project: &Project, owner: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO projects (id, name, created_ms) VALUES ($1, $2, $3)")
+        sqlx::query("INSERT INTO projects (id, name, created_ms, analyzer) VALUES ($1, $2, $3, $4)")
             .bind(&project.id)
             .bind(&project.name)
             .bind(project.created_ms)
+            .bind(&project.analyzer)
             .execute(&mut *tx)
             .await?;
         sqlx::query("INSERT INTO members (project, user_id, role) VALUES ($1, $2, $3)")
@@ -69,16 +70,26 @@ impl Accounts for PgStore {
     }
 
     async fn project(&self, id: &str) -> Result<Option<Project>> {
-        let row = sqlx::query("SELECT id, name, created_ms FROM projects WHERE id = $1")
+        let row = sqlx::query("SELECT id, name, created_ms, analyzer FROM projects WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| project_from_row!(&r)).transpose()
     }
 
+    async fn update_project(&self, project: &Project) -> Result<bool> {
+        let r = sqlx::query("UPDATE projects SET name = $1, analyzer = $2 WHERE id = $3")
+            .bind(&project.name)
+            .bind(&project.analyzer)
+            .bind(&project.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     async fn projects_of(&self, user: &str) -> Result<Vec<(Project, Role)>> {
         let rows = sqlx::query(
-            "SELECT p.id, p.name, p.created_ms, m.role FROM members m JOIN projects p ON p.id = m.project \
+            "SELECT p.id, p.name, p.created_ms, p.analyzer, m.role FROM members m JOIN projects p ON p.id = m.project \
              WHERE m.user_id = $1 ORDER BY p.name COLLATE \"C\", p.id",
         )
         .bind(user)
@@ -88,7 +99,7 @@ impl Accounts for PgStore {
     }
 
     async fn all_projects(&self) -> Result<Vec<Project>> {
-        let rows = sqlx::query("SELECT id, name, created_ms FROM projects ORDER BY name COLLATE \"C\", id")
+        let rows = sqlx::query("SELECT id, name, created_ms, analyzer FROM projects ORDER BY name COLLATE \"C\", id")
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(|r| project_from_row!(r)).collect()
@@ -246,6 +257,17 @@ impl Accounts for PgStore {
             format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE project = $1 ORDER BY created_ms DESC, id DESC");
         let rows = sqlx::query(&sql).bind(project).fetch_all(&self.pool).await?;
         rows.iter().map(|r| api_key_from_row!(r)).collect()
+    }
+
+    async fn touch_api_key(&self, id: &str, now: Millis) -> Result<()> {
+        sqlx::query(
+            "UPDATE api_keys SET last_used_ms = $1 WHERE id = $2 AND (last_used_ms IS NULL OR last_used_ms < $1)",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     async fn revoke_api_key(&self, project: &str, id: &str, now: Millis) -> Result<bool> {

@@ -48,10 +48,11 @@ impl Accounts for SqliteStore {
 
     async fn create_project(&self, project: &Project, owner: &str) -> Result<()> {
         let mut tx = self.begin().await?;
-        sqlx::query("INSERT INTO projects (id, name, created_ms) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO projects (id, name, created_ms, analyzer) VALUES (?, ?, ?, ?)")
             .bind(&project.id)
             .bind(&project.name)
             .bind(project.created_ms)
+            .bind(&project.analyzer)
             .execute(&mut *tx)
             .await?;
         sqlx::query("INSERT INTO members (project, user_id, role) VALUES (?, ?, ?)")
@@ -65,16 +66,26 @@ impl Accounts for SqliteStore {
     }
 
     async fn project(&self, id: &str) -> Result<Option<Project>> {
-        let row = sqlx::query("SELECT id, name, created_ms FROM projects WHERE id = ?")
+        let row = sqlx::query("SELECT id, name, created_ms, analyzer FROM projects WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.reader)
             .await?;
         row.map(|r| project_from_row!(&r)).transpose()
     }
 
+    async fn update_project(&self, project: &Project) -> Result<bool> {
+        let r = sqlx::query("UPDATE projects SET name = ?, analyzer = ? WHERE id = ?")
+            .bind(&project.name)
+            .bind(&project.analyzer)
+            .bind(&project.id)
+            .execute(&self.writer)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     async fn projects_of(&self, user: &str) -> Result<Vec<(Project, Role)>> {
         let rows = sqlx::query(
-            "SELECT p.id, p.name, p.created_ms, m.role FROM members m JOIN projects p ON p.id = m.project \
+            "SELECT p.id, p.name, p.created_ms, p.analyzer, m.role FROM members m JOIN projects p ON p.id = m.project \
              WHERE m.user_id = ? ORDER BY p.name, p.id",
         )
         .bind(user)
@@ -84,8 +95,9 @@ impl Accounts for SqliteStore {
     }
 
     async fn all_projects(&self) -> Result<Vec<Project>> {
-        let rows =
-            sqlx::query("SELECT id, name, created_ms FROM projects ORDER BY name, id").fetch_all(&self.reader).await?;
+        let rows = sqlx::query("SELECT id, name, created_ms, analyzer FROM projects ORDER BY name, id")
+            .fetch_all(&self.reader)
+            .await?;
         rows.iter().map(|r| project_from_row!(r)).collect()
     }
 
@@ -239,6 +251,17 @@ impl Accounts for SqliteStore {
         let sql = format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE project = ? ORDER BY created_ms DESC, id DESC");
         let rows = sqlx::query(&sql).bind(project).fetch_all(&self.reader).await?;
         rows.iter().map(|r| api_key_from_row!(r)).collect()
+    }
+
+    async fn touch_api_key(&self, id: &str, now: Millis) -> Result<()> {
+        sqlx::query(
+            "UPDATE api_keys SET last_used_ms = ?1 WHERE id = ?2 AND (last_used_ms IS NULL OR last_used_ms < ?1)",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
     }
 
     async fn revoke_api_key(&self, project: &str, id: &str, now: Millis) -> Result<bool> {

@@ -20,8 +20,8 @@ pub async fn run(command: Command, s: Settings) -> Result<ExitCode> {
     match command {
         Command::Process { paths, json, worker } => process::process(&s, &paths, json, &worker).await,
         Command::Submit { paths, json, deadline } => process::submit(&s, &paths, json, deadline.as_deref()).await,
-        Command::Worker { worker, exit_when_idle, sinks, webhook_secret, webhook_allow, metrics_listen } => {
-            worker::worker(&s, &worker, exit_when_idle, sinks, webhook_secret, webhook_allow, metrics_listen).await
+        Command::Worker { worker, exit_when_idle, sinks, webhook_allow, metrics_listen } => {
+            worker::worker(&s, &worker, exit_when_idle, &sinks, webhook_allow, metrics_listen).await
         }
         Command::Events { document, after, follow, json } => events::events(&s, document, after, follow, json).await,
         Command::Show { id, json } => show::show(&s, &id, json).await,
@@ -37,7 +37,7 @@ pub async fn run(command: Command, s: Settings) -> Result<ExitCode> {
         Command::Narrate { id, chapter, format, output } => book::narrate(&s, &id, chapter, &format, output).await,
         Command::Dictionary { id, word, limit, json } => book::dictionary(&s, &id, word.as_deref(), limit, json).await,
         Command::Pages { id, dpi, range, output } => book::pages(&s, &id, dpi, range.as_deref(), &output).await,
-        Command::Serve { serve, worker } => serve::serve(&s, &serve, &worker).await,
+        Command::Serve { serve, worker, sinks } => serve::serve(&s, &serve, &worker, &sinks).await,
         Command::User(crate::cli::UserCommand::Create { email, admin }) => serve::create_user(&s, &email, admin).await,
         Command::Bench(Bench::Queue { jobs, workers, concurrency, latency_samples, json }) => {
             bench::queue(&s, jobs, workers, concurrency, latency_samples, json).await

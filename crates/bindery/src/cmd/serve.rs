@@ -1,6 +1,7 @@
-//! `bindery serve` (the HTTP API, with a worker in the same process unless `--no-worker`) and `bindery user create`.
+//! `bindery serve` (the HTTP API, with a worker, the instance's sinks and the projects' webhooks in the same process
+//! unless `--no-worker`) and `bindery user create`.
 
-use crate::cli::{ServeArgs, WorkerArgs};
+use crate::cli::{ServeArgs, SinkArgs, WorkerArgs};
 use crate::config::Settings;
 use anyhow::{bail, Context, Result};
 use bindery_api::{Api, ApiOptions, AppState};
@@ -10,7 +11,12 @@ use std::io::Read;
 use std::process::ExitCode;
 use tokio::signal::unix::{signal, SignalKind};
 
-pub async fn serve(s: &Settings, flags: &ServeArgs, worker_args: &WorkerArgs) -> Result<ExitCode> {
+pub async fn serve(
+    s: &Settings,
+    flags: &ServeArgs,
+    worker_args: &WorkerArgs,
+    sink_args: &SinkArgs,
+) -> Result<ExitCode> {
     // Flags and variables (clap), then the config file, then the defaults.
     let file = &s.file_serve;
     let args = ServeArgs {
@@ -44,6 +50,8 @@ pub async fn serve(s: &Settings, flags: &ServeArgs, worker_args: &WorkerArgs) ->
         allow: options.webhook_allow.clone(),
         ..bindery_outbox::WebhookOptions::default()
     };
+    // The instance's sinks are checked even with --no-worker, so a mistake in them shows wherever they are set.
+    let sinks = super::worker::sinks(s, sink_args, &webhook)?;
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .context("installing the metrics recorder")?;
@@ -51,15 +59,19 @@ pub async fn serve(s: &Settings, flags: &ServeArgs, worker_args: &WorkerArgs) ->
     eprintln!("Bindery API on http://{}/ (OpenAPI at /openapi.json, docs at /docs)", api.addr);
     let worker = (!args.no_worker).then(|| {
         let opts = WorkerOptions { depth_every: Some(std::time::Duration::from_secs(5)), ..w.options() };
+        let outbox = super::worker::start_outbox(&engine, sinks, &opts.id);
         let dispatcher = Dispatcher::new(engine.clone(), super::worker::dispatcher_options(&opts.id, webhook)).run();
-        (Worker::new(engine, opts).run(), dispatcher)
+        (Worker::new(engine, opts).run(), outbox, dispatcher)
     });
     let mut term = signal(SignalKind::terminate())?;
     tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} }
     tracing::info!("stopping: finishing requests and running jobs");
     api.shutdown().await?;
-    if let Some((w, d)) = worker {
+    if let Some((w, outbox, d)) = worker {
         w.shutdown().await;
+        if let Some(o) = outbox {
+            o.shutdown().await;
+        }
         d.shutdown().await;
     }
     Ok(ExitCode::SUCCESS)

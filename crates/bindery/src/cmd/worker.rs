@@ -1,9 +1,9 @@
 //! `bindery worker`: run jobs (and deliver the outbox and the projects' webhooks) until stopped.
 
-use crate::cli::WorkerArgs;
+use crate::cli::{SinkArgs, WorkerArgs};
 use crate::config::Settings;
 use anyhow::{Context, Result};
-use bindery_engine::outbox::{Outbox, OutboxOptions};
+use bindery_engine::outbox::{Outbox, OutboxHandle, OutboxOptions};
 use bindery_engine::webhooks::{Dispatcher, DispatcherOptions};
 use bindery_engine::worker::{Worker, WorkerOptions};
 use std::process::ExitCode;
@@ -14,8 +14,7 @@ pub async fn worker(
     s: &Settings,
     args: &WorkerArgs,
     exit_when_idle: bool,
-    mut sinks: Vec<String>,
-    webhook_secret: Option<String>,
+    sink_args: &SinkArgs,
     webhook_allow: Option<String>,
     metrics_listen: Option<String>,
 ) -> Result<ExitCode> {
@@ -29,29 +28,19 @@ pub async fn worker(
             .context("starting the Prometheus endpoint")?;
     }
     let engine = crate::open(s, crate::engine_options(Some(&w))?).await?;
-    if sinks.is_empty() {
-        sinks = s.file_sinks.clone();
-    }
     // Webhooks reach only public addresses unless the operator lists others.
     let allow = webhook_allow.or_else(|| s.file_webhook_allow.clone()).unwrap_or_default();
     let webhook = bindery_outbox::WebhookOptions {
         allow: bindery_outbox::Allowlist::parse(&allow).context("--webhook-allow")?,
         ..bindery_outbox::WebhookOptions::default()
     };
-    let sinks = sinks
-        .iter()
-        .map(|spec| bindery_outbox::parse_sink_with(spec, webhook_secret.as_deref(), &webhook).map(Arc::from))
-        .collect::<Result<Vec<Arc<dyn bindery_outbox::Sink>>, _>>()
-        .context("configuring sinks")?;
+    let sinks = sinks(s, sink_args, &webhook)?;
     let opts = WorkerOptions {
         exit_when_idle,
         depth_every: metrics_on.then(|| std::time::Duration::from_secs(5)),
         ..w.options()
     };
-    let outbox = (!sinks.is_empty()).then(|| {
-        let o = OutboxOptions { holder: opts.id.clone(), ..OutboxOptions::default() };
-        Outbox::new(engine.clone(), sinks, o).run()
-    });
+    let outbox = start_outbox(&engine, sinks, &opts.id);
     // The projects' own webhook endpoints, under the same allowlist.
     let dispatcher = Dispatcher::new(engine.clone(), dispatcher_options(&opts.id, webhook)).run();
     let handle = Worker::new(engine, opts).run();
@@ -81,4 +70,30 @@ pub async fn worker(
 /// The webhook dispatcher's options for this process: its name in leases and the SSRF allowlist.
 pub fn dispatcher_options(holder: &str, webhook: bindery_outbox::WebhookOptions) -> DispatcherOptions {
     DispatcherOptions { holder: holder.to_owned(), webhook, ..DispatcherOptions::default() }
+}
+
+/// The instance's sinks: those given by flag or variable, else the config file's `sinks`.
+pub fn sinks(
+    s: &Settings,
+    args: &SinkArgs,
+    webhook: &bindery_outbox::WebhookOptions,
+) -> Result<Vec<Arc<dyn bindery_outbox::Sink>>> {
+    let specs = if args.sinks.is_empty() { &s.file_sinks } else { &args.sinks };
+    specs
+        .iter()
+        .map(|spec| bindery_outbox::parse_sink_with(spec, args.webhook_secret.as_deref(), webhook).map(Arc::from))
+        .collect::<Result<Vec<_>, _>>()
+        .context("configuring sinks")
+}
+
+/// Delivers the outbox to `sinks` from this process, when there are any; `holder` names the process in leases.
+pub fn start_outbox(
+    engine: &bindery_engine::Engine,
+    sinks: Vec<Arc<dyn bindery_outbox::Sink>>,
+    holder: &str,
+) -> Option<OutboxHandle> {
+    (!sinks.is_empty()).then(|| {
+        let o = OutboxOptions { holder: holder.to_owned(), ..OutboxOptions::default() };
+        Outbox::new(engine.clone(), sinks, o).run()
+    })
 }
