@@ -76,9 +76,9 @@ pub trait Analyzer: Send + Sync {
     fn providers(&self) -> Vec<ProviderStatus> {
         Vec::new()
     }
-    /// The document was cancelled: give up the remote work started for it (a provider's batch still running), so
-    /// that nobody pays for answers nobody will collect. Returns how many remote jobs were cancelled. Nothing to do
-    /// by default.
+    /// The document was cancelled (or is being deleted): give up the remote work started for it (a provider's batch
+    /// still running), so that nobody pays for answers nobody will collect. May be called more than once, so
+    /// work already given up is left alone. Returns how many remote jobs were cancelled. Nothing to do by default.
     async fn cancelled(&self, _ctx: &AnalyzeContext) -> Result<usize, AnalyzeError> {
         Ok(0)
     }

@@ -6,7 +6,7 @@
 //! document's stages are then told, so remote work they left running (a
 //! language-model provider's batch) is cancelled too.
 
-use crate::pipeline::{run_of, stage_job, Trace, STAGE_KIND};
+use crate::pipeline::{run_of, stage_job, stage_of, Trace, STAGE_KIND};
 use crate::{Engine, EngineError};
 use bindery_core::event::{self, DocumentCancelled};
 use bindery_core::time::now_ms;
@@ -123,18 +123,39 @@ impl Engine {
         Ok(CancelReport { jobs: out.cancelled, document: Some(id.to_owned()) })
     }
 
-    /// Tells every stage that `document` was cancelled, so remote work it left running (a provider's batch) stops
-    /// being billed. Best effort and bounded: the cancellation itself is already committed, and a failure here only
-    /// costs money, so it is logged, not returned.
-    async fn cancel_remote_work(&self, document: &DocumentState) {
+    /// Tells every stage that `document` was cancelled (or is being deleted), so remote work it left running (a
+    /// provider's batch) stops being billed. Best effort and bounded: the cancellation itself is already committed,
+    /// and a failure here only costs money, so it is logged, not returned.
+    pub(crate) async fn cancel_remote_work(&self, document: &DocumentState) {
         for (name, stage) in self.registry().stages() {
-            match tokio::time::timeout(REMOTE_CANCEL_TIMEOUT, stage.cancelled(document)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    tracing::warn!(document = %document.id, stage = name, error = %e, "remote work not cancelled")
-                }
-                Err(_) => tracing::warn!(document = %document.id, stage = name, "cancelling remote work timed out"),
+            self.cancel_stage_remote_work(name, stage.as_ref(), document).await;
+        }
+    }
+
+    async fn cancel_stage_remote_work(&self, name: &str, stage: &dyn bindery_stages::Stage, document: &DocumentState) {
+        match tokio::time::timeout(REMOTE_CANCEL_TIMEOUT, stage.cancelled(document)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(document = %document.id, stage = name, error = %e, "remote work not cancelled")
             }
+            Err(_) => tracing::warn!(document = %document.id, stage = name, "cancelling remote work timed out"),
+        }
+    }
+
+    /// A running job lost its lease: it was cancelled, or another worker took it over after missed heartbeats.
+    /// The stages were told of a cancellation when it committed, but this job may have started remote work in
+    /// that very instant (a batch created just after the stage looked for one to cancel), so when its document
+    /// is cancelled or being deleted, the job's stage is told again now that the job has stopped. A job taken
+    /// over is left alone: its new worker finds the remote work again and uses it.
+    pub(crate) async fn after_lost(&self, job: &Job) {
+        let Some(document) = job.document.as_deref() else { return };
+        let Some(stage) = self.registry().stage(stage_of(job)) else { return };
+        match self.store().document(document).await {
+            Ok(Some(state)) if matches!(state.status, DocumentStatus::Cancelled | DocumentStatus::Deleting) => {
+                self.cancel_stage_remote_work(stage_of(job), stage.as_ref(), &state).await
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(document, error = %e, "cannot tell whether a lost job's remote work must stop"),
         }
     }
 

@@ -2,9 +2,10 @@
 //!
 //! [`Engine::delete_document`] commits `document.deleting` (the document is
 //! now `deleting`; reads still work), cancels the document's jobs and
-//! enqueues a `document.delete` job, all in one transaction. The job then
-//! takes the steps in order, each idempotent, so a crashed worker's attempt is
-//! simply run again:
+//! enqueues a `document.delete` job, all in one transaction. For a document
+//! still processing, it then tells the stages, as a cancellation does, so
+//! remote work left running for it (a provider's batch) is cancelled. The job takes the steps in
+//! order, each idempotent, so a crashed worker's attempt is simply run again:
 //!
 //! 1. cancel the document's pending jobs (again: an operator may have revived one);
 //! 2. remove its search-index rows;
@@ -100,6 +101,11 @@ impl Engine {
         };
         self.store().commit(c, now).await?;
         tracing::info!(document = id, "deletion started");
+        // As a cancellation does: remote work left running for a document still in progress (a provider's batch)
+        // stops being billed. A finished document left none.
+        if state.status == DocumentStatus::Processing {
+            self.cancel_remote_work(&state).await;
+        }
         Ok(DeleteReport { started: true })
     }
 

@@ -57,6 +57,8 @@ impl Engine {
                 }
                 Err(StoreError::LeaseLost(id)) => {
                     tracing::info!(job = id, "job was cancelled or taken over; dropping its result");
+                    let engine = self.clone();
+                    tokio::spawn(async move { engine.after_lost(&a.job).await });
                     return false;
                 }
                 Err(e) if e.is_retryable() => {

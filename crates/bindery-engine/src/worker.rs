@@ -5,12 +5,14 @@
 //! notification or, failing that, every `poll`. Each job runs in its own
 //! task; finished attempts go to one settler task that commits them in
 //! batches. A heartbeat task extends the leases of running jobs and aborts
-//! those the store says are no longer ours (cancelled, or taken over). A
+//! those the store says are no longer ours (cancelled, or taken over), then
+//! lets the engine stop remote work a cancelled job may have left running. A
 //! rescuer puts jobs of dead workers back in the queue.
 
 use crate::run::Attempt;
 use crate::Engine;
 use bindery_core::time::now_ms;
+use bindery_core::Job;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -104,7 +106,9 @@ impl WorkerHandle {
     }
 }
 
-type Running = Arc<Mutex<HashMap<i64, AbortHandle>>>;
+/// The jobs this worker runs, by id: how to stop each, and the job itself
+/// for what follows a lost lease ([`Engine::after_lost`]).
+type Running = Arc<Mutex<HashMap<i64, (AbortHandle, Job)>>>;
 
 /// Counts a claimed job until its result is settled, or until its task is
 /// aborted or its result dropped: whichever way a job leaves, the count
@@ -200,6 +204,7 @@ impl Worker {
                 let engine = engine.clone();
                 let tx = tx.clone();
                 let id = job.id;
+                let copy = job.clone();
                 let span = tracing::info_span!("job", job = id, queue = %job.queue, document = job.document.as_deref().unwrap_or(""),
                     correlation = job.payload["correlation"].as_str().unwrap_or(""), attempt = job.attempt);
                 let counted = Pending::new(&pending);
@@ -218,7 +223,7 @@ impl Worker {
                     },
                     span,
                 ));
-                map.insert(id, handle.abort_handle());
+                map.insert(id, (handle.abort_handle(), copy));
             }
         }
         // Graceful stop: let running jobs finish and their results settle.
@@ -277,9 +282,11 @@ async fn heartbeats(engine: Engine, opts: WorkerOptions, running: Running, stop:
             Ok(lost) => {
                 let mut map = running.lock().unwrap();
                 for id in lost {
-                    if let Some(h) = map.remove(&id) {
+                    if let Some((h, job)) = map.remove(&id) {
                         tracing::info!(job = id, "job cancelled or taken over; stopping it");
                         h.abort();
+                        let engine = engine.clone();
+                        tokio::spawn(async move { engine.after_lost(&job).await });
                     }
                 }
             }

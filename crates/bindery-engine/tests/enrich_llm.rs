@@ -2,7 +2,7 @@
 //! records the model's report, the enrich stage's summary carries tokens and cost, answers are cached in blob
 //! storage and deleted with the last document that holds them, a reprocess of the same document asks the model
 //! nothing, and a document with a deadline goes by batch
-//! while its job waits, and cancelling it cancels the batch; each project's choice among the instance's analyzers
+//! while its job waits, and cancelling it cancels the batch (even one created as the cancel looked), as deleting it does; each project's choice among the instance's analyzers
 //! is followed.
 
 mod common;
@@ -186,6 +186,78 @@ async fn cancelling_a_document_cancels_its_batch(b: Backend) {
     assert_eq!(fake.batches_created(), 1, "the cancelled batch is found again, not sent twice");
     assert!(fake.chat_calls() >= 2, "what the batch did not answer was asked synchronously");
     assert_eq!(s.results["enrich"]["model"]["requests"].as_u64(), Some(fake.chat_calls() as u64));
+}
+
+/// A cancel that looks for the document's batch just before the running job creates it: the job's result is then
+/// refused (its lease went with the cancel), and the engine tells the stage again, which cancels the new batch.
+async fn a_batch_created_as_the_document_is_cancelled_is_cancelled_too(b: Backend) {
+    let Some(app) = TestApp::spawn(b, "").await else { return };
+    let fake = FakeOpenAi::start(Arc::new(plain_model)).await;
+    let (engine, sub, _) = submitted_with_a_deadline(&app, &fake).await;
+    fake.hold_batch_creation();
+    // Heartbeats far apart, so the job runs on to hand in its result rather than being stopped by one.
+    let opts = WorkerOptions {
+        exit_when_idle: false,
+        heartbeat: Duration::from_secs(20),
+        lease: Duration::from_secs(60),
+        ..app.worker_options()
+    };
+    let worker = Worker::new(engine.clone(), opts).run();
+    let guard = tokio::time::Instant::now() + Duration::from_secs(120);
+    while !fake.requests().iter().any(|r| r == "POST /v1/batches") {
+        assert!(tokio::time::Instant::now() < guard, "the enrich job never asked for a batch");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    engine.cancel(sub.id.as_str()).await.unwrap();
+    assert!(fake.batches().is_empty(), "the cancel looked before the batch existed");
+    fake.release_batch_creation();
+    let guard = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let batches = fake.batches();
+        if batches.len() == 1 && batches[0].status == BatchStatus::Cancelled {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < guard, "the batch made after the cancel kept running: {batches:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    worker.shutdown().await;
+    assert_eq!(app.state(sub.id.as_str()).await.status, DocumentStatus::Cancelled);
+}
+
+/// Deleting a document whose book is in a provider's batch cancels the batch, as a cancel does.
+async fn deleting_a_document_cancels_its_batch(b: Backend) {
+    let Some(app) = TestApp::spawn(b, "").await else { return };
+    let fake = FakeOpenAi::start(Arc::new(plain_model)).await;
+    let (engine, sub, _) = submitted_with_a_deadline(&app, &fake).await;
+    let worker = Worker::new(engine.clone(), WorkerOptions { exit_when_idle: false, ..app.worker_options() }).run();
+    waiting_on_a_batch(&app).await;
+    engine.delete_document(sub.id.as_str(), None).await.unwrap();
+    assert_eq!(fake.batches()[0].status, BatchStatus::Cancelled, "told before the deletion returns");
+    worker.shutdown().await;
+    app.drain(&engine).await;
+    assert!(app.store.document(sub.id.as_str()).await.unwrap().is_none());
+    assert_eq!(fake.batches_created(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_cancels_the_batch_sqlite() {
+    deleting_a_document_cancels_its_batch(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_cancels_the_batch_postgres() {
+    deleting_a_document_cancels_its_batch(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_batch_is_cancelled_sqlite() {
+    a_batch_created_as_the_document_is_cancelled_is_cancelled_too(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_batch_is_cancelled_postgres() {
+    a_batch_created_as_the_document_is_cancelled_is_cancelled_too(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -100,8 +100,9 @@ pub trait Stage: Send + Sync {
     fn providers(&self) -> Vec<bindery_analyze::ProviderStatus> {
         Vec::new()
     }
-    /// The document was cancelled: give up remote work the stage started for it and left running (enrich's
-    /// provider batch). Best effort, called once by whoever cancels; nothing to do by default.
+    /// The document was cancelled (or is being deleted): give up remote work the stage started for it and left
+    /// running (enrich's provider batch). Best effort, and may be called more than once: by whoever cancels, and
+    /// again once a job of the stage that was running then has stopped. Nothing to do by default.
     async fn cancelled(&self, _document: &DocumentState) -> Result<(), StageError> {
         Ok(())
     }

@@ -32,6 +32,19 @@ pub(crate) async fn create(
     State(shared): State<Shared>,
     body: Result<Json<CreateBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
+    let gate = state::lock(&shared).creation_gate.clone();
+    let Some(gate) = gate else { return create_now(&shared, body) };
+    // Held by the test. The creation goes on in its own task, so a client that gives up waiting (a job stopped
+    // mid-request) still leaves a batch behind, as at a provider that received the request.
+    let task = tokio::spawn(async move {
+        // The gate is only ever closed (released), never given permits.
+        let _ = gate.acquire().await;
+        create_now(&shared, body)
+    });
+    task.await.unwrap_or_else(|_| state::error(500, "The fake's batch creation panicked.", None, None))
+}
+
+fn create_now(shared: &Shared, body: Result<Json<CreateBody>, axum::extract::rejection::JsonRejection>) -> Response {
     let Ok(Json(body)) = body else {
         return state::error(400, "We could not parse the JSON body of your request.", None, None);
     };
@@ -66,7 +79,7 @@ pub(crate) async fn create(
     }
 
     let (created, delay) = {
-        let mut s = state::lock(&shared);
+        let mut s = state::lock(shared);
         let content = match s.files.get(&input_file_id) {
             None => return files::no_such_file(&input_file_id),
             Some(file) if file.object.purpose != "batch" => {

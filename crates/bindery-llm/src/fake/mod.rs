@@ -194,6 +194,20 @@ impl FakeOpenAi {
         self.with(|s| s.batch_endpoints_status = status);
     }
 
+    /// Holds every batch creation request from now on, before its batch exists, until
+    /// [`FakeOpenAi::release_batch_creation`]; a held creation still happens if its client hangs up, as at a
+    /// provider that received the request. For races between a creation and a look at the list.
+    pub fn hold_batch_creation(&self) {
+        self.with(|s| s.creation_gate = Some(std::sync::Arc::new(tokio::sync::Semaphore::new(0))));
+    }
+
+    /// Lets held batch creations go on, and later ones through at once.
+    pub fn release_batch_creation(&self) {
+        if let Some(gate) = self.with(|s| s.creation_gate.take()) {
+            gate.close();
+        }
+    }
+
     /// A batch as the server holds it.
     pub fn batch(&self, id: &str) -> Option<Batch> {
         self.with(|s| s.batches.iter().find(|b| b.id == id).cloned())

@@ -35,6 +35,8 @@ pub(crate) struct StateData {
     pub(crate) lines_done_before_expiry: usize,
     /// When set, every files and batches request is answered with this status (an outage of the batch path alone).
     pub(crate) batch_endpoints_status: Option<u16>,
+    /// While set, batch creations wait for it to close before the batch exists.
+    pub(crate) creation_gate: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 pub(crate) struct StoredFile {
@@ -59,6 +61,7 @@ pub(crate) fn new_shared(responder: Responder) -> Shared {
         batch_delay: None,
         lines_done_before_expiry: 0,
         batch_endpoints_status: None,
+        creation_gate: None,
     }))
 }
 
