@@ -219,6 +219,9 @@ pub struct StageFailed {
     pub error: String,
     pub permanent: bool,
     pub dead: bool,
+    /// Blob keys the attempt wrote or relied on before it failed (see `DocumentState::references`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
 }
 
 /// `document.failed`.

@@ -112,8 +112,8 @@ pub struct DocumentState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analyzer: Option<String>,
     /// Blobs the document's runs wrote or relied on besides its original and artifacts: the analyzer's cached
-    /// answers. Kept across reprocessing (the answers are what makes a reprocess free), so that deleting the
-    /// document deletes every one that no other document holds.
+    /// answers, from failed attempts too. Kept across reprocessing (the answers are what makes a reprocess free),
+    /// so that deleting the document deletes every one that no other document holds.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub references: BTreeSet<String>,
 }
@@ -197,6 +197,7 @@ impl DocumentState {
                     let st = s.stages.entry(f.stage).or_default();
                     st.failures += 1;
                     st.last_error = Some(f.error);
+                    s.references.extend(f.references);
                 }
             }
             event::DOCUMENT_READY => {
@@ -429,6 +430,22 @@ mod tests {
         assert_eq!(s.deletion_error.as_deref(), Some("storage down"));
         events.push(ev(10, event::DOCUMENT_DELETED, json!({"deleted": ["sha256/aa"], "kept": []})));
         assert_eq!(events.iter().fold(None, DocumentState::apply), None);
+    }
+
+    #[test]
+    fn a_failed_attempt_leaves_its_references_with_the_document() {
+        let mut events = uploaded_then_ready();
+        events.truncate(1);
+        events.push(ev(
+            2,
+            event::STAGE_FAILED,
+            json!({"stage": "enrich", "attempt": 1, "error": "provider down", "permanent": false, "dead": true,
+                   "references": ["cache/analyzer/dd"]}),
+        ));
+        events.push(ev(3, event::DOCUMENT_FAILED, json!({"stage": "enrich", "reason": "provider down"})));
+        let s = fold(&events);
+        assert_eq!(s.status, DocumentStatus::Failed);
+        assert_eq!(s.blob_keys().into_iter().collect::<Vec<_>>(), ["cache/analyzer/dd", "sha256/aa"]);
     }
 
     #[test]

@@ -117,7 +117,7 @@ impl Engine {
         let state = self.store().document(doc).await.map_err(retry("loading the document"))?;
         let Some(state) = state.filter(|s| s.status == DocumentStatus::Deleting) else {
             // Deleted already (a retried attempt after the final commit), or compensated: nothing to do.
-            return Ok(StageOutput { outputs: vec![], summary: json!({"skipped": true}), ..Default::default() });
+            return Ok(StageOutput { outputs: vec![], summary: json!({"skipped": true}) });
         };
         let purging = state.deletion.as_ref().is_some_and(|d| d.purging);
         if !purging {
@@ -166,7 +166,7 @@ impl Engine {
         }
         self.store().remove_document(doc).await.map_err(retry("removing search rows"))?;
         let summary = serde_json::to_value(&report).expect("report serialises");
-        Ok(StageOutput { outputs: vec![], summary, ..Default::default() })
+        Ok(StageOutput { outputs: vec![], summary })
     }
 
     /// Whether a live document other than `doc` references blob `key`.

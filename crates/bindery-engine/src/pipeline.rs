@@ -5,6 +5,7 @@
 //! the expected stream version, so two completions racing on one document
 //! cannot both advance it from the same state.
 
+use crate::run::Attempt;
 use crate::EngineOptions;
 use bindery_core::event::{self, DocumentFailed, StageCompleted, StageFailed};
 use bindery_core::time::Millis;
@@ -56,16 +57,16 @@ fn ids(job: &Job) -> (Option<&str>, Option<&str>) {
     (job.payload["correlation"].as_str(), job.payload["causation"].as_str())
 }
 
-/// Events and jobs for a successful stage run.
+/// Events and jobs for a successful stage run: `attempt`, whose result was `out`.
 pub fn on_success(
     state: &DocumentState,
     p: &Pipeline,
-    job: &Job,
+    attempt: &Attempt,
     out: StageOutput,
-    duration_ms: i64,
     opts: &EngineOptions,
     now: Millis,
 ) -> (Vec<NewEvent>, Vec<NewJob>) {
+    let job = &attempt.job;
     let stage = stage_of(job);
     let (correlation, causation) = ids(job);
     let completed = NewEvent::new(
@@ -73,10 +74,10 @@ pub fn on_success(
         StageCompleted {
             stage: stage.into(),
             attempt: job.attempt,
-            duration_ms,
+            duration_ms: attempt.duration_ms,
             outputs: out.outputs,
             summary: out.summary,
-            references: out.references,
+            references: attempt.references.clone(),
         },
     )
     .correlated(correlation, causation);
@@ -139,7 +140,9 @@ pub fn give_up_or_retry(
     (dead, error, retry_at)
 }
 
-pub fn on_failure(job: &Job, err: &StageError, opts: &EngineOptions, now: Millis) -> Failure {
+/// `references` are the blobs the attempt noted it relied on: the document holds them even though the attempt failed
+/// (a model's answers to the chapters it reached, cached for the next attempt), so deleting it deletes them too.
+pub fn on_failure(job: &Job, err: &StageError, references: Vec<String>, opts: &EngineOptions, now: Millis) -> Failure {
     if let StageError::Wait { after, note } = err {
         // Nothing happened to the document: no event, and the job runs again later without losing an attempt.
         let retry_at = Some(now + after.as_millis() as i64);
@@ -154,6 +157,7 @@ pub fn on_failure(job: &Job, err: &StageError, opts: &EngineOptions, now: Millis
         error: error.clone(),
         permanent: !err.is_retryable(),
         dead,
+        references,
     };
     let mut events = vec![NewEvent::new(event::STAGE_FAILED, failed).correlated(correlation, causation)];
     if dead && job.document.is_some() {

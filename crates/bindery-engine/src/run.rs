@@ -11,7 +11,7 @@ use crate::failpoints::Action;
 use crate::pipeline::{stage_of, STAGE_KIND};
 use crate::Engine;
 use bindery_core::Job;
-use bindery_stages::{StageContext, StageError, StageOutput};
+use bindery_stages::{References, StageContext, StageError, StageOutput};
 use std::time::Instant;
 
 /// The kind of job the queue benchmark enqueues: it does nothing.
@@ -37,11 +37,14 @@ pub struct Attempt {
     pub job: Job,
     pub result: Result<StageOutput, StageError>,
     pub duration_ms: i64,
+    /// Blobs the stage noted it relied on ([`References`]), whatever the result.
+    pub references: Vec<String>,
 }
 
 impl Engine {
     pub(crate) async fn run_job(&self, job: Job) -> Attempt {
         let started = Instant::now();
+        let references = References::default();
         let result = match job.kind.as_str() {
             NOOP_KIND => {
                 if let Some(t) = job.payload["enqueued_ns"].as_u64() {
@@ -54,9 +57,10 @@ impl Engine {
             STAGE_KIND | DELETE_KIND => {
                 let engine = self.clone();
                 let j = job.clone();
+                let noted = references.clone();
                 let task = tokio::spawn(async move {
                     match j.kind.as_str() {
-                        STAGE_KIND => engine.run_stage(&j).await,
+                        STAGE_KIND => engine.run_stage(&j, noted).await,
                         _ => engine.run_delete(&j).await,
                     }
                 });
@@ -71,10 +75,10 @@ impl Engine {
             }
             other => Err(StageError::Permanent(format!("unknown job kind {other:?}"))),
         };
-        Attempt { job, result, duration_ms: started.elapsed().as_millis() as i64 }
+        Attempt { job, result, duration_ms: started.elapsed().as_millis() as i64, references: references.keys() }
     }
 
-    async fn run_stage(&self, job: &Job) -> Result<StageOutput, StageError> {
+    async fn run_stage(&self, job: &Job, references: References) -> Result<StageOutput, StageError> {
         let name = stage_of(job);
         let doc =
             job.document.as_deref().ok_or_else(|| StageError::Permanent("stage job without a document".into()))?;
@@ -92,7 +96,7 @@ impl Engine {
         self.failpoint(name, job.attempt).await?;
         // Trait upcasting: the stage gets only the search capability.
         let search: std::sync::Arc<dyn bindery_store::SearchIndex> = self.store().clone();
-        let ctx = StageContext { document, blobs: self.blobs().clone(), search: Some(search) };
+        let ctx = StageContext { document, blobs: self.blobs().clone(), search: Some(search), references };
         let limit = stage.timeout();
         match tokio::time::timeout(limit, stage.run(&ctx)).await {
             Ok(r) => r,

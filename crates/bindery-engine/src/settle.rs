@@ -119,7 +119,7 @@ impl Engine {
             let Some(doc) = doc.filter(|d| states.contains_key(*d)) else {
                 let outcome = match &a.result {
                     Ok(_) => Outcome::Completed,
-                    Err(e) => on_failure(job, e, self.options(), now).outcome(),
+                    Err(e) => on_failure(job, e, vec![], self.options(), now).outcome(),
                 };
                 c.finish.push(Finish { job: job.id, worker: worker.into(), outcome });
                 continue;
@@ -133,12 +133,12 @@ impl Engine {
                     let p = self.registry().pipeline(&state.pipeline).ok_or_else(|| {
                         StoreError::Corrupt(format!("document {doc} uses unknown pipeline {}", state.pipeline))
                     })?;
-                    let (events, jobs) = on_success(state, p, job, out.clone(), a.duration_ms, self.options(), now);
+                    let (events, jobs) = on_success(state, p, a, out.clone(), self.options(), now);
                     c.enqueue.extend(jobs);
                     (events, Outcome::Completed)
                 }
                 Err(e) => {
-                    let f = on_failure(job, e, self.options(), now);
+                    let f = on_failure(job, e, a.references.clone(), self.options(), now);
                     let outcome = f.outcome();
                     (f.events, outcome)
                 }

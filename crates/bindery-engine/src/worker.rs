@@ -312,8 +312,12 @@ async fn rescuer(engine: Engine, opts: WorkerOptions, stop: CancellationToken) {
                         job.worker.as_deref().unwrap_or("?")
                     );
                     let worker = job.worker.clone().unwrap_or_default();
-                    let attempt =
-                        Attempt { job, result: Err(bindery_stages::StageError::Permanent(error)), duration_ms: 0 };
+                    let attempt = Attempt {
+                        job,
+                        result: Err(bindery_stages::StageError::Permanent(error)),
+                        duration_ms: 0,
+                        references: vec![],
+                    };
                     let _ = engine.settle(&worker, vec![attempt]).await;
                 }
             }

@@ -1,6 +1,6 @@
 //! The book pipeline with the language-model analyzer behind `enrich`, against the fake OpenAI server: the analysis
 //! records the model's report, the enrich stage's summary carries tokens and cost, answers are cached in blob
-//! storage and deleted with the last document that holds them, a reprocess of the same document asks the model
+//! storage and deleted with the last document that holds them (a failed one too), a reprocess of the same document asks the model
 //! nothing, and a document with a deadline goes by batch
 //! while its job waits, and cancelling it cancels the batch (even one created as the cancel looked), as deleting it does; each project's choice among the instance's analyzers
 //! is followed.
@@ -10,9 +10,9 @@ mod common;
 use bindery_core::DocumentStatus;
 use bindery_engine::worker::{Worker, WorkerOptions};
 use bindery_engine::{Engine, SubmitOptions, Submitted};
-use bindery_enrich::testing::{plain_model, BOOK_SUMMARY};
+use bindery_enrich::testing::{is_book_request, plain_model, BOOK_SUMMARY};
 use bindery_enrich::{BatchOptions, LlmAnalyzer, LlmOptions};
-use bindery_llm::fake::FakeOpenAi;
+use bindery_llm::fake::{FakeOpenAi, FakeReply};
 use bindery_llm::{BatchStatus, Client, Price, ProviderOptions};
 use bindery_stages::book::kinds;
 use bindery_store::{Project, User};
@@ -75,6 +75,48 @@ async fn enriched_by_a_model_and_cached_across_reprocess(b: Backend) {
     engine.delete_document(other.id.as_str(), None).await.unwrap();
     app.drain(&engine).await;
     assert!(cache_keys(&engine).await.is_empty(), "nothing derived from the book stays");
+}
+
+/// A run that fails after the model answered some chapters keeps those answers for the next attempt, and the
+/// failed document holds them: deleting it deletes them.
+async fn answers_of_a_failed_run_go_with_the_document(b: Backend) {
+    let Some(app) = TestApp::spawn(b, "").await else { return };
+    // Chapters are answered; the whole-book request, asked last, is refused for good.
+    let fake = FakeOpenAi::start(FakeOpenAi::responder(|request| {
+        if is_book_request(request) {
+            FakeReply::Status(401, "Incorrect API key provided".into())
+        } else {
+            plain_model(request)
+        }
+    }))
+    .await;
+    let analyzer = LlmAnalyzer::new(
+        Client::new(ProviderOptions::new("fake", fake.base_url(), "fake-model")).unwrap(),
+        LlmOptions::default(),
+    );
+    let registry = bindery_stages::registry_with(bindery_stages::Analyzers::new(Arc::new(analyzer)));
+    let engine = Engine::new(app.store.clone(), app.engine.blobs().clone(), registry, options(""));
+    let sub = engine.submit_reader("book.md", &sample_markdown()[..], None, Some("p1")).await.unwrap();
+    app.drain(&engine).await;
+    let s = app.state(sub.id.as_str()).await;
+    assert_eq!(s.status, DocumentStatus::Failed, "{:?}", s.error);
+    let cached = cache_keys(&engine).await;
+    assert!(!cached.is_empty(), "the chapters' answers were cached");
+    assert_eq!(s.references.iter().cloned().collect::<Vec<_>>(), cached, "the failed document holds them");
+
+    engine.delete_document(sub.id.as_str(), None).await.unwrap();
+    app.drain(&engine).await;
+    assert!(cache_keys(&engine).await.is_empty(), "deleted with the document");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_run_answers_sqlite() {
+    answers_of_a_failed_run_go_with_the_document(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_run_answers_postgres() {
+    answers_of_a_failed_run_go_with_the_document(Backend::Postgres).await;
 }
 
 /// The analyzer cache's blob keys, sorted.

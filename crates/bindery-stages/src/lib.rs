@@ -17,4 +17,4 @@ pub mod text;
 
 pub use bindery_analyze::Analyzers;
 pub use registry::{registry, registry_with, Registry};
-pub use stage::{Stage, StageContext, StageError, StageOutput};
+pub use stage::{References, Stage, StageContext, StageError, StageOutput};

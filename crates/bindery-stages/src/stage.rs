@@ -6,17 +6,37 @@ use bindery_core::event::Artifact;
 use bindery_core::DocumentState;
 use bindery_store::SearchIndex;
 use serde_json::Value;
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
 use thiserror::Error;
 
 /// What a stage sees: the document as folded from its events so far
-/// (including earlier stages' artifacts and summaries), blob storage, and
-/// the search index (the only database capability a stage is handed; only
-/// the `index` stage uses it).
+/// (including earlier stages' artifacts and summaries), blob storage, the
+/// search index (the only database capability a stage is handed; only the
+/// `index` stage uses it), and where to note the blobs it relies on.
 pub struct StageContext {
     pub document: DocumentState,
     pub blobs: BlobStore,
     pub search: Option<Arc<dyn SearchIndex>>,
+    pub references: References,
+}
+
+/// Blobs a stage run wrote or relied on that are not artifacts (the analyzer's cached answers, shared by every
+/// document that asks the same), noted as the run goes. The engine records them with the attempt's event whether
+/// the run succeeds or fails, and the document holds them as it holds its artifacts, so deleting it deletes those
+/// that no other document holds, even the answers of a run that failed halfway.
+#[derive(Clone, Debug, Default)]
+pub struct References(Arc<Mutex<BTreeSet<String>>>);
+
+impl References {
+    pub fn note(&self, key: String) {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(key);
+    }
+
+    /// The keys noted so far, sorted.
+    pub fn keys(&self) -> Vec<String> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).iter().cloned().collect()
+    }
 }
 
 impl StageContext {
@@ -49,10 +69,6 @@ pub struct StageOutput {
     /// A small JSON summary, kept in the `stage.completed` event and shown by
     /// `bindery show`. Large results belong in artifacts.
     pub summary: Value,
-    /// Blobs the stage wrote or relied on that are not artifacts (the analyzer's cached answers, shared by every
-    /// document that asks the same). The document holds them as it holds its artifacts, so deleting it deletes
-    /// those that no other document holds.
-    pub references: Vec<String>,
 }
 
 /// Why a stage did not finish. The distinction drives the engine: a retryable error

@@ -51,11 +51,7 @@ impl Stage for Cover {
         for img in images {
             outputs.push(ctx.store(&kind(img.width, img.format), img.format.media_type(), img.bytes).await?);
         }
-        Ok(StageOutput {
-            outputs,
-            summary: json!({"origin": origin, "renditions": WIDTHS.len() * 2}),
-            ..Default::default()
-        })
+        Ok(StageOutput { outputs, summary: json!({"origin": origin, "renditions": WIDTHS.len() * 2}) })
     }
 }
 

@@ -36,6 +36,6 @@ impl Stage for Dictionary {
                              "language": dictionary.language, "wordnet_error": wordnet_error});
         let json = serde_json::to_vec(&dictionary).expect("dictionary serialises");
         let artifact = ctx.store(kinds::DICTIONARY, "application/json", json).await?;
-        Ok(StageOutput { outputs: vec![artifact], summary, ..Default::default() })
+        Ok(StageOutput { outputs: vec![artifact], summary })
     }
 }

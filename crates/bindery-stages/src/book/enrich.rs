@@ -5,14 +5,13 @@
 //! operator configured a language model).
 
 use super::kinds;
-use crate::stage::{Stage, StageContext, StageError, StageOutput};
+use crate::stage::{References, Stage, StageContext, StageError, StageOutput};
 use async_trait::async_trait;
 use bindery_analyze::{AnalyzeContext, AnalyzeError, Analyzers, AnswerCache};
 use bindery_blob::{BlobError, BlobStore};
 use bindery_core::DocumentState;
 use serde_json::json;
-use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Where analyzers' cached answers live in blob storage.
 pub const CACHE_PREFIX: &str = "cache/analyzer";
@@ -21,25 +20,20 @@ pub const CACHE_PREFIX: &str = "cache/analyzer";
 const MAX_CACHED: u64 = 4 << 20;
 
 /// The analyzer cache in blob storage: shared by every worker of a deployment, kept across reprocessing. It notes
-/// every entry a run found or wrote, which the document then holds (`StageOutput::references`), so that deleting
+/// every entry a run found or wrote in the run's [`References`], which the document then holds, so that deleting
 /// the last document that used an answer deletes the answer too.
 pub struct BlobAnswerCache {
     blobs: BlobStore,
-    used: Mutex<BTreeSet<String>>,
+    used: References,
 }
 
 impl BlobAnswerCache {
-    pub fn new(blobs: BlobStore) -> Self {
-        Self { blobs, used: Mutex::default() }
-    }
-
-    /// The blob keys of the entries found or written so far.
-    pub fn used(&self) -> Vec<String> {
-        self.used.lock().expect("cache notes").iter().cloned().collect()
+    pub fn new(blobs: BlobStore, used: References) -> Self {
+        Self { blobs, used }
     }
 
     fn note(&self, blob_key: String) {
-        self.used.lock().expect("cache notes").insert(blob_key);
+        self.used.note(blob_key);
     }
 }
 
@@ -122,7 +116,7 @@ impl Stage for Enrich {
             ))
         })?;
         let book = Arc::new(ctx.book().await?);
-        let cache = Arc::new(BlobAnswerCache::new(ctx.blobs.clone()));
+        let cache = Arc::new(BlobAnswerCache::new(ctx.blobs.clone(), ctx.references.clone()));
         let actx = AnalyzeContext {
             document: ctx.document.id.clone(),
             cache: Some(cache.clone()),
@@ -149,6 +143,6 @@ impl Stage for Enrich {
         }
         let json = serde_json::to_vec(&analysis).expect("analysis serialises");
         let artifact = ctx.store(kinds::ANALYSIS, "application/json", json).await?;
-        Ok(StageOutput { outputs: vec![artifact], summary, references: cache.used() })
+        Ok(StageOutput { outputs: vec![artifact], summary })
     }
 }

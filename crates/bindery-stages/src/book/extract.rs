@@ -50,9 +50,7 @@ impl Stage for Extract {
     async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError> {
         match ctx.format()? {
             Format::Text { .. } => extract_text(ctx).await,
-            Format::Image => {
-                Ok(StageOutput { outputs: vec![], summary: json!({"pages": 1, "ocr_pages": 1}), ..Default::default() })
-            }
+            Format::Image => Ok(StageOutput { outputs: vec![], summary: json!({"pages": 1, "ocr_pages": 1}) }),
             format => {
                 let kind = format.paged().expect("paged formats");
                 let dir = tempfile::tempdir().map_err(io)?;
@@ -77,7 +75,6 @@ impl Stage for Extract {
                     summary: json!({"pages": header.pages, "ocr_pages": header.ocr_pages.len(),
                                     "outline": header.outline.len(), "title": header.title, "author": header.author}),
                     outputs: vec![artifact],
-                    ..Default::default()
                 })
             }
         }
@@ -152,6 +149,5 @@ async fn extract_text(ctx: &StageContext) -> Result<StageOutput, StageError> {
         summary: json!({"bytes": artifact.bytes, "language": cleaned.language,
                         "title": cleaned.title, "author": cleaned.author}),
         outputs: vec![artifact],
-        ..Default::default()
     })
 }

@@ -30,10 +30,6 @@ impl Stage for Index {
             .index_document(ctx.document.id.as_str(), &book.language, &title, &chapters)
             .await
             .map_err(|e| StageError::Retryable(format!("search index: {e}")))?;
-        Ok(StageOutput {
-            outputs: vec![],
-            summary: json!({"chapters": chapters.len(), "language": book.language}),
-            ..Default::default()
-        })
+        Ok(StageOutput { outputs: vec![], summary: json!({"chapters": chapters.len(), "language": book.language}) })
     }
 }

@@ -24,11 +24,7 @@ impl Stage for Narrate {
         let book = ctx.book().await?;
         let opts = NarrateOptions::for_language(voice_language(&book));
         let Some(chapter) = book.chapters.iter().find(|c| c.words() > 0) else {
-            return Ok(StageOutput {
-                outputs: vec![],
-                summary: json!({"skipped": "no text to narrate"}),
-                ..Default::default()
-            });
+            return Ok(StageOutput { outputs: vec![], summary: json!({"skipped": "no text to narrate"}) });
         };
         let text = chapter.text();
         let preview = preview_text(&text, PREVIEW_SECONDS, opts.words_per_minute);
@@ -38,7 +34,6 @@ impl Stage for Narrate {
             summary: json!({"chapter": chapter.index, "duration_ms": audio.duration_ms,
                             "words": bindery_core::book::count_words(preview), "voice": opts.voice_language}),
             outputs: vec![artifact],
-            ..Default::default()
         })
     }
 }

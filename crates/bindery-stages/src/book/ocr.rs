@@ -61,7 +61,7 @@ impl Stage for Ocr {
             Format::Text { .. } => (vec![], vec![]),
         };
         if pages.is_empty() {
-            return Ok(StageOutput { outputs: vec![], summary: json!({"pages": 0}), ..Default::default() });
+            return Ok(StageOutput { outputs: vec![], summary: json!({"pages": 0}) });
         }
         let source = ctx.source_file(dir.path()).await?;
         let languages = bindery_ocr::language_for("und").to_owned();
@@ -81,7 +81,6 @@ impl Stage for Ocr {
                 bytes: stored.bytes,
                 media_type: "application/x-ndjson".into(),
             }],
-            ..Default::default()
         })
     }
 }

@@ -28,11 +28,7 @@ impl Stage for Raster {
 
     async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError> {
         let Some(kind) = ctx.format()?.paged() else {
-            return Ok(StageOutput {
-                outputs: vec![],
-                summary: json!({"pages": 0, "skipped": "not a paged format"}),
-                ..Default::default()
-            });
+            return Ok(StageOutput { outputs: vec![], summary: json!({"pages": 0, "skipped": "not a paged format"}) });
         };
         let dir = tempfile::tempdir().map_err(io)?;
         let source = ctx.source_file(dir.path()).await?;
@@ -78,7 +74,6 @@ impl Stage for Raster {
         Ok(StageOutput {
             outputs: vec![artifact],
             summary: json!({"pages": manifest.len(), "widths": THUMBNAIL_WIDTHS}),
-            ..Default::default()
         })
     }
 }

@@ -68,7 +68,7 @@ impl Stage for Structure {
                              "title": book.title, "author": book.author, "language": book.language,
                              "pages": book.pages});
         let artifact = ctx.store(kinds::BOOK, "application/json", serde_json::to_vec(&book).expect("book serialises"));
-        Ok(StageOutput { outputs: vec![artifact.await?], summary, ..Default::default() })
+        Ok(StageOutput { outputs: vec![artifact.await?], summary })
     }
 }
 
