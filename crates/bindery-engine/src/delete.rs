@@ -4,8 +4,9 @@
 //! now `deleting`; reads still work), cancels the document's jobs and
 //! enqueues a `document.delete` job, all in one transaction. For a document
 //! still processing, it then tells the stages, as a cancellation does, so
-//! remote work left running for it (a provider's batch) is cancelled. The job takes the steps in
-//! order, each idempotent, so a crashed worker's attempt is simply run again:
+//! remote work left running for it (a provider's batch) is cancelled. The
+//! job takes the steps in order, each idempotent, so a crashed worker's
+//! attempt is simply run again:
 //!
 //! 1. cancel the document's pending jobs (again: an operator may have revived one);
 //! 2. remove its search-index rows;

@@ -106,9 +106,10 @@ impl WorkerHandle {
     }
 }
 
-/// The jobs this worker runs, by id: how to stop each, and the job itself
-/// for what follows a lost lease ([`Engine::after_lost`]).
-type Running = Arc<Mutex<HashMap<i64, (AbortHandle, Job)>>>;
+/// The jobs this worker runs, by id: how to stop each, and, for a job of a
+/// document, the job itself for what follows a lost lease
+/// ([`Engine::after_lost`], which has nothing to do for other jobs).
+type Running = Arc<Mutex<HashMap<i64, (AbortHandle, Option<Job>)>>>;
 
 /// Counts a claimed job until its result is settled, or until its task is
 /// aborted or its result dropped: whichever way a job leaves, the count
@@ -204,7 +205,7 @@ impl Worker {
                 let engine = engine.clone();
                 let tx = tx.clone();
                 let id = job.id;
-                let copy = job.clone();
+                let copy = job.document.is_some().then(|| job.clone());
                 let span = tracing::info_span!("job", job = id, queue = %job.queue, document = job.document.as_deref().unwrap_or(""),
                     correlation = job.payload["correlation"].as_str().unwrap_or(""), attempt = job.attempt);
                 let counted = Pending::new(&pending);
@@ -285,8 +286,10 @@ async fn heartbeats(engine: Engine, opts: WorkerOptions, running: Running, stop:
                     if let Some((h, job)) = map.remove(&id) {
                         tracing::info!(job = id, "job cancelled or taken over; stopping it");
                         h.abort();
-                        let engine = engine.clone();
-                        tokio::spawn(async move { engine.after_lost(&job).await });
+                        if let Some(job) = job {
+                            let engine = engine.clone();
+                            tokio::spawn(async move { engine.after_lost(&job).await });
+                        }
                     }
                 }
             }
