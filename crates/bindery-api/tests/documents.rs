@@ -27,11 +27,12 @@ async fn ready_document(app: &TestApp, seed: &str) -> (Session, Session, String,
     let viewer = app.user(&format!("viewer-{seed}@example.org"), false).await;
     let project = app.project(&owner, seed).await;
     let r = app
-        .request(Method::PUT, &format!("/api/v1/projects/{project}/members"), Some(&owner.access))
-        .json(&json!({"email": viewer.email, "role": "viewer"}))
-        .send()
-        .await
-        .unwrap();
+        .put(
+            &format!("/api/v1/projects/{project}/members"),
+            &owner.access,
+            json!({"email": viewer.email, "role": "viewer"}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let id = app.upload(&owner.access, &project, &format!("{seed}.txt"), sample_book(seed)).await;
     let last = app.follow(&owner.access, &id, None).await.pop().unwrap().1;

@@ -77,11 +77,12 @@ async fn isolation(backend: Backend) {
 
     // Roles: a viewer reads but cannot upload, cancel or manage; an editor uploads but cannot manage.
     let r = app
-        .request(Method::PUT, &format!("/api/v1/projects/{pa}/members"), Some(&alice.access))
-        .json(&json!({"email": "bob@example.org", "role": "viewer"}))
-        .send()
-        .await
-        .unwrap();
+        .put(
+            &format!("/api/v1/projects/{pa}/members"),
+            &alice.access,
+            json!({"email": "bob@example.org", "role": "viewer"}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(app.get(&format!("/api/v1/documents/{doc}"), &bob.access).await.status(), StatusCode::OK);
     let forbidden = [
@@ -110,11 +111,8 @@ async fn isolation(backend: Backend) {
     assert_eq!(problem(r).await.1["code"], "conflict");
     // Nor demoted: a project always keeps an owner.
     let r = app
-        .request(Method::PUT, &format!("/api/v1/projects/{pa}/members"), Some(&alice.access))
-        .json(&json!({"email": alice.email, "role": "editor"}))
-        .send()
-        .await
-        .unwrap();
+        .put(&format!("/api/v1/projects/{pa}/members"), &alice.access, json!({"email": alice.email, "role": "editor"}))
+        .await;
     assert_eq!(problem(r).await.1["code"], "conflict", "the only owner cannot demote themself");
 
     // API keys: named, bound to one project, capped by their role, dead once revoked.
@@ -195,11 +193,12 @@ async fn revocation_across_processes(backend: Backend) {
     let project = app.project(&alice, "shared").await;
     let doc = app.upload(&alice.access, &project, "a.txt", sample_book("ttl")).await;
     let r = app
-        .request(Method::PUT, &format!("/api/v1/projects/{project}/members"), Some(&alice.access))
-        .json(&json!({"email": bob.email, "role": "viewer"}))
-        .send()
-        .await
-        .unwrap();
+        .put(
+            &format!("/api/v1/projects/{project}/members"),
+            &alice.access,
+            json!({"email": bob.email, "role": "viewer"}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let key: Value = app
         .post(&format!("/api/v1/projects/{project}/api-keys"), &alice.access, json!({"name": "k", "role": "viewer"}))

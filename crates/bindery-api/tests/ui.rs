@@ -418,11 +418,8 @@ async fn receive(
 
 async fn add_member(app: &TestApp, owner: &common::Session, project: &str, email: &str, role: &str) {
     let r = app
-        .request(Method::PUT, &format!("/api/v1/projects/{project}/members"), Some(&owner.access))
-        .json(&json!({"email": email, "role": role}))
-        .send()
-        .await
-        .unwrap();
+        .put(&format!("/api/v1/projects/{project}/members"), &owner.access, json!({"email": email, "role": role}))
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
 }
 

@@ -106,11 +106,12 @@ async fn project_analyzer(backend: Backend) {
     let bob = app.user("bob@example.org", false).await;
     let project = app.project(&alice, "library").await;
     let r = app
-        .request(Method::PUT, &format!("/api/v1/projects/{project}/members"), Some(&alice.access))
-        .json(&json!({"email": "bob@example.org", "role": "editor"}))
-        .send()
-        .await
-        .unwrap();
+        .put(
+            &format!("/api/v1/projects/{project}/members"),
+            &alice.access,
+            json!({"email": "bob@example.org", "role": "editor"}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
 
     let offered: Value = app.get("/api/v1/analyzers", &bob.access).await.json().await.unwrap();

@@ -273,11 +273,12 @@ async fn test_deliveries_log_and_roles() {
     let project = app.project(&owner, "Pdf service").await;
     for (who, role) in [(&editor, "editor"), (&viewer, "viewer")] {
         let r = app
-            .request(Method::PUT, &format!("/api/v1/projects/{project}/members"), Some(&owner.access))
-            .json(&json!({"email": who.email, "role": role}))
-            .send()
-            .await
-            .unwrap();
+            .put(
+                &format!("/api/v1/projects/{project}/members"),
+                &owner.access,
+                json!({"email": who.email, "role": role}),
+            )
+            .await;
         assert_eq!(r.status(), StatusCode::OK);
     }
     let id = endpoint(&app, &owner, &project, &rx, "t", json!([])).await;

@@ -129,6 +129,10 @@ impl TestApp {
         self.request(Method::POST, path, Some(token)).json(&body).send().await.unwrap()
     }
 
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Response {
+        self.request(Method::PUT, path, Some(token)).json(&body).send().await.unwrap()
+    }
+
     /// Creates a user straight in the store (as `bindery user create` does) and logs in through the API.
     pub async fn user(&self, email: &str, admin: bool) -> Session {
         let u = bindery_api::create_user_record(&self.state, email, PASSWORD, admin).await.unwrap();
