@@ -149,10 +149,11 @@ impl Engine {
     /// over is left alone: its new worker finds the remote work again and uses it.
     pub(crate) async fn after_lost(&self, job: &Job) {
         let Some(document) = job.document.as_deref() else { return };
-        let Some(stage) = self.registry().stage(stage_of(job)) else { return };
+        let name = stage_of(job);
+        let Some(stage) = self.registry().stage(name) else { return };
         match self.store().document(document).await {
             Ok(Some(state)) if matches!(state.status, DocumentStatus::Cancelled | DocumentStatus::Deleting) => {
-                self.cancel_stage_remote_work(stage_of(job), stage.as_ref(), &state).await
+                self.cancel_stage_remote_work(name, stage.as_ref(), &state).await
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(document, error = %e, "cannot tell whether a lost job's remote work must stop"),

@@ -31,10 +31,6 @@ impl BlobAnswerCache {
     pub fn new(blobs: BlobStore, used: References) -> Self {
         Self { blobs, used }
     }
-
-    fn note(&self, blob_key: String) {
-        self.used.note(blob_key);
-    }
 }
 
 fn cache_error(e: BlobError) -> AnalyzeError {
@@ -51,7 +47,7 @@ impl AnswerCache for BlobAnswerCache {
         let blob_key = format!("{CACHE_PREFIX}/{key}");
         match self.blobs.get_bytes(&blob_key, MAX_CACHED).await {
             Ok(b) => {
-                self.note(blob_key);
+                self.used.note(blob_key);
                 Ok(Some(b.to_vec()))
             }
             // A cache entry that is gone (or unreadably large) is only a miss.
@@ -63,7 +59,7 @@ impl AnswerCache for BlobAnswerCache {
     async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), AnalyzeError> {
         let blob_key = format!("{CACHE_PREFIX}/{key}");
         self.blobs.put_at(&blob_key, value.into()).await.map_err(cache_error)?;
-        self.note(blob_key);
+        self.used.note(blob_key);
         Ok(())
     }
 }
