@@ -22,8 +22,6 @@
 use crate::error::{ApiError, ApiResult};
 use crate::principals::Lookup;
 use crate::AppState;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::HeaderMap;
@@ -34,27 +32,6 @@ use sha2::{Digest, Sha256};
 
 /// The prefix that tells an API key from a JWT.
 pub const API_KEY_PREFIX: &str = "bnd_";
-
-/// Hashes a password with argon2id and a random salt, off the async threads (it takes tens of milliseconds on
-/// purpose).
-pub async fn hash_password(password: String) -> ApiResult<String> {
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
-    .map_err(|e| ApiError::Internal(e.to_string()))
-}
-
-/// Checks a password against a stored argon2 PHC string.
-pub async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
-    })
-    .await
-    .unwrap_or(false)
-}
 
 /// A new random secret: 32 bytes, URL-safe base64.
 pub fn random_secret() -> String {
@@ -89,7 +66,8 @@ pub fn access_token(state: &AppState, user: &str) -> ApiResult<String> {
     .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-fn user_of_token(state: &AppState, token: &str) -> ApiResult<String> {
+/// The user of a valid access token, and when the token expires (ms since the epoch).
+fn user_of_token(state: &AppState, token: &str) -> ApiResult<(String, i64)> {
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
     validation.leeway = 0;
     jsonwebtoken::decode::<Claims>(
@@ -97,7 +75,7 @@ fn user_of_token(state: &AppState, token: &str) -> ApiResult<String> {
         &jsonwebtoken::DecodingKey::from_secret(&state.options.jwt_secret),
         &validation,
     )
-    .map(|d| d.claims.sub)
+    .map(|d| (d.claims.sub, d.claims.exp.saturating_mul(1000)))
     .map_err(|_| ApiError::InvalidToken)
 }
 
@@ -107,6 +85,16 @@ pub struct Caller {
     pub user: User,
     /// Set when the request came with an API key: the caller is then confined to the key's project and role.
     pub key: Option<ApiKey>,
+    /// The credential as presented, so that a long-lived request (a progress stream) can check it again.
+    credential: Credential,
+}
+
+#[derive(Clone, Debug)]
+enum Credential {
+    /// An access token, good until this time (ms since the epoch).
+    Token { expires_ms: i64 },
+    /// An API key, by the hash the store keeps.
+    Key { hash: String },
 }
 
 impl Caller {
@@ -121,7 +109,8 @@ impl Caller {
             return Ok(own.map(|r| r.max(key.role)));
         }
         if self.user.admin {
-            return Ok(Some(Role::Owner));
+            // Owner of every project that exists; a project that does not is not found, for them too.
+            return Ok(state.store().project(project).await?.map(|_| Role::Owner));
         }
         role(state, project, &self.user.id).await
     }
@@ -154,11 +143,50 @@ impl Caller {
         }
     }
 
-    /// A key for rate limiting: the API key when there is one, else the user.
+    /// A key for rate limiting: the user, whatever key or token they use, so that making more API keys does not
+    /// buy more requests.
     pub fn limit_key(&self) -> String {
+        format!("user:{}", self.user.id)
+    }
+
+    /// The scope of an `Idempotency-Key`: the API key when there is one, else the user, so that two clients never
+    /// share one.
+    pub fn idempotency_scope(&self) -> String {
         match &self.key {
             Some(k) => format!("key:{}", k.id),
             None => format!("user:{}", self.user.id),
+        }
+    }
+
+    /// When the credential stops working by itself (an access token's expiry; API keys do not expire).
+    pub fn expires_ms(&self) -> Option<i64> {
+        match &self.credential {
+            Credential::Token { expires_ms } => Some(*expires_ms),
+            Credential::Key { .. } => None,
+        }
+    }
+
+    /// Checks again that the credential is still good (not expired, the key not revoked, the user not deleted) and
+    /// that the caller still has `needed` in `project` (or, for a document outside projects, is still an instance
+    /// administrator): what a long-lived response asks now and then, since the request's own check happened when it
+    /// started.
+    pub async fn still_allowed(&self, state: &AppState, project: Option<&str>, needed: Role) -> ApiResult<()> {
+        let now = bindery_core::time::now_ms();
+        let current = match &self.credential {
+            Credential::Token { expires_ms } if *expires_ms <= now => return Err(ApiError::InvalidToken),
+            Credential::Token { .. } => {
+                let user = user(state, &self.user.id).await?.ok_or(ApiError::InvalidToken)?;
+                Caller { user, ..self.clone() }
+            }
+            Credential::Key { hash } => {
+                let key = api_key(state, hash).await?.ok_or(ApiError::InvalidToken)?;
+                let user = user(state, &key.user).await?.ok_or(ApiError::InvalidToken)?;
+                Caller { user, key: Some(key), credential: self.credential.clone() }
+            }
+        };
+        match project {
+            Some(project) => current.require(state, project, needed).await.map(|_| ()),
+            None => current.require_admin(),
         }
     }
 }
@@ -171,8 +199,16 @@ impl FromRequestParts<AppState> for Caller {
         if let Some(c) = parts.extensions.get::<Caller>() {
             return Ok(c.clone());
         }
-        let caller = authenticate(parts, state).await?;
-        state.limiter.check(&caller.limit_key())?;
+        let caller = match authenticate(parts, state).await {
+            Ok(caller) => caller,
+            Err(e) => {
+                // Wrong credentials are limited like no credentials, per client address, so that guessing keys or
+                // tokens costs the same as any anonymous request.
+                state.anonymous_limiter.check(crate::client::of(parts, &state.options.trusted_proxies))?;
+                return Err(e);
+            }
+        };
+        state.limiter.check(caller.limit_key())?;
         parts.extensions.insert(caller.clone());
         Ok(caller)
     }
@@ -228,11 +264,12 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> ApiResult<Caller> 
         return authenticate_cookie(&parts.headers, state).await;
     };
     let value = header.to_str().map_err(|_| ApiError::InvalidToken)?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .ok_or(ApiError::Unauthenticated)?
-        .trim();
+    // The scheme is case-insensitive (RFC 9110, section 11.1).
+    let (scheme, token) = value.trim_start().split_once(' ').ok_or(ApiError::Unauthenticated)?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(ApiError::Unauthenticated);
+    }
+    let token = token.trim();
     caller_of_token(state, token).await
 }
 
@@ -248,14 +285,16 @@ pub async fn authenticate_cookie(headers: &HeaderMap, state: &AppState) -> ApiRe
 }
 
 async fn caller_of_token(state: &AppState, token: &str) -> ApiResult<Caller> {
-    let (user_id, key) = if token.starts_with(API_KEY_PREFIX) {
-        let key = api_key(state, &secret_hash(token)).await?.ok_or(ApiError::InvalidToken)?;
-        (key.user.clone(), Some(key))
+    let (user_id, key, credential) = if token.starts_with(API_KEY_PREFIX) {
+        let hash = secret_hash(token);
+        let key = api_key(state, &hash).await?.ok_or(ApiError::InvalidToken)?;
+        (key.user.clone(), Some(key), Credential::Key { hash })
     } else {
-        (user_of_token(state, token)?, None)
+        let (user, expires_ms) = user_of_token(state, token)?;
+        (user, None, Credential::Token { expires_ms })
     };
     let user = user(state, &user_id).await?.ok_or(ApiError::InvalidToken)?;
-    Ok(Caller { user, key })
+    Ok(Caller { user, key, credential })
 }
 
 // The three reads every authenticated request makes, through the principal cache (see `crate::principals`).
@@ -320,15 +359,6 @@ async fn role(state: &AppState, project: &str, user: &str) -> ApiResult<Option<R
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn passwords_verify_only_against_their_hash() {
-        let h = hash_password("correct horse".into()).await.unwrap();
-        assert!(h.starts_with("$argon2id$"), "{h}");
-        assert!(verify_password("correct horse".into(), h.clone()).await);
-        assert!(!verify_password("Correct horse".into(), h).await);
-        assert!(!verify_password("x".into(), "not a hash".into()).await);
-    }
 
     #[test]
     fn cookies_are_found_by_exact_name() {

@@ -31,6 +31,8 @@ pub enum ApiError {
     Conflict(String),
     #[error("the upload is larger than the limit of {0} bytes")]
     TooLarge(u64),
+    #[error("{0}")]
+    BodyTooLarge(String),
     #[error("the requested range is outside the {0} bytes of the object")]
     RangeNotSatisfiable(u64),
     #[error("too many requests; retry after {} s", .0.as_secs().max(1))]
@@ -43,6 +45,17 @@ pub enum ApiError {
     Internal(String),
     #[error("a request authenticated by cookie must repeat the bindery_csrf cookie in the x-csrf-token header")]
     Csrf,
+    #[error("the service is busy; retry after {} s", .0.as_secs().max(1))]
+    Busy(Duration),
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error(
+        "the request with this Idempotency-Key succeeded (status {0}), but its answer carried a secret, which is \
+         never stored; it cannot be shown again"
+    )]
+    SecretNotReplayable(u16),
 }
 
 impl ApiError {
@@ -58,18 +71,34 @@ impl ApiError {
             Forbidden(_) => ("forbidden", StatusCode::FORBIDDEN),
             NotFound(_) => ("not_found", StatusCode::NOT_FOUND),
             Conflict(_) => ("conflict", StatusCode::CONFLICT),
-            TooLarge(_) => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
+            TooLarge(_) | BodyTooLarge(_) => ("payload_too_large", StatusCode::PAYLOAD_TOO_LARGE),
             RangeNotSatisfiable(_) => ("range_not_satisfiable", StatusCode::RANGE_NOT_SATISFIABLE),
             RateLimited(_) => ("rate_limited", StatusCode::TOO_MANY_REQUESTS),
             Unprocessable(_) => ("unprocessable", StatusCode::UNPROCESSABLE_ENTITY),
             Unavailable(_) => ("unavailable", StatusCode::SERVICE_UNAVAILABLE),
             Internal(_) => ("internal", StatusCode::INTERNAL_SERVER_ERROR),
             Csrf => ("csrf_failed", StatusCode::FORBIDDEN),
+            Busy(_) => ("overloaded", StatusCode::SERVICE_UNAVAILABLE),
+            MethodNotAllowed(_) => ("method_not_allowed", StatusCode::METHOD_NOT_ALLOWED),
+            UnsupportedMediaType(_) => ("unsupported_media_type", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            SecretNotReplayable(_) => ("secret_not_replayable", StatusCode::CONFLICT),
         }
     }
 
     pub fn not_found(what: impl Into<String>) -> Self {
         ApiError::NotFound(what.into())
+    }
+
+    /// An extractor's refusal (malformed JSON, a wrong content type, a bad path or query parameter, a body over its
+    /// limit), by the status the extractor chose, with its explanation.
+    pub fn rejected(status: StatusCode, detail: String) -> Self {
+        match status {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::BodyTooLarge(detail),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType(detail),
+            StatusCode::UNPROCESSABLE_ENTITY => ApiError::Unprocessable(detail),
+            s if s.is_server_error() => ApiError::Internal(detail),
+            _ => ApiError::BadRequest(detail),
+        }
     }
 }
 
@@ -103,7 +132,7 @@ impl IntoResponse for ApiError {
         let mut response = (status, serde_json::to_string(&body).unwrap_or_default()).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-        if let ApiError::RateLimited(wait) = &self {
+        if let ApiError::RateLimited(wait) | ApiError::Busy(wait) = &self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
         }
         if matches!(self, ApiError::Unauthenticated | ApiError::InvalidToken) {
@@ -115,8 +144,15 @@ impl IntoResponse for ApiError {
 
 impl From<bindery_store::StoreError> for ApiError {
     fn from(e: bindery_store::StoreError) -> Self {
-        if e.is_retryable() {
-            ApiError::Unavailable(e.to_string())
+        if e.is_missing_parent() {
+            // Handlers check what the caller names before writing; this is the race where it vanished meanwhile.
+            ApiError::NotFound("the project or user this refers to".into())
+        } else if e.is_duplicate() {
+            ApiError::Conflict("it exists already".into())
+        } else if e.is_retryable() {
+            // The cause stays in the log; clients learn only that trying again may work.
+            tracing::warn!(error = %e, "the store is unavailable");
+            ApiError::Unavailable("the database did not answer in time; retry later".into())
         } else {
             ApiError::Internal(e.to_string())
         }
@@ -171,6 +207,11 @@ mod tests {
             ApiError::Unavailable(String::new()),
             ApiError::Internal(String::new()),
             ApiError::Csrf,
+            ApiError::Busy(Duration::from_secs(1)),
+            ApiError::MethodNotAllowed(String::new()),
+            ApiError::UnsupportedMediaType(String::new()),
+            ApiError::SecretNotReplayable(201),
+            ApiError::BodyTooLarge(String::new()),
         ];
         let table: Vec<String> =
             all.iter().map(|e| format!("{} {}", e.code_and_status().0, e.code_and_status().1.as_u16())).collect();
@@ -192,6 +233,11 @@ mod tests {
                 "unavailable 503",
                 "internal 500",
                 "csrf_failed 403",
+                "overloaded 503",
+                "method_not_allowed 405",
+                "unsupported_media_type 415",
+                "secret_not_replayable 409",
+                "payload_too_large 413",
             ]
         );
     }

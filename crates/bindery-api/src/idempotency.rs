@@ -12,6 +12,11 @@
 //!   streamed without a known length, nor requests that never finished (a record left in flight for five minutes is
 //!   taken over).
 //!
+//! Answers that carry a secret (a new API key, a webhook's signing secret, tokens) are never stored: the route marks
+//! them ([`secret_bearing`]), and the record keeps only their status, so a repeat is refused with
+//! `409 secret_not_replayable` instead of showing the secret again from the database (where everything else about
+//! secrets is hashed).
+//!
 //! Records expire after 24 hours and are pruned at most every ten minutes. Uploads are left alone: they are
 //! idempotent by content already, and are too large to buffer. A request without the header, or not authenticated,
 //! passes through untouched.
@@ -50,6 +55,20 @@ const PRUNE_EVERY_MS: Millis = 10 * 60 * 1000;
 
 static LAST_PRUNE: AtomicI64 = AtomicI64::new(0);
 
+/// The content type recorded in place of an answer that carried a secret.
+const SECRET_WITHHELD: &str = "application/vnd.bindery.secret-withheld";
+
+/// Marks a route's answers as carrying a secret, which the replay record must not keep: the route table puts it on
+/// those routes with `axum::middleware::map_response`.
+pub async fn secret_bearing(mut response: Response) -> Response {
+    response.extensions_mut().insert(SecretBearing);
+    response
+}
+
+/// The mark [`secret_bearing`] leaves on a response.
+#[derive(Clone, Copy, Debug)]
+pub struct SecretBearing;
+
 /// The middleware (`axum::middleware::from_fn_with_state`).
 pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
     match handle(state, request, next).await {
@@ -72,13 +91,13 @@ async fn handle(state: AppState, request: Request, next: Next) -> Result<Respons
         // No principal, no scope for the key: the handler answers (and refuses what needs a caller).
         return Ok(next.run(Request::from_parts(parts, body)).await);
     };
-    state.limiter.check(&caller.limit_key())?;
+    state.limiter.check(caller.limit_key())?;
     parts.extensions.insert::<Caller>(caller.clone());
     let body = axum::body::to_bytes(body, MAX_REQUEST_BYTES)
         .await
         .map_err(|_| ApiError::TooLarge(MAX_REQUEST_BYTES as u64))?;
     let fingerprint = fingerprint(&parts.method, &parts.uri, &body);
-    let scope = caller.limit_key();
+    let scope = caller.idempotency_scope();
     let now = now_ms();
     prune(&state, now);
     let claim =
@@ -92,7 +111,7 @@ async fn handle(state: AppState, request: Request, next: Next) -> Result<Respons
         IdempotencyClaim::InFlight { .. } => Err(ApiError::Conflict(
             "a request with this Idempotency-Key is still being processed; retry it later".into(),
         )),
-        IdempotencyClaim::Completed { response, .. } => Ok(replay(response)),
+        IdempotencyClaim::Completed { response, .. } => replay(response),
         IdempotencyClaim::Claimed => {
             let held = Held { state, scope, key, armed: true };
             let response = next.run(Request::from_parts(parts, Body::from(body))).await;
@@ -127,7 +146,10 @@ pub fn fingerprint(method: &Method, uri: &Uri, body: &Bytes) -> String {
     hex::encode(h.finalize())
 }
 
-fn replay(stored: StoredResponse) -> Response {
+fn replay(stored: StoredResponse) -> Result<Response, ApiError> {
+    if stored.content_type.as_deref() == Some(SECRET_WITHHELD) {
+        return Err(ApiError::SecretNotReplayable(stored.status));
+    }
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
     let mut response = (status, stored.body).into_response();
     let headers = response.headers_mut();
@@ -136,7 +158,7 @@ fn replay(stored: StoredResponse) -> Response {
         headers.insert(header::CONTENT_TYPE, ct);
     }
     headers.insert(REPLAYED, HeaderValue::from_static("true"));
-    response
+    Ok(response)
 }
 
 /// Deletes expired records now and then, in the background.
@@ -176,6 +198,19 @@ impl Held {
             && response.body().size_hint().upper().is_some_and(|n| n <= MAX_STORED_BYTES);
         if !storable {
             self.release().await;
+            return response;
+        }
+        if response.extensions().get::<SecretBearing>().is_some() {
+            // Only the fact that it succeeded is kept; the secret went to the client and nowhere else.
+            let withheld = StoredResponse {
+                status: response.status().as_u16(),
+                content_type: Some(SECRET_WITHHELD.into()),
+                body: vec![],
+            };
+            if let Err(e) = self.state.store().complete_idempotency_key(&self.scope, &self.key, &withheld).await {
+                tracing::warn!(error = %e, "recording an idempotent request failed");
+                self.release().await;
+            }
             return response;
         }
         let (parts, body) = response.into_parts();

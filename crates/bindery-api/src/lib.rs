@@ -6,6 +6,9 @@
 //! Layout:
 //! - `error`: the stable error codes and RFC 9457 problem documents;
 //! - `auth`: passwords, tokens, API keys and the [`auth::Caller`] extractor that every protected handler takes;
+//! - `passwords`: argon2 on a fixed pool of threads with a queue that sheds load;
+//! - `client`: the client's address, through trusted proxies, for limits per address;
+//! - `extract`: `Json`, `Path` and `Query` whose refusals are problem documents;
 //! - `principals`: a one-second cache of users, API keys and project roles, so a read makes one store query;
 //! - `idempotency`: `Idempotency-Key` replay for POST requests;
 //! - `routes/*`: one module per resource (accounts, projects, documents and their lifecycle, progress, artifacts,
@@ -21,9 +24,12 @@
 //! - the API knows no SQL: it talks to the store traits and the engine.
 
 pub mod auth;
+pub mod client;
 pub mod error;
+pub mod extract;
 pub mod idempotency;
 mod openapi;
+pub mod passwords;
 mod principals;
 mod routes;
 mod tail;
@@ -62,6 +68,14 @@ pub struct ApiOptions {
     /// made through this process apply at once; a member removed or a key revoked through another process keeps
     /// working here for at most this long.
     pub principal_ttl: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed (`--trusted-proxy`); empty by default: the peer is the client.
+    pub trusted_proxies: bindery_outbox::Allowlist,
+    /// Threads that hash passwords (`--password-threads`; default half the cores). Logins beyond what they and their
+    /// queue hold are answered 503 with `Retry-After`.
+    pub password_threads: usize,
+    /// How often an open progress stream checks that its caller may still read it (5 s); it also ends when the
+    /// caller's access token expires.
+    pub stream_recheck: Duration,
 }
 
 impl ApiOptions {
@@ -75,6 +89,9 @@ impl ApiOptions {
             rate_per_second: 50,
             webhook_allow: bindery_outbox::Allowlist::default(),
             principal_ttl: Duration::from_secs(1),
+            trusted_proxies: bindery_outbox::Allowlist::default(),
+            password_threads: std::thread::available_parallelism().map_or(1, |n| n.get()).div_ceil(2),
+            stream_recheck: Duration::from_secs(5),
         }
     }
 }
@@ -86,9 +103,15 @@ pub struct AppState {
     pub options: Arc<ApiOptions>,
     /// Renders `/metrics` when the process installed a Prometheus recorder.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Requests per user (whatever API key or token they come with).
     pub(crate) limiter: Arc<routes::limit::RateLimiter>,
-    /// Password attempts per e-mail address, whoever makes them.
-    pub(crate) login_limiter: Arc<routes::limit::RateLimiter>,
+    /// Requests without credentials, per client address.
+    pub(crate) anonymous_limiter: Arc<routes::limit::RateLimiter>,
+    /// Failed logins per (client address, account) and per client address.
+    pub(crate) login_failures: Arc<routes::limit::FailureThrottle>,
+    pub(crate) address_failures: Arc<routes::limit::FailureThrottle>,
+    /// The password hashing threads.
+    pub(crate) passwords: passwords::Passwords,
     /// Set when the service shuts down, so that open event streams end and graceful shutdown can finish.
     pub(crate) stop: Arc<watch::Sender<bool>>,
     /// The one reader of the event log that every progress stream of this process follows.
@@ -103,13 +126,28 @@ impl AppState {
         options: ApiOptions,
         metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     ) -> Self {
-        let limiter = Arc::new(routes::limit::RateLimiter::new(options.rate_per_second));
-        let per_minute = routes::limit::LOGIN_PER_MINUTE;
-        let login_limiter = Arc::new(routes::limit::RateLimiter::with(per_minute / 60.0, per_minute));
+        use routes::limit::{FailureThrottle, RateLimiter, ADDRESS_FAILURES_PER_MINUTE, LOGIN_FAILURES_PER_MINUTE};
+        let limiter = Arc::new(RateLimiter::new(options.rate_per_second));
+        let anonymous_limiter = Arc::new(RateLimiter::new(options.rate_per_second));
+        let login_failures = Arc::new(FailureThrottle::per_minute(LOGIN_FAILURES_PER_MINUTE));
+        let address_failures = Arc::new(FailureThrottle::per_minute(ADDRESS_FAILURES_PER_MINUTE));
+        let passwords = passwords::Passwords::new(options.password_threads, 16 * options.password_threads.max(1));
         let stop = Arc::new(watch::channel(false).0);
         let tail = Arc::new(tail::LogTail::default());
         let principals = Arc::new(principals::Principals::new(options.principal_ttl));
-        AppState { engine, options: Arc::new(options), metrics, limiter, login_limiter, stop, tail, principals }
+        AppState {
+            engine,
+            options: Arc::new(options),
+            metrics,
+            limiter,
+            anonymous_limiter,
+            login_failures,
+            address_failures,
+            passwords,
+            stop,
+            tail,
+            principals,
+        }
     }
 
     pub fn store(&self) -> &DynStore {
@@ -141,7 +179,7 @@ impl Api {
         let mut rx = shutdown.subscribe();
         let app = router(state);
         let task = tokio::spawn(async move {
-            axum::serve(listener, app)
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(async move {
                     let _ = rx.wait_for(|stop| *stop).await;
                 })

@@ -27,7 +27,8 @@ use utoipa::{Modify, OpenApi};
         admin::queues, admin::jobs, admin::retry, admin::projects, admin::providers,
         system::health, system::ready, system::metrics,
     ),
-    modifiers(&Bearer),
+    components(schemas(crate::error::Problem)),
+    modifiers(&Bearer, &Problems),
     tags(
         (name = "accounts", description = "Log in, tokens, users"),
         (name = "projects", description = "Workspaces, their settings (the analyzer), members, API keys"),
@@ -52,6 +53,61 @@ impl Modify for Bearer {
                 HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT or bnd_ API key").build(),
             ),
         );
+    }
+}
+
+/// Declares the errors every operation can answer, all as `application/problem+json`: the router, the extractors
+/// and the limits can refuse any request (a malformed parameter, an unknown id, a rate limit, a busy or failing
+/// store), whatever the handler's own annotation lists. Handlers' own error responses are moved to the problem
+/// media type too.
+struct Problems;
+
+impl Modify for Problems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
+        let problem = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content("application/problem+json", Content::new(Some(Ref::from_schema_name("Problem"))))
+                    .build(),
+            )
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let ops = [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch];
+            for op in ops.into_iter().flatten() {
+                let responses = &mut op.responses.responses;
+                for (status, response) in responses.iter_mut() {
+                    if !status.starts_with('4') && !status.starts_with('5') {
+                        continue;
+                    }
+                    if let RefOr::T(r) = response {
+                        if let Some(content) = r.content.shift_remove("application/json") {
+                            r.content.insert("application/problem+json".into(), content);
+                        }
+                    }
+                }
+                let mut common = vec![
+                    ("400", "A malformed parameter or request"),
+                    ("404", "Not found, or not visible to the caller"),
+                    ("429", "Too many requests; see Retry-After"),
+                    ("500", "An internal error"),
+                    ("503", "The service or its database is busy or unavailable; see Retry-After"),
+                ];
+                if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    common.push(("401", "Missing, invalid or expired credentials"));
+                    common.push(("403", "The caller's role does not allow this"));
+                }
+                if op.request_body.is_some() {
+                    common.push(("413", "The body is larger than the limit"));
+                    common.push(("415", "The body's content type is not the one expected"));
+                    common.push(("422", "The body is well-formed but not valid"));
+                }
+                for (status, description) in common {
+                    responses.entry(status.to_owned()).or_insert_with(|| problem(description));
+                }
+            }
+        }
     }
 }
 

@@ -47,6 +47,10 @@ pub trait EventLog: Send + Sync {
     /// Never skips an event: every event with a lower sequence than one
     /// returned is already visible (see ARCHITECTURE.md, "the sequencer").
     async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>>;
+    /// Events of the documents of `project` with sequence > `after`, in
+    /// sequence order, with the same guarantee as [`EventLog::read_all`]:
+    /// what a project's live view reads, without reading anyone else's.
+    async fn read_project(&self, project: &str, after: i64, limit: i64) -> Result<Vec<StoredEvent>>;
     /// The highest sequence written, 0 for an empty log.
     async fn head(&self) -> Result<i64>;
     /// Woken (at least) whenever events are appended.

@@ -11,6 +11,7 @@ use std::time::Duration;
 bindery_store::contract!(
     appends_check_expected_versions,
     read_all_is_ordered_and_gapless,
+    read_project_reads_only_that_projects_events,
     projection_follows_commits_and_replays_identically,
     unique_keys_dedupe_jobs,
     claims_by_priority_and_run_at,
@@ -88,6 +89,22 @@ async fn read_all_is_ordered_and_gapless(store: DynStore) {
     assert_eq!(store.head().await.unwrap(), 10);
     let page = store.read_all(4, 3).await.unwrap();
     assert_eq!(page.iter().map(|e| e.sequence).collect::<Vec<_>>(), vec![5, 6, 7]);
+}
+
+async fn read_project_reads_only_that_projects_events(store: DynStore) {
+    for i in 0..6u32 {
+        let d = doc(i);
+        let mut uploaded = upload(&d);
+        uploaded.data["project"] = json!(if i % 2 == 0 { "p-even" } else { "p-odd" });
+        let evs = vec![uploaded, NewEvent::new("x.y", json!({"i": i}))];
+        store.commit(append(&d, Expected::NoStream, evs), T0).await.unwrap();
+    }
+    let even = store.read_project("p-even", 0, 100).await.unwrap();
+    assert_eq!(even.iter().map(|e| e.sequence).collect::<Vec<_>>(), vec![1, 2, 5, 6, 9, 10]);
+    assert!(even.iter().all(|e| [doc(0), doc(2), doc(4)].contains(&e.stream)));
+    let page = store.read_project("p-odd", 4, 3).await.unwrap();
+    assert_eq!(page.iter().map(|e| e.sequence).collect::<Vec<_>>(), vec![7, 8, 11]);
+    assert!(store.read_project("p-none", 0, 100).await.unwrap().is_empty());
 }
 
 async fn projection_follows_commits_and_replays_identically(store: DynStore) {

@@ -232,6 +232,14 @@ pub struct ServeArgs {
     /// [default: 1000].
     #[arg(long, env = "BINDERY_PRINCIPAL_TTL_MS")]
     pub principal_ttl_ms: Option<u64>,
+    /// Proxies (load balancers) whose X-Forwarded-For names the client, for limits per client address:
+    /// comma-separated IPs and CIDR networks [default: none; the connection's peer is the client].
+    #[arg(long, env = "BINDERY_TRUSTED_PROXY")]
+    pub trusted_proxy: Option<String>,
+    /// Threads that hash passwords; logins beyond what they and their queue hold get 503 with Retry-After
+    /// [default: half the cores].
+    #[arg(long, env = "BINDERY_PASSWORD_THREADS")]
+    pub password_threads: Option<usize>,
 }
 
 /// The instance's event sinks, delivered from the outbox by every process that runs a worker (`worker`, and `serve`

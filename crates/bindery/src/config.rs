@@ -27,6 +27,9 @@ pub struct FileConfig {
     pub jwt_secret: Option<String>,
     pub max_upload_mb: Option<u64>,
     pub rate_limit: Option<u32>,
+    pub principal_ttl_ms: Option<u64>,
+    pub trusted_proxy: Option<String>,
+    pub password_threads: Option<usize>,
     /// The analyzer's settings, keys named as their flags (`analyzer`, `llm-base-url`, …).
     #[serde(default)]
     pub enrich: crate::analyzer::AnalyzerArgs,
@@ -110,7 +113,9 @@ impl Settings {
                 rate_limit: file.rate_limit,
                 webhook_allow: None,
                 no_worker: false,
-                principal_ttl_ms: None,
+                principal_ttl_ms: file.principal_ttl_ms,
+                trusted_proxy: file.trusted_proxy,
+                password_threads: file.password_threads,
             },
             analyzer: g.analyzer.clone().or(file.enrich),
             file: defaults,

@@ -1,8 +1,10 @@
 //! `bindery user create` and `bindery serve` through the real binary: the first administrator logs in over HTTP,
-//! SIGTERM stops the server cleanly, and the server's own worker delivers the instance's sinks.
+//! SIGTERM stops the server cleanly, the server's own worker delivers the instance's sinks, and a flood of logins
+//! without credentials leaves the server's memory bounded and its signed-in readers served.
 
 mod harness;
 
+use futures::StreamExt;
 use harness::{receiver, Cli};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -119,4 +121,117 @@ fn serve_refuses_a_sink_it_cannot_use_before_listening() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("configuring sinks") && !stderr.contains("Bindery API on"), "{stderr}");
+}
+
+/// A process's resident memory now and at its peak, in MiB, from `/proc`.
+fn memory_mib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("{name} in {status}"));
+        line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// The review's flood: 300 logins with 1 MiB e-mail addresses, then 32 connections sending logins with distinct
+/// addresses from distinct clients (through a trusted proxy) as fast as they can. Before the fix the server kept every
+/// address in its limiter and hashed every attempt at once: 4 GiB and more, kept after the flood, and readers waited
+/// seconds. Now it must stay within a small bound of where it started, shed what its hashing threads cannot take
+/// (503 with Retry-After), and keep answering a signed-in reader.
+#[test]
+fn a_login_flood_leaves_memory_bounded_and_readers_served() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cli = rt.block_on(Cli::sqlite());
+    let out = cli
+        .cmd(&["user", "create", "--email", "reader@example.org"])
+        .env("BINDERY_PASSWORD", "a long passphrase")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (mut server, addr) =
+        serve(&cli, &["--no-worker", "--trusted-proxy", "127.0.0.1", "--password-threads", "1", "--rate-limit", "50"]);
+    let pid = server.id();
+    let base = format!("http://{addr}");
+    rt.block_on(async {
+        let http = reqwest::Client::new();
+        let login = |email: String, client: String| {
+            http.post(format!("{base}/api/v1/auth/login"))
+                .header("x-forwarded-for", client)
+                .json(&serde_json::json!({"email": email, "password": "not the password"}))
+                .send()
+        };
+        let r = http
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&serde_json::json!({"email": "reader@example.org", "password": "a long passphrase"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let token = r.json::<serde_json::Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+        // Warm up (the first hashes allocate the hashing thread's memory), then take the baseline.
+        for i in 0..5 {
+            login(format!("warm{i}@example.org"), format!("10.9.0.{i}")).await.unwrap();
+        }
+        let (base_rss, _) = memory_mib(pid);
+
+        // 300 logins with 1 MiB e-mail addresses, eight at a time: refused by size, nothing kept.
+        let big = "a".repeat(1 << 20);
+        let statuses: Vec<u16> = futures::stream::iter(0..300)
+            .map(|i| login(format!("{big}{i}@example.org"), format!("10.1.{}.{}", i / 250, i % 250)))
+            .buffer_unordered(8)
+            .map(|r| r.unwrap().status().as_u16())
+            .collect()
+            .await;
+        assert!(statuses.iter().all(|s| *s == 413), "{statuses:?}");
+
+        // 32 connections flooding for five seconds, each attempt from its own client address; a reader meanwhile.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let flood = (0..32u32).map(|c| {
+            let login = &login;
+            async move {
+                let mut seen = std::collections::BTreeMap::<u16, u32>::new();
+                let mut n = 0u32;
+                while std::time::Instant::now() < deadline {
+                    let client = format!("10.{}.{}.{}", 2 + c / 8, (n / 250) % 250, n % 250);
+                    let r = login(format!("flood{c}-{n}@example.org"), client).await.unwrap();
+                    if r.status() == 503 {
+                        assert!(r.headers().contains_key("retry-after"), "a shed login says when to retry");
+                    }
+                    *seen.entry(r.status().as_u16()).or_default() += 1;
+                    n += 1;
+                }
+                seen
+            }
+        });
+        let reader = async {
+            let mut slowest = std::time::Duration::ZERO;
+            while std::time::Instant::now() < deadline {
+                let started = std::time::Instant::now();
+                let r = http.get(format!("{base}/api/v1/me")).bearer_auth(&token).send().await.unwrap();
+                assert_eq!(r.status(), 200, "the signed-in reader is served during the flood");
+                slowest = slowest.max(started.elapsed());
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            slowest
+        };
+        let (counts, slowest) = futures::join!(futures::future::join_all(flood), reader);
+        let mut total = std::collections::BTreeMap::<u16, u32>::new();
+        for c in counts {
+            for (status, n) in c {
+                *total.entry(status).or_default() += n;
+            }
+        }
+        let (rss, peak) = memory_mib(pid);
+        eprintln!(
+            "flood answers {total:?}; reader's slowest {slowest:?}; RSS {base_rss} -> {rss} MiB, peak {peak} MiB"
+        );
+        assert!(total.keys().all(|s| [401, 429, 503].contains(s)), "{total:?}");
+        assert!(total.get(&503).copied().unwrap_or(0) > 0, "the hashing queue shed load: {total:?}");
+        // One hashing thread holds 19 MiB; everything else the flood touches is bounded and small.
+        assert!(peak < base_rss + 200, "peak {peak} MiB from a baseline of {base_rss} MiB");
+        assert!(rss < base_rss + 100, "RSS {rss} MiB after the flood, from {base_rss} MiB");
+        assert!(slowest < std::time::Duration::from_secs(2), "the reader waited {slowest:?}");
+    });
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap().success());
+    assert!(server.wait().unwrap().success());
 }

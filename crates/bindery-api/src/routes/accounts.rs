@@ -1,11 +1,13 @@
 //! Logging in and out, token refresh, the caller's own account, and user creation by an administrator.
 
 use crate::auth::{self, Caller};
+use crate::client::ClientAddr;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::Json;
+use crate::passwords;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use bindery_core::time::now_ms;
 use bindery_store::{NewRefreshToken, RefreshUse, Role, User};
 use serde::{Deserialize, Serialize};
@@ -89,28 +91,56 @@ async fn issue(state: &AppState, user: &str, family: Option<String>) -> ApiResul
 }
 
 /// Exchanges an e-mail address and password for tokens.
+///
+/// Failed attempts are throttled per client address and account (so an attacker elsewhere cannot lock a user out)
+/// and per client address (so one address cannot spray guesses across accounts); a correct password from a client
+/// that is not being throttled always goes through, and successes are never counted.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts", request_body = LoginRequest,
-    responses((status = 200, body = Tokens), (status = 401, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
-pub async fn login(State(state): State<AppState>, Json(req): Json<LoginRequest>) -> ApiResult<Json<Tokens>> {
-    let email = req.email.trim().to_lowercase();
-    // Guessing passwords is limited per address, whoever asks, even when request rate limits are off.
-    state.login_limiter.check(&email)?;
+    responses((status = 200, body = Tokens), (status = 400, body = crate::error::Problem),
+        (status = 401, body = crate::error::Problem), (status = 413, body = crate::error::Problem),
+        (status = 415, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+        (status = 429, body = crate::error::Problem), (status = 503, body = crate::error::Problem)))]
+pub async fn login(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    Json(req): Json<LoginRequest>,
+) -> ApiResult<Json<Tokens>> {
+    attempt_login(&state, client, &req.email, req.password).await.map(Json)
+}
+
+/// The login itself, shared by the API and the web UI's form.
+pub async fn attempt_login(state: &AppState, client: ClientAddr, email: &str, password: String) -> ApiResult<Tokens> {
+    // Sizes are checked before any work, so that no request makes the server hash or keep megabytes.
+    let email = email.trim().to_lowercase();
+    if email.len() > MAX_EMAIL_BYTES || password.len() > passwords::MAX_PASSWORD_BYTES {
+        return Err(ApiError::BadCredentials);
+    }
+    let pair = (client, email.as_str());
+    state.address_failures.check(client)?;
+    state.login_failures.check(pair)?;
     let user = state.store().user_by_email(&email).await?;
     // Verify against a real hash even for unknown addresses, so timing does not reveal which addresses exist.
     let hash = match &user {
         Some(u) => u.password_hash.clone(),
-        None => DUMMY_HASH.get_or_try_init(|| auth::hash_password(auth::random_secret())).await?.clone(),
+        None => DUMMY_HASH.get_or_try_init(|| state.passwords.hash(auth::random_secret())).await?.clone(),
     };
-    let ok = auth::verify_password(req.password, hash).await;
+    let ok = state.passwords.verify(password, hash).await?;
     match user {
-        Some(u) if ok => Ok(Json(issue(&state, &u.id, None).await?)),
-        _ => Err(ApiError::BadCredentials),
+        Some(u) if ok => issue(state, &u.id, None).await,
+        _ => {
+            state.address_failures.fail(client);
+            state.login_failures.fail(pair);
+            Err(ApiError::BadCredentials)
+        }
     }
 }
 
 /// An argon2id hash of a random password nobody knows, made once, so refusing an unknown address costs what
 /// refusing a wrong password costs.
 static DUMMY_HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+
+/// The longest e-mail address there can be (RFC 5321's path limit, less the angle brackets).
+pub const MAX_EMAIL_BYTES: usize = 254;
 
 /// Rotates a refresh token: the old one is spent, a new pair is returned.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "accounts", request_body = RefreshRequest,
@@ -165,18 +195,54 @@ pub async fn create_user(
 /// Validates and stores a new user; shared with the `bindery user create` command.
 pub async fn create_user_record(state: &AppState, email: &str, password: &str, admin: bool) -> ApiResult<User> {
     let email = email.trim().to_lowercase();
-    if !email.contains('@') || email.len() > 254 {
+    if !is_email(&email) {
         return Err(ApiError::Unprocessable(format!("{email:?} is not an e-mail address")));
     }
-    if password.chars().count() < 10 {
-        return Err(ApiError::Unprocessable("the password needs at least 10 characters".into()));
+    if password.trim().chars().count() < 10 {
+        return Err(ApiError::Unprocessable("the password needs at least 10 characters besides spaces".into()));
+    }
+    if password.len() > passwords::MAX_PASSWORD_BYTES {
+        return Err(ApiError::Unprocessable(format!(
+            "the password may have at most {} bytes",
+            passwords::MAX_PASSWORD_BYTES
+        )));
     }
     let user = User {
         id: uuid::Uuid::now_v7().to_string(),
         email: email.clone(),
-        password_hash: auth::hash_password(password.to_owned()).await?,
+        password_hash: state.passwords.hash(password.to_owned()).await?,
         admin,
         created_ms: now_ms(),
     };
     state.store().create_user(&user).await?.ok_or_else(|| ApiError::Conflict(format!("{email} already has an account")))
+}
+
+/// A plausible address: one `@` with something on each side, a dot in the domain, no spaces or controls, and at
+/// most [`MAX_EMAIL_BYTES`]. Deliverability is the mail system's business; this only keeps nonsense out.
+pub fn is_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else { return false };
+    email.len() <= MAX_EMAIL_BYTES
+        && !local.is_empty()
+        && local.len() <= 64
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_addresses() {
+        for good in ["a@b.co", "first.last+tag@example.org", "x@sub.example.fr"] {
+            assert!(is_email(good), "{good}");
+        }
+        for bad in ["@", "a@", "@b.co", "a@b", "a b@c.de", "a@b@c.de", "a@.co", "a@co.", "a@b.co\n"] {
+            assert!(!is_email(bad), "{bad}");
+        }
+        assert!(!is_email(&format!("{}@example.org", "a".repeat(250))));
+    }
 }

@@ -2,9 +2,10 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::Json;
+use crate::extract::{Path, Query};
 use crate::AppState;
-use axum::extract::{Path, Query, State};
-use axum::Json;
+use axum::extract::State;
 use bindery_core::JobState;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

@@ -7,12 +7,13 @@
 use super::documents::authorize;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::Json;
+use crate::extract::Path;
 use crate::AppState;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use bindery_store::Role;
 use serde::Serialize;
 use utoipa::ToSchema;

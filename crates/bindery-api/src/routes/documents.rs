@@ -3,11 +3,12 @@
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::Json;
+use crate::extract::{Path, Query};
 use crate::AppState;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use bindery_blob::BlobError;
 use bindery_core::event::CloudEvent;
 use bindery_core::{DocumentState, Progress};

@@ -8,10 +8,11 @@
 use super::documents::{authorize, DocumentSummary};
 use crate::auth::Caller;
 use crate::error::ApiResult;
+use crate::extract::Json;
+use crate::extract::Path;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use bindery_core::DocumentStatus;
 use bindery_store::Role;
 use serde::Serialize;

@@ -5,16 +5,22 @@
 //! their own. A stream first catches up from the store, then follows the process's one shared tail of the log
 //! (`crate::tail`), so a thousand watchers cost one reader; it falls back to the store whenever the tail says it
 //! missed something (it started late, or this client lagged behind the channel).
+//!
+//! A stream outlives the check made when it opened, so it checks again (see [`Guard`]): every
+//! `ApiOptions::stream_recheck` and before each read of the store, it asks whether the caller may still read the
+//! document or project, and it ends when they may not (a member removed, an API key revoked, a user deleted) and at
+//! the moment the caller's access token expires.
 
 use super::documents::authorize;
 use crate::auth::Caller;
 use crate::error::ApiResult;
+use crate::extract::Json;
+use crate::extract::Path;
 use crate::tail::TailEvent;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::Json;
 use bindery_core::event::StoredEvent;
 use bindery_core::{DocumentState, Progress};
 use bindery_store::Role;
@@ -75,6 +81,47 @@ fn last_event_id(headers: &HeaderMap) -> Option<i64> {
     headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok())
 }
 
+/// Checks now and then that the caller of a stream may still read what it shows.
+struct Guard {
+    caller: Caller,
+    /// The project whose documents the stream shows; `None` for a document outside projects (administrators only).
+    project: Option<String>,
+    every: std::time::Duration,
+    next_check: tokio::time::Instant,
+    /// When the caller's access token expires; API keys do not.
+    expires: Option<tokio::time::Instant>,
+}
+
+impl Guard {
+    fn new(state: &AppState, caller: Caller, project: Option<String>) -> Self {
+        let every = state.options.stream_recheck;
+        let expires = caller.expires_ms().map(|ms| {
+            let left = (ms - bindery_core::time::now_ms()).max(0) as u64;
+            tokio::time::Instant::now() + std::time::Duration::from_millis(left)
+        });
+        Guard { caller, project, every, next_check: tokio::time::Instant::now() + every, expires }
+    }
+
+    /// The next moment something must be checked.
+    fn deadline(&self) -> tokio::time::Instant {
+        self.expires.map_or(self.next_check, |e| e.min(self.next_check))
+    }
+
+    /// Whether the stream may go on; asks the store (through the principal cache) when a check is due or `now` is
+    /// set.
+    async fn allowed(&mut self, state: &AppState, now: bool) -> bool {
+        let at = tokio::time::Instant::now();
+        if self.expires.is_some_and(|e| e <= at) {
+            return false;
+        }
+        if !now && at < self.next_check {
+            return true;
+        }
+        self.next_check = at + self.every;
+        self.caller.still_allowed(state, self.project.as_deref(), Role::Viewer).await.is_ok()
+    }
+}
+
 /// What a follower does next after waiting on the shared tail.
 enum Next {
     /// A new event, contiguous with what the follower has seen.
@@ -83,18 +130,22 @@ enum Next {
     CatchUp,
     /// The service stops, or the tail ended.
     End,
+    /// Time to check the caller's access again.
+    Check,
 }
 
-/// Waits for the next tail event after global position `pos`.
+/// Waits for the next tail event after global position `pos`, or until `check_at`.
 async fn next(
     rx: &mut tokio::sync::broadcast::Receiver<Arc<TailEvent>>,
     pos: i64,
     stop: &mut tokio::sync::watch::Receiver<bool>,
+    check_at: tokio::time::Instant,
 ) -> Next {
     loop {
         let item = tokio::select! {
             item = rx.recv() => item,
             _ = stop.wait_for(|s| *s) => return Next::End,
+            _ = tokio::time::sleep_until(check_at) => return Next::Check,
         };
         return match item {
             Ok(t) if t.event.sequence <= pos => continue,
@@ -122,9 +173,10 @@ pub async fn document_stream(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
-    authorize(&state, &caller, &id, Role::Viewer).await?;
+    let doc = authorize(&state, &caller, &id, Role::Viewer).await?;
     struct Follow {
         state: AppState,
+        guard: Guard,
         id: String,
         /// The last stream version sent.
         after: i64,
@@ -139,6 +191,7 @@ pub async fn document_stream(
     let rx = state.tail.subscribe(state.store(), &state.stop);
     let f = Follow {
         rx,
+        guard: Guard::new(&state, caller, doc.project),
         stop: state.stop.subscribe(),
         pos: 0,
         state,
@@ -157,6 +210,9 @@ pub async fn document_stream(
                 return None;
             }
             if f.catch_up {
+                if !f.guard.allowed(&f.state, false).await {
+                    return None;
+                }
                 // Everything up to the head read now is visible to the stream read that follows (the store's
                 // sequencer invariant); later events come through the tail.
                 if f.pos == 0 {
@@ -173,11 +229,14 @@ pub async fn document_stream(
                 f.catch_up = !events.is_empty();
                 continue;
             }
-            match next(&mut f.rx, f.pos, &mut f.stop).await {
+            match next(&mut f.rx, f.pos, &mut f.stop, f.guard.deadline()).await {
                 Next::Event(t) => {
                     f.pos = t.event.sequence;
                     if t.event.stream != f.id || t.event.version <= f.after {
                         continue;
+                    }
+                    if !f.guard.allowed(&f.state, false).await {
+                        return None;
                     }
                     let doc = t.doc.as_deref()?;
                     f.after = t.event.version;
@@ -185,6 +244,8 @@ pub async fn document_stream(
                     f.done = doc.status.is_terminal() && f.after >= doc.version;
                 }
                 Next::CatchUp => (f.catch_up, f.pos) = (true, 0),
+                Next::Check if !f.guard.allowed(&f.state, true).await => return None,
+                Next::Check => {}
                 Next::End => return None,
             }
         }
@@ -211,6 +272,7 @@ pub async fn project_stream(
     };
     struct Follow {
         state: AppState,
+        guard: Guard,
         project: String,
         /// The last global sequence read, from the store or the tail.
         pos: i64,
@@ -219,14 +281,20 @@ pub async fn project_stream(
         queue: VecDeque<Event>,
         stop: tokio::sync::watch::Receiver<bool>,
     }
-    let f = Follow { stop: state.stop.subscribe(), rx, state, project, pos, catch_up: true, queue: VecDeque::new() };
+    let guard = Guard::new(&state, caller, Some(project.clone()));
+    let f =
+        Follow { stop: state.stop.subscribe(), rx, state, guard, project, pos, catch_up: true, queue: VecDeque::new() };
     let stream = futures::stream::unfold(f, |mut f| async move {
         loop {
             if let Some(ev) = f.queue.pop_front() {
                 return Some((Ok(ev), f));
             }
             if f.catch_up {
-                let events = f.state.store().read_all(f.pos, 500).await.ok()?;
+                if !f.guard.allowed(&f.state, false).await {
+                    return None;
+                }
+                // Only this project's events are read, never the instance's log filtered afterwards.
+                let events = f.state.store().read_project(&f.project, f.pos, 500).await.ok()?;
                 // Each stream's state is read once per page and serves both the ownership check and the messages.
                 let mut states: HashMap<&str, Option<DocumentState>> = HashMap::new();
                 for e in &events {
@@ -245,14 +313,19 @@ pub async fn project_stream(
                 f.catch_up = !events.is_empty();
                 continue;
             }
-            match next(&mut f.rx, f.pos, &mut f.stop).await {
+            match next(&mut f.rx, f.pos, &mut f.stop, f.guard.deadline()).await {
                 Next::Event(t) => {
                     f.pos = t.event.sequence;
                     if let Some(doc) = t.doc.as_deref().filter(|d| d.project.as_deref() == Some(f.project.as_str())) {
+                        if !f.guard.allowed(&f.state, false).await {
+                            return None;
+                        }
                         f.queue.push_back(message(doc, &t.event, t.event.sequence));
                     }
                 }
                 Next::CatchUp => f.catch_up = true,
+                Next::Check if !f.guard.allowed(&f.state, true).await => return None,
+                Next::Check => {}
                 Next::End => return None,
             }
         }
@@ -286,7 +359,12 @@ mod tests {
             Next::Event(t) => Some(t.event.sequence),
             Next::CatchUp => Some(-1),
             Next::End => None,
+            Next::Check => Some(-2),
         }
+    }
+
+    fn far() -> tokio::time::Instant {
+        tokio::time::Instant::now() + std::time::Duration::from_secs(3600)
     }
 
     #[tokio::test]
@@ -296,18 +374,23 @@ mod tests {
         // Already seen through the store: skipped. Contiguous: delivered.
         tx.send(item(4, 5)).unwrap();
         tx.send(item(5, 6)).unwrap();
-        assert_eq!(seq(next(&mut rx, 5, &mut stop).await), Some(6));
+        assert_eq!(seq(next(&mut rx, 5, &mut stop, far()).await), Some(6));
         // The tail started after this follower's position: a gap, so read the store.
         tx.send(item(9, 10)).unwrap();
-        assert_eq!(seq(next(&mut rx, 6, &mut stop).await), Some(-1));
+        assert_eq!(seq(next(&mut rx, 6, &mut stop, far()).await), Some(-1));
         // A follower that fell more than the channel's capacity behind catches up too.
         for s in 11..20 {
             tx.send(item(s - 1, s)).unwrap();
         }
-        assert_eq!(seq(next(&mut rx, 10, &mut stop).await), Some(-1));
+        assert_eq!(seq(next(&mut rx, 10, &mut stop, far()).await), Some(-1));
         // Shutdown ends a follower that is waiting on a live channel.
         let (_live, mut idle) = broadcast::channel::<Arc<TailEvent>>(1);
         stop_tx.send(true).unwrap();
-        assert_eq!(seq(next(&mut idle, 0, &mut stop).await), None);
+        assert_eq!(seq(next(&mut idle, 0, &mut stop, far()).await), None);
+        // A check that falls due wakes a follower that has nothing to read.
+        let (_live, mut quiet) = broadcast::channel::<Arc<TailEvent>>(1);
+        let (_s, mut running) = watch::channel(false);
+        let soon = tokio::time::Instant::now() + std::time::Duration::from_millis(10);
+        assert_eq!(seq(next(&mut quiet, 0, &mut running, soon).await), Some(-2));
     }
 }

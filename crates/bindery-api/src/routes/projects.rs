@@ -3,10 +3,11 @@
 use super::accounts::ProjectRole;
 use crate::auth::{self, Caller, API_KEY_PREFIX};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::Json;
+use crate::extract::Path;
 use crate::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use bindery_core::time::now_ms;
 use bindery_store::{ApiKey, Member, Project, Role};
 use serde::{Deserialize, Deserializer, Serialize};

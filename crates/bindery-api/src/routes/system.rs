@@ -1,11 +1,11 @@
 //! Liveness, readiness and metrics, outside `/api/v1` and without authentication, for load balancers and Prometheus.
 
 use crate::error::{ApiError, ApiResult};
+use crate::extract::Json;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::Json;
 use serde_json::{json, Value};
 
 /// The process is up.

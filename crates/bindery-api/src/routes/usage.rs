@@ -7,9 +7,10 @@
 
 use crate::auth::Caller;
 use crate::error::ApiResult;
+use crate::extract::Json;
+use crate::extract::Path;
 use crate::AppState;
-use axum::extract::{Path, State};
-use axum::Json;
+use axum::extract::State;
 use bindery_store::Role;
 use serde::Serialize;
 use serde_json::Value;

@@ -14,10 +14,11 @@
 use super::webhook_checks::{check_description, check_event_types, check_url};
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::Json;
+use crate::extract::{Path, Query};
 use crate::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use bindery_core::time::now_ms;
 use bindery_engine::webhooks::send_test;
 use bindery_outbox::WebhookOptions;

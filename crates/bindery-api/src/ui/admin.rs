@@ -9,13 +9,14 @@
 
 use super::session::{CsrfForm, Session};
 use super::{page, Frame, UiResult};
+use crate::extract::Json;
+use crate::extract::{Path, Query};
 use crate::routes::{admin, webhooks};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Json;
 use serde::Deserialize;
 
 /// Jobs shown per table: enough to act on, few enough that the page stays quick on a busy instance.

@@ -25,9 +25,9 @@ mod settings;
 mod webhooks;
 
 use crate::error::ApiError;
+use crate::extract::{Path, Query};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Path, Query};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -173,14 +173,15 @@ impl Frame {
 const CSP: &str = "default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self'; script-src 'self'; \
                    connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'";
 
-/// Renders a template as an HTML page with the UI's security headers. Pages are per user, so never cached shared.
+/// Renders a template as an HTML page with the UI's security headers. Pages are per user and never stored: after
+/// signing out, Back must not show the library from the cache.
 pub(crate) fn page(status: StatusCode, template: &impl Template) -> Response {
     match template.render() {
         Ok(html) => {
             let mut response = (status, Html(html)).into_response();
             let headers = response.headers_mut();
             headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
             headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
             response

@@ -8,13 +8,14 @@
 use super::session::{safe_next, CsrfForm, Session};
 use super::{human_bytes, page, Frame, UiResult};
 use crate::error::ApiError;
+use crate::extract::Json;
+use crate::extract::{Path, Query};
 use crate::routes::{artifacts, documents, projects};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Json;
 use bindery_core::{DocumentState, DocumentStatus};
 use bindery_store::{Role, SNIPPET_END, SNIPPET_START};
 use serde::Deserialize;

@@ -16,15 +16,18 @@
 
 use super::{encode_query, page, UiError, UiResult};
 use crate::auth::{self, Caller, ACCESS_COOKIE, CSRF_COOKIE, CSRF_HEADER, REFRESH_COOKIE, REFRESH_PATH};
+use crate::client::ClientAddr;
 use crate::error::ApiError;
-use crate::routes::accounts::{self, LoginRequest, RefreshRequest, Tokens};
+use crate::extract::Json;
+use crate::extract::Query;
+use crate::routes::accounts::{self, RefreshRequest, Tokens};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Form, Json};
+use axum::Form;
 use bindery_core::time::now_ms;
 use bindery_store::RefreshUse;
 use serde::de::DeserializeOwned;
@@ -57,7 +60,7 @@ impl FromRequestParts<AppState> for Session {
         };
         match auth::authenticate_cookie(&parts.headers, state).await {
             Ok(caller) => {
-                state.limiter.check(&caller.limit_key())?;
+                state.limiter.check(caller.limit_key())?;
                 Ok(Session { caller, csrf })
             }
             Err(ApiError::Unauthenticated | ApiError::InvalidToken) => Err(UiError::SignIn { next }),
@@ -96,13 +99,26 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
 }
 
 /// Where to go once signed in: a path of this site, never another origin.
+///
+/// The value is parsed as a browser would parse it (WHATWG URL rules, which drop tabs and newlines and read `\\` as
+/// `/`), relative to a placeholder origin; only a result on that same origin is kept, and then only its path and
+/// query as the parser writes them back (escaped). String checks alone miss `/%09/evil.example`.
 pub(crate) fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.starts_with(REFRESH_PATH) => {
-            n.to_owned()
-        }
-        _ => HOME.to_owned(),
+    let base = url::Url::parse("http://bindery.invalid/").expect("a valid base");
+    let parsed = next
+        .filter(|n| n.starts_with('/') && !n.chars().any(|c| c.is_control()))
+        .and_then(|n| base.join(n).ok())
+        .filter(|u| u.origin() == base.origin());
+    let Some(url) = parsed else { return HOME.to_owned() };
+    let mut path = url.path().to_owned();
+    if let Some(q) = url.query() {
+        path.push('?');
+        path.push_str(q);
     }
+    if path.starts_with("//") || path.starts_with(REFRESH_PATH) {
+        return HOME.to_owned();
+    }
+    path
 }
 
 /// The redirect for a page request without a valid access cookie: through the refresh endpoint, back to `next`.
@@ -189,7 +205,12 @@ pub struct LoginForm {
 }
 
 /// Checks the form, signs in through the API's own login, sets the cookies and goes on to `next`.
-pub async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Form<LoginForm>) -> Response {
+pub async fn login(
+    State(state): State<AppState>,
+    client: ClientAddr,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let next = safe_next(form.next.as_deref());
     let csrf = auth::cookie(&headers, CSRF_COOKIE).map(str::to_owned).unwrap_or_else(auth::random_secret);
     if auth::check_csrf(&headers, form.csrf.as_deref()).is_err() {
@@ -201,9 +222,8 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form)
         );
         return response;
     }
-    let request = LoginRequest { email: form.email.clone(), password: form.password };
-    match accounts::login(State(state.clone()), Json(request)).await {
-        Ok(Json(tokens)) => {
+    match accounts::attempt_login(&state, client, &form.email, form.password).await {
+        Ok(tokens) => {
             let mut response = Redirect::to(&next).into_response();
             set_session_cookies(&mut response, &state, &tokens, &auth::random_secret(), secure(&headers));
             response
@@ -212,7 +232,7 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form)
             let (_, status) = e.code_and_status();
             let why = match e {
                 ApiError::BadCredentials => "The e-mail address or password is wrong.".to_owned(),
-                ApiError::RateLimited(_) => format!("Too many attempts: {e}."),
+                ApiError::RateLimited(_) | ApiError::Busy(_) => format!("Too many attempts: {e}."),
                 other => return UiError::from(other).into_response(),
             };
             login_form(status, csrf, next, form.email, Some(why))
@@ -298,7 +318,16 @@ mod tests {
     #[test]
     fn next_stays_on_this_site() {
         assert_eq!(safe_next(Some("/ui/books/1?x=2")), "/ui/books/1?x=2");
-        for bad in ["https://evil.example", "//evil.example/x", "/\\evil.example", "ui/x", "/ui/auth/refresh"] {
+        for bad in [
+            "https://evil.example",
+            "//evil.example/x",
+            "/\\evil.example",
+            "ui/x",
+            "/ui/auth/refresh",
+            "/\t/evil.example/x",
+            "/\n/evil.example",
+            "/ui/x\r\nSet-Cookie: a=b",
+        ] {
             assert_eq!(safe_next(Some(bad)), HOME, "{bad}");
         }
         assert_eq!(safe_next(None), HOME);

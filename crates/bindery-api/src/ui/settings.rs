@@ -9,13 +9,14 @@
 use super::session::{CsrfForm, Session};
 use super::{page, when, Frame, UiResult};
 use crate::error::ApiError;
+use crate::extract::Json;
+use crate::extract::{Path, Query};
 use crate::routes::projects::{self, NewApiKey, ProjectPatch, SetMember};
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Json;
 use bindery_store::Role;
 use serde::Deserialize;
 

@@ -121,6 +121,15 @@ impl EventLog for PgStore {
         rows.iter().map(|r| event_from_row!(r)).collect()
     }
 
+    async fn read_project(&self, project: &str, after: i64, limit: i64) -> Result<Vec<StoredEvent>> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE sequence > $1 \
+             AND stream IN (SELECT id FROM documents WHERE project = $2) ORDER BY sequence LIMIT $3"
+        );
+        let rows = sqlx::query(&sql).bind(after).bind(project).bind(limit).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| event_from_row!(r)).collect()
+    }
+
     async fn head(&self) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT COALESCE(MAX(sequence), 0)::BIGINT FROM events").fetch_one(&self.pool).await?)
     }

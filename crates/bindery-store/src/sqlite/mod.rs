@@ -86,6 +86,15 @@ impl EventLog for SqliteStore {
         rows.iter().map(|r| event_from_row!(r)).collect()
     }
 
+    async fn read_project(&self, project: &str, after: i64, limit: i64) -> Result<Vec<StoredEvent>> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE sequence > ? \
+             AND stream IN (SELECT id FROM documents WHERE project = ?) ORDER BY sequence LIMIT ?"
+        );
+        let rows = sqlx::query(&sql).bind(after).bind(project).bind(limit).fetch_all(&self.reader).await?;
+        rows.iter().map(|r| event_from_row!(r)).collect()
+    }
+
     async fn head(&self) -> Result<i64> {
         Ok(sqlx::query_scalar("SELECT COALESCE(MAX(sequence), 0) FROM events").fetch_one(&self.reader).await?)
     }

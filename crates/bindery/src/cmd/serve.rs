@@ -26,7 +26,9 @@ pub async fn serve(
         rate_limit: flags.rate_limit.or(file.rate_limit),
         webhook_allow: flags.webhook_allow.clone().or_else(|| s.file_webhook_allow.clone()),
         no_worker: flags.no_worker,
-        principal_ttl_ms: flags.principal_ttl_ms,
+        principal_ttl_ms: flags.principal_ttl_ms.or(file.principal_ttl_ms),
+        trusted_proxy: flags.trusted_proxy.clone().or_else(|| file.trusted_proxy.clone()),
+        password_threads: flags.password_threads.or(file.password_threads),
     };
     let listen = args.listen.as_deref().unwrap_or("127.0.0.1:8080");
     let listen = listen.parse().with_context(|| format!("--listen {listen:?}: expected ADDRESS:PORT"))?;
@@ -41,6 +43,12 @@ pub async fn serve(
     }
     if let Some(ms) = args.principal_ttl_ms {
         options.principal_ttl = std::time::Duration::from_millis(ms);
+    }
+    if let Some(list) = &args.trusted_proxy {
+        options.trusted_proxies = bindery_outbox::Allowlist::parse(list).context("--trusted-proxy")?;
+    }
+    if let Some(threads) = args.password_threads {
+        options.password_threads = threads.max(1);
     }
     // Webhook endpoints may point only at public addresses unless the operator lists others; the API checks URLs
     // against the same list the in-process dispatcher delivers under.

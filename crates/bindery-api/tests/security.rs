@@ -1,0 +1,370 @@
+//! The attacks of the outside review, each run against a real server: account lock-out and password spraying,
+//! streams that outlive access, secrets kept by the idempotency store, the error contract, open redirects and the
+//! HTTP details. Each test failed before its fix. (The login flood's memory is measured on the real binary, in
+//! `crates/bindery/tests/serve_cli.rs`.)
+
+mod common;
+
+use common::{problem, sample_book, Backend, TestApp, PASSWORD};
+use futures::StreamExt;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// An app that believes `X-Forwarded-For` from loopback, so that one test can speak from many client addresses.
+async fn behind_a_proxy(backend: Backend, tweak: impl FnOnce(&mut bindery_api::ApiOptions)) -> Option<TestApp> {
+    TestApp::spawn_with(backend, |o| {
+        o.trusted_proxies = bindery_outbox::Allowlist::parse("127.0.0.1").unwrap();
+        tweak(o);
+    })
+    .await
+}
+
+async fn login_from(app: &TestApp, client: &str, email: &str, password: &str) -> reqwest::Response {
+    app.request(Method::POST, "/api/v1/auth/login", None)
+        .header("x-forwarded-for", client)
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_attacker_cannot_lock_a_user_out_nor_spray_guesses() {
+    let app = behind_a_proxy(Backend::Sqlite, |_| {}).await.unwrap();
+    let victim = app.user("victim@example.org", false).await;
+    let attacker = "198.51.100.1";
+    // Guessing the victim's password from one address: ten failures a minute, then refused before any hashing.
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(login_from(&app, attacker, &victim.email, "not the password").await.status().as_u16());
+    }
+    assert_eq!(statuses[..10], [401; 10], "{statuses:?}");
+    assert_eq!(statuses[10..], [429; 2], "{statuses:?}");
+    let r = login_from(&app, attacker, &victim.email, "not the password").await;
+    assert!(r.headers().contains_key("retry-after"));
+    assert_eq!(problem(r).await.1["code"], "rate_limited");
+    // Even the right password is refused from the address that was guessing this account.
+    assert_eq!(login_from(&app, attacker, &victim.email, PASSWORD).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    // The victim, elsewhere, is not locked out, and their own successes are never counted: fifteen in a row pass.
+    for _ in 0..15 {
+        assert_eq!(login_from(&app, "203.0.113.7", &victim.email, PASSWORD).await.status(), StatusCode::OK);
+    }
+    // Spraying one guess at many accounts from one address stops at the address's limit (30 a minute).
+    let sprayer = "198.51.100.2";
+    let mut refused_at = None;
+    for i in 0..40 {
+        let r = login_from(&app, sprayer, &format!("user{i}@example.org"), "Summer2026!").await;
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            refused_at = Some(i);
+            break;
+        }
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(refused_at, Some(30), "the 31st failure from one address is refused");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn anonymous_requests_and_wrong_credentials_are_limited_per_client_address() {
+    let app = behind_a_proxy(Backend::Sqlite, |o| o.rate_per_second = 1).await.unwrap();
+    let from = |client: &'static str, token: Option<&'static str>| {
+        let mut r = app.request(Method::GET, "/api/v1/me", token).header("x-forwarded-for", client);
+        if token.is_none() {
+            r = app.request(Method::GET, "/health", None).header("x-forwarded-for", client);
+        }
+        r
+    };
+    // A burst of two, then refused, per address: anonymous requests and requests with a wrong token alike.
+    for (client, token) in [("198.51.100.20", None), ("198.51.100.21", Some("bnd_guess"))] {
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            statuses.push(from(client, token).send().await.unwrap().status().as_u16());
+        }
+        assert_eq!(statuses[2], 429, "{client}: {statuses:?}");
+    }
+    // Another address is unaffected.
+    assert_eq!(from("198.51.100.22", None).send().await.unwrap().status(), StatusCode::OK);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn oversized_credentials_are_refused_before_any_work() {
+    let app = behind_a_proxy(Backend::Sqlite, |_| {}).await.unwrap();
+    // A 1 MiB e-mail address is refused by the body limit of the sign-in routes.
+    let big = "a".repeat(1 << 20);
+    let r = login_from(&app, "198.51.100.3", &format!("{big}@example.org"), "x").await;
+    let (status, body) = problem(r).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")));
+    // Just under the body limit, but over what an address or a password may be: refused as wrong, without hashing,
+    // and not remembered by any limiter under its own name.
+    let r = login_from(&app, "198.51.100.3", &format!("{}@example.org", "a".repeat(300)), "x").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = login_from(&app, "198.51.100.3", "a@example.org", &"p".repeat(5000)).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // Accounts need a real address and a real password.
+    let admin = app.user("admin@example.org", true).await;
+    for (email, password) in [("@", "a long passphrase"), ("x@example.org", "          "), ("y@example.org", "short")] {
+        let r = app.post("/api/v1/users", &admin.access, json!({"email": email, "password": password})).await;
+        assert_eq!(problem(r).await.1["code"], "unprocessable", "{email:?} {password:?}");
+    }
+    app.stop().await;
+}
+
+/// Reads an SSE response until it ends; `None` if it is still open after `within`.
+async fn ends_within(r: reqwest::Response, within: Duration) -> Option<usize> {
+    assert_eq!(r.status(), StatusCode::OK);
+    let mut body = r.bytes_stream();
+    let mut chunks = 0;
+    tokio::time::timeout(within, async {
+        while let Some(c) = body.next().await {
+            if c.is_err() {
+                break;
+            }
+            chunks += 1;
+        }
+    })
+    .await
+    .ok()
+    .map(|_| chunks)
+}
+
+async fn streams_end_when_access_ends(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |o| o.stream_recheck = Duration::from_millis(200)).await else {
+        return;
+    };
+    let owner = app.user("owner@example.org", false).await;
+    let member = app.user("member@example.org", false).await;
+    let project = app.project(&owner, "p").await;
+    let r = app
+        .put(
+            &format!("/api/v1/projects/{project}/members"),
+            &owner.access,
+            json!({"email": member.email, "role": "viewer"}),
+        )
+        .await;
+    assert!(r.status().is_success());
+    let doc = app.upload(&owner.access, &project, "a.txt", sample_book("streams")).await;
+    let stream = format!("/api/v1/projects/{project}/progress/stream");
+
+    // A member removed from the project: their open project stream ends.
+    let open = app.request(Method::GET, &stream, Some(&member.access)).send().await.unwrap();
+    let ended = tokio::spawn(ends_within(open, Duration::from_secs(10)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = app
+        .request(Method::DELETE, &format!("/api/v1/projects/{project}/members/{}", member.user), Some(&owner.access))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    assert!(ended.await.unwrap().is_some(), "the removed member's stream ended");
+
+    // A revoked API key: its open streams (project and document) end.
+    let r = app
+        .post(&format!("/api/v1/projects/{project}/api-keys"), &owner.access, json!({"name": "ci", "role": "viewer"}))
+        .await;
+    let key: Value = r.json().await.unwrap();
+    let secret = key["key"].as_str().unwrap().to_owned();
+    let on_project = app.request(Method::GET, &stream, Some(&secret)).send().await.unwrap();
+    let project_ended = tokio::spawn(ends_within(on_project, Duration::from_secs(10)));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/projects/{project}/api-keys/{}", key["id"].as_str().unwrap()),
+            Some(&owner.access),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    assert!(project_ended.await.unwrap().is_some(), "the revoked key's stream ended");
+    let r = app.get(&format!("/api/v1/documents/{doc}/progress/stream"), &secret).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "and new ones are refused");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn streams_end_when_access_ends_sqlite() {
+    streams_end_when_access_ends(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn streams_end_when_access_ends_postgres() {
+    streams_end_when_access_ends(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_stream_ends_when_its_access_token_expires() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |o| o.access_ttl = Duration::from_secs(2)).await.unwrap();
+    let owner = app.user("owner@example.org", false).await;
+    let project = app.project(&owner, "p").await;
+    let open = app.get(&format!("/api/v1/projects/{project}/progress/stream"), &owner.access).await;
+    let started = std::time::Instant::now();
+    assert!(ends_within(open, Duration::from_secs(10)).await.is_some(), "the stream ended");
+    assert!(started.elapsed() < Duration::from_secs(4), "at the token's expiry, not later: {:?}", started.elapsed());
+    app.stop().await;
+}
+
+async fn secrets_are_never_kept_for_replay(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let owner = app.user("owner@example.org", false).await;
+    let project = app.project(&owner, "p").await;
+    let create = |key: &'static str| {
+        app.request(Method::POST, &format!("/api/v1/projects/{project}/api-keys"), Some(&owner.access))
+            .header("idempotency-key", key)
+            .json(&json!({"name": "ci", "role": "viewer"}))
+    };
+    let r = create("k-1").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let secret = r.json::<Value>().await.unwrap()["key"].as_str().unwrap().to_owned();
+    // A repeat does not show the secret again: it says the request succeeded and why the answer is withheld.
+    let again = create("k-1").send().await.unwrap();
+    let (status, body) = problem(again).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("secret_not_replayable")));
+    let listed: Value =
+        app.get(&format!("/api/v1/projects/{project}/api-keys"), &owner.access).await.json().await.unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "nothing ran twice");
+
+    // Refreshed tokens are secrets too.
+    let r = app
+        .request(Method::POST, "/api/v1/auth/refresh", Some(&owner.access))
+        .header("idempotency-key", "r-1")
+        .json(&json!({"refresh_token": owner.refresh}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let tokens: Value = r.json().await.unwrap();
+
+    // The store keeps no copy of any of them: the record holds the status alone.
+    let scope = format!("user:{}", owner.user);
+    for key in ["k-1", "r-1"] {
+        let claim = app.state.store().claim_idempotency_key(&scope, key, "probe", i64::MAX / 2, 0, 0).await.unwrap();
+        let bindery_store::IdempotencyClaim::Completed { response, .. } = claim else { panic!("{key}: {claim:?}") };
+        assert!(response.body.is_empty(), "{key}: {} bytes kept", response.body.len());
+    }
+    if matches!(backend, Backend::Sqlite) {
+        // And not a byte of them is anywhere in the database files.
+        for entry in std::fs::read_dir(app.dir.path()).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                let bytes = std::fs::read(&path).unwrap();
+                for s in [&secret, tokens["refresh_token"].as_str().unwrap(), tokens["access_token"].as_str().unwrap()]
+                {
+                    assert!(!bytes.windows(s.len()).any(|w| w == s.as_bytes()), "a secret is in {}", path.display());
+                }
+            }
+        }
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn secrets_are_never_kept_for_replay_sqlite() {
+    secrets_are_never_kept_for_replay(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn secrets_are_never_kept_for_replay_postgres() {
+    secrets_are_never_kept_for_replay(Backend::Postgres).await;
+}
+
+/// Every error is a problem document with a stable code, and the OpenAPI description declares its status.
+#[tokio::test]
+async fn every_error_is_a_problem_document_that_the_description_declares() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let admin = app.user("admin@example.org", true).await;
+    let spec: Value = app.http.get(format!("{}/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
+    let t = Some(admin.access.as_str());
+    let cases: Vec<(reqwest::RequestBuilder, &str, &str, u16, &str)> = vec![
+        (
+            app.request(Method::POST, "/api/v1/projects", t).header("content-type", "application/json").body("{nope"),
+            "/api/v1/projects",
+            "post",
+            400,
+            "bad_request",
+        ),
+        (
+            app.request(Method::POST, "/api/v1/projects", t).header("content-type", "text/plain").body("{}"),
+            "/api/v1/projects",
+            "post",
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            app.request(Method::POST, "/api/v1/projects", t).json(&json!({"title": 3})),
+            "/api/v1/projects",
+            "post",
+            422,
+            "unprocessable",
+        ),
+        (
+            app.request(Method::POST, "/api/v1/projects", t)
+                .header("content-type", "application/json")
+                .body(format!("{{\"name\": \"{}\"}}", "n".repeat(3 << 20))),
+            "/api/v1/projects",
+            "post",
+            413,
+            "payload_too_large",
+        ),
+        (app.request(Method::GET, "/api/v1/admin/jobs?limit=many", t), "/api/v1/admin/jobs", "get", 400, "bad_request"),
+        (
+            app.request(Method::POST, "/api/v1/admin/jobs/not-a-number/retry", t),
+            "/api/v1/admin/jobs/{job}/retry",
+            "post",
+            400,
+            "bad_request",
+        ),
+        (app.request(Method::GET, "/api/v1/no-such-thing", t), "", "", 404, "not_found"),
+        (app.request(Method::DELETE, "/api/v1/projects", t), "", "", 405, "method_not_allowed"),
+        (app.request(Method::GET, "/api/v1/me", Some("garbage")), "/api/v1/me", "get", 401, "invalid_token"),
+    ];
+    for (request, path, method, status, code) in cases {
+        let r = request.send().await.unwrap();
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        let (got, body) = problem(r).await;
+        assert_eq!((got.as_u16(), body["code"].as_str()), (status, Some(code)), "{method} {path}: {body}");
+        if !path.is_empty() {
+            let declared = &spec["paths"][path][method]["responses"][status.to_string()];
+            assert!(declared.is_object(), "{method} {path} does not declare {status}");
+            assert!(
+                declared["content"].get("application/problem+json").is_some(),
+                "{method} {path} declares {status} without problem+json: {declared}"
+            );
+        }
+    }
+    // The Authorization scheme is case-insensitive.
+    let r = app
+        .http
+        .get(format!("{}/api/v1/me", app.base))
+        .header("authorization", format!("BEARER {}", admin.access))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // Uploading into a project that does not exist is a 404, even for an instance administrator.
+    let r = app
+        .request(Method::POST, "/api/v1/projects/no-such-project/documents?filename=a.txt", t)
+        .body(sample_book("x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(r).await.0, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn sign_in_redirects_stay_on_this_site_and_pages_are_not_stored() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for next in ["/%09/evil.example/x", "%0d%0aSet-Cookie:%20a=b", "//evil.example", "https://evil.example/"] {
+        let r = client.get(format!("{}/ui/auth/refresh?next={next}", app.base)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{next}");
+        let location = r.headers()["location"].to_str().unwrap();
+        assert_eq!(location, "/ui/login?next=/ui/projects", "{next}");
+    }
+    let r = client.get(format!("{}/ui/login", app.base)).send().await.unwrap();
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    app.stop().await;
+}
