@@ -368,3 +368,27 @@ async fn sign_in_redirects_stay_on_this_site_and_pages_are_not_stored() {
     assert_eq!(r.headers()["cache-control"], "no-store");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn http_details_signed_out_tokens_conditional_reads_and_usage() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let s = app.user("grace@example.org", false).await;
+    // A refresh token ended by signing out is over, not "reused": nothing was stolen.
+    assert_eq!(app.post("/api/v1/auth/logout", &s.access, json!({})).await.status(), StatusCode::NO_CONTENT);
+    let r = app.post("/api/v1/auth/refresh", "", json!({"refresh_token": s.refresh})).await;
+    assert_eq!(problem(r).await.1["code"], "invalid_token");
+    // `If-None-Match: *` matches any current representation.
+    let project = app.project(&s, "p").await;
+    let doc = app.upload(&s.access, &project, "a.txt", sample_book("etag")).await;
+    let r = app
+        .request(Method::GET, &format!("/api/v1/documents/{doc}"), Some(&s.access))
+        .header("if-none-match", "*")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    // A project that spent nothing spent 0, not -0.
+    let usage = app.get(&format!("/api/v1/projects/{project}/usage"), &s.access).await.text().await.unwrap();
+    assert!(usage.contains("\"cost_usd\":0.0"), "{usage}");
+    app.stop().await;
+}

@@ -95,8 +95,10 @@ pub struct NewRefreshToken {
 pub enum RefreshUse {
     /// Valid and now spent: issue the next token in `family`.
     Rotated { user: String, family: String },
-    /// Already spent or revoked: the family has now been revoked.
+    /// Already spent: a replay or a theft, so the family has now been revoked.
     Reused,
+    /// Revoked before it was ever used (signed out, or its family revoked after a reuse): not a reuse, just over.
+    Revoked,
     /// Unknown or expired.
     Invalid,
 }

@@ -222,7 +222,7 @@ async fn reusing_a_spent_token_revokes_its_family(store: DynStore) {
 
     // An attacker (or a replay) presents the spent token.
     assert_eq!(store.use_refresh_token("t1", T0 + 2).await.unwrap(), RefreshUse::Reused);
-    assert_eq!(store.use_refresh_token("t2", T0 + 3).await.unwrap(), RefreshUse::Reused, "the family is revoked");
+    assert_eq!(store.use_refresh_token("t2", T0 + 3).await.unwrap(), RefreshUse::Revoked, "the family is revoked");
     assert_eq!(store.use_refresh_token("t1", T0 + 4).await.unwrap(), RefreshUse::Reused, "and stays so");
     assert_eq!(store.use_refresh_token("other", T0 + 5).await.unwrap(), rotated("u", "g"), "other logins survive");
 }
@@ -277,8 +277,9 @@ async fn revoke_refresh_tokens_logs_out_everywhere(store: DynStore) {
     assert_eq!(store.use_refresh_token("spent", T0 + 1).await.unwrap(), rotated("u", "f3"));
 
     assert_eq!(store.revoke_refresh_tokens("u", T0 + 10).await.unwrap(), 2, "only usable tokens count");
-    assert_eq!(store.use_refresh_token("a", T0 + 11).await.unwrap(), RefreshUse::Reused);
-    assert_eq!(store.use_refresh_token("b", T0 + 11).await.unwrap(), RefreshUse::Reused);
+    // Signed out is not reused: nothing was stolen.
+    assert_eq!(store.use_refresh_token("a", T0 + 11).await.unwrap(), RefreshUse::Revoked);
+    assert_eq!(store.use_refresh_token("b", T0 + 11).await.unwrap(), RefreshUse::Revoked);
     assert_eq!(store.use_refresh_token("theirs", T0 + 11).await.unwrap(), rotated("v", "g"), "another user's");
     assert_eq!(store.revoke_refresh_tokens("u", T0 + 12).await.unwrap(), 0);
     assert_eq!(store.revoke_refresh_tokens("nobody", T0 + 12).await.unwrap(), 0);

@@ -154,7 +154,7 @@ pub async fn refresh(State(state): State<AppState>, Json(req): Json<RefreshReque
             Ok(Json(issue(&state, &user, Some(family)).await?))
         }
         RefreshUse::Reused => Err(ApiError::RefreshReused),
-        RefreshUse::Invalid => Err(ApiError::InvalidToken),
+        RefreshUse::Invalid | RefreshUse::Revoked => Err(ApiError::InvalidToken),
     }
 }
 

@@ -99,31 +99,42 @@ pub async fn download(
     response.body(Body::from_stream(body)).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-/// Parses a single-range `bytes=` header against an object of `size` bytes: `Ok(None)` means "ignore it, send the
-/// whole object" (multiple ranges, other units), `Err` means unsatisfiable.
+/// Parses a single-range `bytes=` header against an object of `size` bytes (RFC 9110, section 14): `Ok(None)` means
+/// "ignore it, send the whole object" (multiple ranges, other units, or a range that is not valid, such as
+/// `bytes=5-4`), `Err` means unsatisfiable (it starts past the end). A last position past the end, however large,
+/// means the end.
 fn parse_range(spec: &str, size: u64) -> Result<Option<std::ops::Range<u64>>, ()> {
     let Some(set) = spec.trim().strip_prefix("bytes=") else { return Ok(None) };
     if set.contains(',') {
         return Ok(None);
     }
-    let (start, end) = set.split_once('-').ok_or(())?;
+    let Some((start, end)) = set.split_once('-') else { return Ok(None) };
     let (start, end) = (start.trim(), end.trim());
-    let range = if start.is_empty() {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    // A number too large for 64 bits is still a valid position: past any end.
+    let number = |s: &str| s.parse::<u64>().unwrap_or(u64::MAX);
+    if start.is_empty() {
         // The last `end` bytes.
-        let n: u64 = end.parse().map_err(|_| ())?;
-        if n == 0 {
-            return Err(());
+        if !digits(end) {
+            return Ok(None);
         }
-        size.saturating_sub(n)..size
-    } else {
-        let s: u64 = start.parse().map_err(|_| ())?;
-        let e = if end.is_empty() { size } else { end.parse::<u64>().map_err(|_| ())?.saturating_add(1).min(size) };
-        s..e
-    };
-    if range.start >= size || range.start >= range.end {
+        return match number(end) {
+            0 => Err(()),
+            n => Ok(Some(size.saturating_sub(n)..size)),
+        };
+    }
+    if !digits(start) || !(end.is_empty() || digits(end)) {
+        return Ok(None);
+    }
+    let first = number(start);
+    if !end.is_empty() && number(end) < first {
+        return Ok(None);
+    }
+    if first >= size {
         return Err(());
     }
-    Ok(Some(range))
+    let last = if end.is_empty() { size } else { number(end).saturating_add(1).min(size) };
+    Ok(Some(first..last))
 }
 
 #[cfg(test)]
@@ -138,9 +149,11 @@ mod tests {
         assert_eq!(parse_range("bytes=990-2000", 1000), Ok(Some(990..1000)));
         assert_eq!(parse_range("bytes=-5000", 1000), Ok(Some(0..1000)));
         assert_eq!(parse_range("bytes=1000-", 1000), Err(()));
-        assert_eq!(parse_range("bytes=5-4", 1000), Err(()));
+        assert_eq!(parse_range("bytes=5-4", 1000), Ok(None), "invalid, so ignored: the whole object");
+        assert_eq!(parse_range("bytes=0-99999999999999999999999", 1000), Ok(Some(0..1000)));
+        assert_eq!(parse_range("bytes=-99999999999999999999999", 1000), Ok(Some(0..1000)));
         assert_eq!(parse_range("bytes=-0", 1000), Err(()));
-        assert_eq!(parse_range("bytes=x-1", 1000), Err(()));
+        assert_eq!(parse_range("bytes=x-1", 1000), Ok(None));
         assert_eq!(parse_range("bytes=0-1,5-6", 1000), Ok(None));
         assert_eq!(parse_range("items=0-1", 1000), Ok(None));
     }

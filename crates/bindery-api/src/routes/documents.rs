@@ -224,7 +224,9 @@ pub async fn get(
 ) -> ApiResult<Response> {
     let doc = authorize(&state, &caller, &id, Role::Viewer).await?;
     let etag = format!("\"{}.{}\"", doc.id, doc.version);
-    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains(&etag)) {
+    // `*` matches any current representation (RFC 9110, section 13.1.2); otherwise the list must name this one.
+    let matches = |v: &str| v.split(',').map(str::trim).any(|t| t == "*" || t == etag || t == format!("W/{etag}"));
+    if headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(matches) {
         return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
     }
     // Serialised straight from the projection: this is the hottest read of the API.

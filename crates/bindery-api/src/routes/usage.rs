@@ -73,7 +73,8 @@ pub async fn get(
         }
     }
     let models: Vec<ModelUsage> = by_model.into_values().collect();
-    let cost_usd = models.iter().map(|m| m.cost_usd).sum();
+    // An empty sum of floats is -0.0; adding 0.0 makes it the 0 a reader expects.
+    let cost_usd = models.iter().map(|m| m.cost_usd).sum::<f64>() + 0.0;
     Ok(Json(ProjectUsage { project, documents, models, cost_usd }))
 }
 

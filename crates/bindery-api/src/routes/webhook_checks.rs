@@ -32,8 +32,14 @@ pub async fn check_url(raw: &str, allow: &Allowlist) -> ApiResult<String> {
         if let Ok(Ok(found)) = lookup {
             let addrs: Vec<IpAddr> = found.map(|a| a.ip()).collect();
             if !addrs.is_empty() && !addrs.iter().any(|ip| allow.permits(*ip)) {
+                // The addresses stay in the log: telling the caller what an internal name resolves to would map the
+                // operator's network for them.
                 let refused = SsrfError::ForbiddenHost { host: host.to_owned(), addrs };
-                return Err(ApiError::Unprocessable(refused.to_string()));
+                tracing::info!(reason = %refused, "webhook URL refused");
+                return Err(ApiError::Unprocessable(format!(
+                    "webhook host {host} is not allowed: it resolves only to private, loopback or link-local \
+                     addresses; an operator can allow them with --webhook-allow"
+                )));
             }
         }
     }
@@ -100,7 +106,9 @@ mod tests {
         assert!(message(check_url("https://u:p@example.com/", &none).await).contains("user name or password"));
         assert!(message(check_url("http://127.0.0.1:9/", &none).await).contains("loopback"));
         assert!(message(check_url("http://169.254.169.254/", &none).await).contains("link-local"));
-        assert!(message(check_url("http://localhost:9/", &none).await).contains("resolves only to"));
+        let refused = message(check_url("http://localhost:9/", &none).await);
+        assert!(refused.contains("is not allowed"), "{refused}");
+        assert!(!refused.contains("127.0.0.1") && !refused.contains("::1"), "no resolution revealed: {refused}");
         assert!(message(check_url("not a url", &none).await).contains("is not a URL"));
         let local = Allowlist::parse("127.0.0.1,::1").unwrap();
         assert_eq!(check_url(" http://127.0.0.1:9/hook ", &local).await.unwrap(), "http://127.0.0.1:9/hook");

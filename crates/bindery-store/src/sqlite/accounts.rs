@@ -188,16 +188,21 @@ impl Accounts for SqliteStore {
             tx.commit().await?;
             return Ok(out);
         }
-        let family: Option<String> = sqlx::query_scalar(
-            "SELECT family FROM refresh_tokens WHERE hash = ? AND (used_ms IS NOT NULL OR revoked_ms IS NOT NULL)",
+        let found: Option<(String, bool)> = sqlx::query_as(
+            "SELECT family, used_ms IS NOT NULL AS spent FROM refresh_tokens \
+             WHERE hash = ? AND (used_ms IS NOT NULL OR revoked_ms IS NOT NULL)",
         )
         .bind(hash)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(family) = family else {
+        let Some((family, spent)) = found else {
             // Unknown, or expired but never spent: nothing suggests theft.
             return Ok(RefreshUse::Invalid);
         };
+        if !spent {
+            // Revoked before any use (signed out, or its family ended by a reuse): over, but no sign of theft.
+            return Ok(RefreshUse::Revoked);
+        }
         sqlx::query("UPDATE refresh_tokens SET revoked_ms = ? WHERE family = ? AND revoked_ms IS NULL")
             .bind(now)
             .bind(&family)
