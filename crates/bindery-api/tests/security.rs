@@ -392,3 +392,31 @@ async fn http_details_signed_out_tokens_conditional_reads_and_usage() {
     assert!(usage.contains("\"cost_usd\":0.0"), "{usage}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_upload_limit_is_one_rule_for_the_whole_request() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |o| o.max_upload_bytes = 1000).await.unwrap();
+    let s = app.user("ada@example.org", false).await;
+    let project = app.project(&s, "Small").await;
+    // A chunked multipart request of three files of 600 bytes: each under the limit, together over it.
+    let mut body = Vec::new();
+    for i in 0..3 {
+        body.extend_from_slice(
+            format!("--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f{i}.txt\"\r\n\r\n").as_bytes(),
+        );
+        body.extend(std::iter::repeat_n(b'a' + i as u8, 600));
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"--XyZ--\r\n");
+    let chunks =
+        futures::stream::iter(body.chunks(256).map(|c| Ok::<_, std::io::Error>(c.to_vec())).collect::<Vec<_>>());
+    let r = app
+        .request(Method::POST, &format!("/api/v1/projects/{project}/documents"), Some(&s.access))
+        .header("content-type", "multipart/form-data; boundary=XyZ")
+        .body(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(r).await.1["code"], "payload_too_large");
+    app.stop().await;
+}

@@ -98,11 +98,28 @@ pub async fn upload(
         .is_some_and(|v| v.starts_with("multipart/form-data"));
     let mut documents = Vec::new();
     if multipart {
+        // One rule for every upload: the limit is on the request. A declared length was checked above; a chunked
+        // body is cut off once it passes the limit, however its bytes are split into files.
+        let request = request.map(|body| axum::body::Body::new(http_body_util::Limited::new(body, limit as usize)));
+        let refused = |e: axum::extract::multipart::MultipartError| match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(limit),
+            _ => ApiError::BadRequest(e.body_text()),
+        };
         let mut form =
             Multipart::from_request(request, &state).await.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-        while let Some(field) = form.next_field().await.map_err(|e| ApiError::BadRequest(e.body_text()))? {
+        while let Some(field) = form.next_field().await.map_err(refused)? {
             let Some(name) = field.file_name().map(source_name) else { continue };
-            documents.push(store(&state, &options, name, field).await?);
+            // The limit may be passed in the middle of a file; the field's error says so, the stored upload's not.
+            let over = std::sync::atomic::AtomicBool::new(false);
+            let field = field.inspect_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    over.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+            match store(&state, &options, name, field).await {
+                Err(_) if over.load(std::sync::atomic::Ordering::Relaxed) => return Err(ApiError::TooLarge(limit)),
+                stored => documents.push(stored?),
+            }
         }
         if documents.is_empty() {
             return Err(ApiError::BadRequest("the form has no file part".into()));
