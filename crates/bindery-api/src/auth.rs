@@ -52,12 +52,20 @@ struct Claims {
     sub: String,
     iat: i64,
     exp: i64,
+    /// The login (refresh token family) the token belongs to; absent in tokens signed before it was added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sid: Option<String>,
 }
 
-/// Signs an access token for `user`, valid for the configured lifetime.
-pub fn access_token(state: &AppState, user: &str) -> ApiResult<String> {
+/// Signs an access token for `user` in the login `session`, valid for the configured lifetime.
+pub fn access_token(state: &AppState, user: &str, session: &str) -> ApiResult<String> {
     let now = bindery_core::time::now_ms() / 1000;
-    let claims = Claims { sub: user.to_owned(), iat: now, exp: now + state.options.access_ttl.as_secs() as i64 };
+    let claims = Claims {
+        sub: user.to_owned(),
+        iat: now,
+        exp: now + state.options.access_ttl.as_secs() as i64,
+        sid: Some(session.to_owned()),
+    };
     jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
         &claims,
@@ -66,8 +74,8 @@ pub fn access_token(state: &AppState, user: &str) -> ApiResult<String> {
     .map_err(|e| ApiError::Internal(e.to_string()))
 }
 
-/// The user of a valid access token, and when the token expires (ms since the epoch).
-fn user_of_token(state: &AppState, token: &str) -> ApiResult<(String, i64)> {
+/// The user of a valid access token, when the token expires (ms since the epoch), and its login.
+fn user_of_token(state: &AppState, token: &str) -> ApiResult<(String, i64, Option<String>)> {
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
     validation.leeway = 0;
     jsonwebtoken::decode::<Claims>(
@@ -75,7 +83,7 @@ fn user_of_token(state: &AppState, token: &str) -> ApiResult<(String, i64)> {
         &jsonwebtoken::DecodingKey::from_secret(&state.options.jwt_secret),
         &validation,
     )
-    .map(|d| (d.claims.sub, d.claims.exp.saturating_mul(1000)))
+    .map(|d| (d.claims.sub, d.claims.exp.saturating_mul(1000), d.claims.sid))
     .map_err(|_| ApiError::InvalidToken)
 }
 
@@ -91,8 +99,8 @@ pub struct Caller {
 
 #[derive(Clone, Debug)]
 enum Credential {
-    /// An access token, good until this time (ms since the epoch).
-    Token { expires_ms: i64 },
+    /// An access token, good until this time (ms since the epoch), of a login (`None` for older tokens).
+    Token { expires_ms: i64, session: Option<String> },
     /// An API key, by the hash the store keeps.
     Key { hash: String },
 }
@@ -161,7 +169,7 @@ impl Caller {
     /// When the credential stops working by itself (an access token's expiry; API keys do not expire).
     pub fn expires_ms(&self) -> Option<i64> {
         match &self.credential {
-            Credential::Token { expires_ms } => Some(*expires_ms),
+            Credential::Token { expires_ms, .. } => Some(*expires_ms),
             Credential::Key { .. } => None,
         }
     }
@@ -173,7 +181,7 @@ impl Caller {
     pub async fn still_allowed(&self, state: &AppState, project: Option<&str>, needed: Role) -> ApiResult<()> {
         let now = bindery_core::time::now_ms();
         let current = match &self.credential {
-            Credential::Token { expires_ms } if *expires_ms <= now => return Err(ApiError::InvalidToken),
+            Credential::Token { expires_ms, .. } if *expires_ms <= now => return Err(ApiError::InvalidToken),
             Credential::Token { .. } => {
                 let user = user(state, &self.user.id).await?.ok_or(ApiError::InvalidToken)?;
                 Caller { user, ..self.clone() }
@@ -243,6 +251,40 @@ pub fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The CSRF token of a login: an HMAC of its session id under the instance's signing key. Bound to the session, it
+/// cannot be planted: a page on a sibling domain that writes a `bindery_csrf` cookie of its choosing (cookie tossing)
+/// still cannot produce the value that matches the victim's session.
+pub fn csrf_token(state: &AppState, session: &str) -> String {
+    use base64::Engine as _;
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(&state.options.jwt_secret).expect("HMAC takes any key length");
+    mac.update(b"bindery csrf\0");
+    mac.update(session.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+impl Caller {
+    /// The CSRF token of this caller's login, when the credential is an access token that names one.
+    pub fn session_csrf(&self, state: &AppState) -> Option<String> {
+        match &self.credential {
+            Credential::Token { session: Some(session), .. } => Some(csrf_token(state, session)),
+            _ => None,
+        }
+    }
+
+    /// Checks a CSRF token sent by a browser signed in with this caller's access cookie: it must be the one derived
+    /// from the login's session ([`csrf_token`]). Tokens signed before sessions were recorded fall back to the
+    /// double-submit check (the header or field repeats the cookie) until their next refresh, at most 15 minutes.
+    pub fn check_csrf(&self, state: &AppState, headers: &HeaderMap, sent: Option<&str>) -> ApiResult<()> {
+        check_csrf(headers, sent)?;
+        match (self.session_csrf(state), sent) {
+            (None, _) => Ok(()),
+            (Some(expected), Some(sent)) if same_secret(&expected, sent) => Ok(()),
+            _ => Err(ApiError::Csrf),
+        }
+    }
+}
+
 /// Checks that a CSRF token sent with the request (header or form field) repeats the CSRF cookie.
 pub fn check_csrf(headers: &HeaderMap, sent: Option<&str>) -> ApiResult<()> {
     match (cookie(headers, CSRF_COOKIE), sent) {
@@ -258,10 +300,11 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> ApiResult<Caller> 
         if cookie(&parts.headers, ACCESS_COOKIE).is_none() {
             return Err(ApiError::Unauthenticated);
         }
+        let caller = authenticate_cookie(&parts.headers, state).await?;
         if !parts.method.is_safe() {
-            check_csrf(&parts.headers, parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()))?;
+            caller.check_csrf(state, &parts.headers, parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()))?;
         }
-        return authenticate_cookie(&parts.headers, state).await;
+        return Ok(caller);
     };
     let value = header.to_str().map_err(|_| ApiError::InvalidToken)?;
     // The scheme is case-insensitive (RFC 9110, section 11.1).
@@ -290,8 +333,8 @@ async fn caller_of_token(state: &AppState, token: &str) -> ApiResult<Caller> {
         let key = api_key(state, &hash).await?.ok_or(ApiError::InvalidToken)?;
         (key.user.clone(), Some(key), Credential::Key { hash })
     } else {
-        let (user, expires_ms) = user_of_token(state, token)?;
-        (user, None, Credential::Token { expires_ms })
+        let (user, expires_ms, session) = user_of_token(state, token)?;
+        (user, None, Credential::Token { expires_ms, session })
     };
     let user = user(state, &user_id).await?.ok_or(ApiError::InvalidToken)?;
     Ok(Caller { user, key, credential })

@@ -420,3 +420,24 @@ async fn the_upload_limit_is_one_rule_for_the_whole_request() {
     assert_eq!(problem(r).await.1["code"], "payload_too_large");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_planted_csrf_cookie_does_not_pass() {
+    let app = TestApp::spawn(Backend::Sqlite).await.unwrap();
+    let s = app.user("ada@example.org", false).await;
+    // A sibling site that can write cookies (cookie tossing) plants its own CSRF value and repeats it in the header:
+    // the double-submit check alone would pass. The token must be the one of the victim's login.
+    let planted = "planted-token-value";
+    let r = app
+        .http
+        .post(format!("{}/api/v1/projects", app.base))
+        .header("cookie", format!("bindery_access={}; bindery_csrf={planted}", s.access))
+        .header("x-csrf-token", planted)
+        .json(&json!({"name": "forged"}))
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = problem(r).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("csrf_failed")));
+    app.stop().await;
+}

@@ -27,6 +27,10 @@ pub struct Tokens {
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: u64,
+    /// The login this pair belongs to (the refresh token family), which the web UI binds its CSRF token to; never
+    /// sent.
+    #[serde(skip)]
+    pub(crate) session: String,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -83,10 +87,11 @@ async fn issue(state: &AppState, user: &str, family: Option<String>) -> ApiResul
     };
     state.store().insert_refresh_token(&token, now).await?;
     Ok(Tokens {
-        access_token: auth::access_token(state, user)?,
+        access_token: auth::access_token(state, user, &token.family)?,
         refresh_token: refresh,
         token_type: "Bearer",
         expires_in: state.options.access_ttl.as_secs(),
+        session: token.family,
     })
 }
 

@@ -4,8 +4,9 @@
 //! rate limits and rotation), kept where page scripts cannot read them:
 //! - `bindery_access`: the access JWT, HttpOnly, `SameSite=Strict`, path `/`, expiring with the token;
 //! - `bindery_refresh`: the refresh token, HttpOnly, `SameSite=Strict`, sent only to `/ui/auth` (refresh, logout);
-//! - `bindery_csrf`: a random token that the page repeats in forms (hidden field) and in script requests
-//!   (`x-csrf-token`); not HttpOnly, so the page's own script can read it.
+//! - `bindery_csrf`: a token that the page repeats in forms (hidden field) and in script requests
+//!   (`x-csrf-token`); not HttpOnly, so the page's own script can read it. Once signed in it is derived from the
+//!   login's session (`auth::csrf_token`), so it cannot be planted; before (the login form itself) it is random.
 //!
 //! A page request whose access cookie is missing or expired is redirected to `/ui/auth/refresh?next=…`, the one
 //! place the refresh cookie reaches; it rotates the refresh token, sets fresh cookies and sends the browser back, or
@@ -61,6 +62,8 @@ impl FromRequestParts<AppState> for Session {
         match auth::authenticate_cookie(&parts.headers, state).await {
             Ok(caller) => {
                 state.limiter.check(caller.limit_key())?;
+                // The login's own token, whatever the cookie says (a planted cookie would only break the forms).
+                let csrf = caller.session_csrf(state).unwrap_or(csrf);
                 Ok(Session { caller, csrf })
             }
             Err(ApiError::Unauthenticated | ApiError::InvalidToken) => Err(UiError::SignIn { next }),
@@ -90,7 +93,7 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
                 .await
                 .map_err(|e| ApiError::BadRequest(format!("the form could not be read: {}", e.body_text())))?;
         let sent = fields.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str());
-        auth::check_csrf(&headers, sent)?;
+        session.caller.check_csrf(state, &headers, sent)?;
         let form = serde_json::Map::from_iter(fields.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))));
         let form = serde_json::from_value(serde_json::Value::Object(form))
             .map_err(|e| ApiError::BadRequest(format!("the form is incomplete: {e}")))?;
@@ -145,9 +148,11 @@ fn cookie_line(name: &str, value: &str, path: &str, max_age: Duration, http_only
     )
 }
 
-/// Sets the three cookies of a signed-in browser; a new CSRF token with every new login.
-fn set_session_cookies(response: &mut Response, state: &AppState, tokens: &Tokens, csrf: &str, secure: bool) {
+/// Sets the three cookies of a signed-in browser; the CSRF token is the login's (a new one with every new login).
+fn set_session_cookies(response: &mut Response, state: &AppState, tokens: &Tokens, secure: bool) {
     let o = &state.options;
+    let csrf = auth::csrf_token(state, &tokens.session);
+    let csrf = csrf.as_str();
     set_cookie(response, cookie_line(ACCESS_COOKIE, &tokens.access_token, "/", o.access_ttl, true, secure));
     set_cookie(response, cookie_line(REFRESH_COOKIE, &tokens.refresh_token, REFRESH_PATH, o.refresh_ttl, true, secure));
     set_cookie(response, cookie_line(CSRF_COOKIE, csrf, "/", o.refresh_ttl, false, secure));
@@ -225,7 +230,7 @@ pub async fn login(
     match accounts::attempt_login(&state, client, &form.email, form.password).await {
         Ok(tokens) => {
             let mut response = Redirect::to(&next).into_response();
-            set_session_cookies(&mut response, &state, &tokens, &auth::random_secret(), secure(&headers));
+            set_session_cookies(&mut response, &state, &tokens, secure(&headers));
             response
         }
         Err(e) => {
@@ -255,9 +260,8 @@ pub async fn refresh_redirect(
     let next = safe_next(q.next.as_deref());
     match rotate(&state, &headers).await {
         Some(tokens) => {
-            let csrf = auth::cookie(&headers, CSRF_COOKIE).map(str::to_owned).unwrap_or_else(auth::random_secret);
             let mut response = Redirect::to(&next).into_response();
-            set_session_cookies(&mut response, &state, &tokens, &csrf, secure(&headers));
+            set_session_cookies(&mut response, &state, &tokens, secure(&headers));
             response
         }
         None => {
@@ -276,9 +280,8 @@ pub async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> Respo
     }
     match rotate(&state, &headers).await {
         Some(tokens) => {
-            let csrf = auth::cookie(&headers, CSRF_COOKIE).unwrap_or_default().to_owned();
             let mut response = StatusCode::NO_CONTENT.into_response();
-            set_session_cookies(&mut response, &state, &tokens, &csrf, secure(&headers));
+            set_session_cookies(&mut response, &state, &tokens, secure(&headers));
             response
         }
         None => ApiError::InvalidToken.into_response(),
