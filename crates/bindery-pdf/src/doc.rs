@@ -2,12 +2,15 @@
 
 use crate::error::PdfError;
 use crate::page::{self, PageText};
+use mupdf::pdf::PdfDocument;
 use mupdf::{Colorspace, Document, Matrix, MetadataName};
+use std::collections::HashSet;
 use std::io::Read;
 use std::path::Path;
 
 /// The formats this crate opens.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DocKind {
     Pdf,
     Epub,
@@ -31,11 +34,16 @@ pub struct OpenOptions {
     /// The largest page raster [`Doc::render_grey`] and [`Doc::render_rgb`]
     /// will allocate, in pixels (a 300 dpi A3 page is about 17 million).
     pub max_render_pixels: u64,
+    /// The deepest nesting accepted in an outline (bookmarks) or in an
+    /// EPUB's markup. MuPDF and its Rust binding read both by recursion, so
+    /// a file nested thousands deep overflows the stack and kills the
+    /// process; real books nest a few levels, tables a dozen.
+    pub max_depth: u32,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        Self { max_pages: 3_000, max_render_pixels: 40_000_000 }
+        Self { max_pages: 3_000, max_render_pixels: 40_000_000, max_depth: 256 }
     }
 }
 
@@ -61,7 +69,7 @@ pub struct Raster {
 
 /// An open document. Not `Send`: MuPDF handles belong to their thread.
 pub struct Doc {
-    inner: Document,
+    inner: Inner,
     pages: u32,
     kind: DocKind,
     options: OpenOptions,
@@ -76,15 +84,15 @@ impl Doc {
         std::fs::File::open(path)?.take(1024).read_to_end(&mut head)?;
         check_magic(&head, kind)?;
         match kind {
-            DocKind::Epub => check_archive(path)?,
+            DocKind::Epub => check_archive(path, options.max_depth)?,
             DocKind::Pdf => check_trailer(path)?,
         }
         let path_str = path.to_str().ok_or_else(|| PdfError::Corrupt("the file path is not UTF-8".into()))?;
-        let inner = open_as(path_str)?;
-        if inner.needs_password()? {
+        let inner = open_as(path_str, kind)?;
+        if inner.doc().needs_password()? {
             return Err(PdfError::Encrypted);
         }
-        let pages = u32::try_from(inner.page_count()?).unwrap_or(0);
+        let pages = u32::try_from(inner.doc().page_count()?).unwrap_or(0);
         if pages == 0 {
             return Err(PdfError::NoPages);
         }
@@ -104,27 +112,40 @@ impl Doc {
 
     /// The document's own title and author, when its metadata has them.
     pub fn metadata(&self) -> (Option<String>, Option<String>) {
-        let get = |name| self.inner.metadata(name).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        let get = |name| self.inner.doc().metadata(name).ok().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
         (get(MetadataName::Title), get(MetadataName::Author))
     }
 
-    /// The outline, flattened depth-first.
+    /// The outline, flattened depth-first. A PDF's outline is measured
+    /// before MuPDF loads it (see [`check_outline_depth`]); an EPUB's table
+    /// of contents was measured with its markup when it was opened.
     pub fn outline(&self) -> Result<Vec<OutlineEntry>, PdfError> {
-        fn walk(items: &[mupdf::Outline], level: u32, out: &mut Vec<OutlineEntry>) {
-            for o in items {
-                let page = o.dest.as_ref().map(|d| d.loc.page_number + 1);
-                out.push(OutlineEntry { title: o.title.trim().to_owned(), level, page });
-                walk(&o.down, level + 1, out);
-            }
+        if let Inner::Pdf(pdf) = &self.inner {
+            check_outline_depth(pdf, self.options.max_depth)?;
         }
         let mut out = Vec::new();
-        walk(&self.inner.outlines()?, 0, &mut out);
+        // An explicit stack instead of recursion: each item is a level of
+        // siblings still to visit, innermost last.
+        let top = self.inner.doc().outlines()?;
+        let mut stack: Vec<(u32, std::vec::IntoIter<mupdf::Outline>)> = vec![(0, top.into_iter())];
+        while let Some((level, siblings)) = stack.last_mut() {
+            let level = *level;
+            let Some(o) = siblings.next() else {
+                stack.pop();
+                continue;
+            };
+            let page = o.dest.as_ref().map(|d| d.loc.page_number + 1);
+            out.push(OutlineEntry { title: o.title.trim().to_owned(), level, page });
+            if !o.down.is_empty() {
+                stack.push((level + 1, o.down.into_iter()));
+            }
+        }
         Ok(out)
     }
 
     /// The text of page `number` (1-based) with positions.
     pub fn page_text(&self, number: u32) -> Result<PageText, PdfError> {
-        let page = self.inner.load_page(self.index(number)?)?;
+        let page = self.inner.doc().load_page(self.index(number)?)?;
         page::extract(&page, number)
     }
 
@@ -135,7 +156,7 @@ impl Doc {
 
     /// Renders page `number` (1-based) in RGB, `width` pixels wide.
     pub fn render_rgb(&self, number: u32, width: u32) -> Result<Raster, PdfError> {
-        let page = self.inner.load_page(self.index(number)?)?;
+        let page = self.inner.doc().load_page(self.index(number)?)?;
         let bounds = page.bounds()?;
         let scale = width as f32 / (bounds.x1 - bounds.x0).max(1.0);
         self.render(number, scale, &Colorspace::device_rgb(), (scale * 72.0).round() as u32)
@@ -147,7 +168,7 @@ impl Doc {
     }
 
     fn render(&self, number: u32, scale: f32, cs: &Colorspace, dpi: u32) -> Result<Raster, PdfError> {
-        let page = self.inner.load_page(self.index(number)?)?;
+        let page = self.inner.doc().load_page(self.index(number)?)?;
         let b = page.bounds()?;
         let (w, h) = (((b.x1 - b.x0) * scale).ceil() as u64, ((b.y1 - b.y0) * scale).ceil() as u64);
         if w * h > self.options.max_render_pixels {
@@ -179,10 +200,54 @@ impl Doc {
     }
 }
 
+/// MuPDF's handle, with its PDF-specific view when the document is a PDF
+/// (the outline is measured through the PDF's objects).
+enum Inner {
+    Pdf(PdfDocument),
+    Other(Document),
+}
+
+impl Inner {
+    fn doc(&self) -> &Document {
+        match self {
+            Inner::Pdf(pdf) => pdf,
+            Inner::Other(doc) => doc,
+        }
+    }
+}
+
 /// MuPDF recognises the format from the content and the file name, so the
 /// caller names files with their extension (the stages write `source.pdf`).
-fn open_as(path: &str) -> Result<Document, PdfError> {
-    Ok(Document::open(path)?)
+fn open_as(path: &str, kind: DocKind) -> Result<Inner, PdfError> {
+    let doc = Document::open(path)?;
+    Ok(match kind {
+        DocKind::Pdf => Inner::Pdf(PdfDocument::try_from(doc)?),
+        DocKind::Epub => Inner::Other(doc),
+    })
+}
+
+/// Refuses a PDF whose outline nests deeper than `limit`, walking its
+/// `/First` and `/Next` links with an explicit stack. MuPDF loads an outline
+/// by recursion, and the Rust binding converts and drops it by recursion,
+/// so a 20,000-deep chain of bookmarks (a few hundred kilobytes) would
+/// overflow the stack before any of our code saw it. Objects already seen
+/// are skipped, so a cycle ends the walk instead of looping.
+fn check_outline_depth(pdf: &PdfDocument, limit: u32) -> Result<(), PdfError> {
+    let Some(root) = pdf.catalog()?.get_dict("Outlines")? else { return Ok(()) };
+    let mut seen = HashSet::new();
+    let mut stack = vec![(root.get_dict("First")?, 1u32)];
+    while let Some((node, depth)) = stack.pop() {
+        let Some(node) = node else { continue };
+        if node.is_indirect()? && !seen.insert(node.as_indirect()?) {
+            continue;
+        }
+        if depth > limit {
+            return Err(PdfError::OutlineTooDeep { limit });
+        }
+        stack.push((node.get_dict("Next")?, depth));
+        stack.push((node.get_dict("First")?, depth + 1));
+    }
+    Ok(())
 }
 
 /// Refuses files whose first bytes are not `kind`'s, naming what they are.
@@ -243,8 +308,10 @@ fn check_trailer(path: &Path) -> Result<(), PdfError> {
 /// Refuses EPUBs whose entries would escape an extraction folder (`../`,
 /// absolute paths) or that claim absurd sizes (zip bombs). MuPDF never
 /// extracts to disk, but such a file is hostile and the reason is worth
-/// telling the uploader.
-pub(crate) fn check_archive(path: &Path) -> Result<(), PdfError> {
+/// telling the uploader. Then measures how deeply each markup entry nests
+/// (see [`crate::markup`]), since MuPDF's layout recursion would not survive
+/// what a hostile chapter can nest.
+pub(crate) fn check_archive(path: &Path, max_depth: u32) -> Result<(), PdfError> {
     const MAX_UNCOMPRESSED: u64 = 2 << 30;
     let file = std::fs::File::open(path)?;
     let mut zip = zip::ZipArchive::new(file).map_err(|e| PdfError::Corrupt(format!("not a valid ZIP: {e}")))?;
@@ -260,6 +327,20 @@ pub(crate) fn check_archive(path: &Path) -> Result<(), PdfError> {
     }
     if total > MAX_UNCOMPRESSED {
         return Err(PdfError::UnsafeArchive(format!("it would unpack to {total} bytes")));
+    }
+    for i in 0..zip.len() {
+        let entry = zip.by_index(i).map_err(|e| PdfError::Corrupt(format!("ZIP entry {i}: {e}")))?;
+        let name = entry.name().to_owned();
+        let lower = name.to_ascii_lowercase();
+        let markup = [".xhtml", ".html", ".htm", ".xml", ".opf", ".ncx", ".svg"].iter().any(|ext| lower.ends_with(ext));
+        if !markup {
+            continue;
+        }
+        let reader = std::io::BufReader::with_capacity(64 * 1024, entry);
+        // A damaged entry (bad deflate data) is MuPDF's to judge: it may still read the rest of the book.
+        if let Ok(Some(_)) = crate::markup::deeper_than(reader, max_depth as usize) {
+            return Err(PdfError::TooDeep { entry: name, limit: max_depth });
+        }
     }
     Ok(())
 }

@@ -21,10 +21,12 @@ pub enum PdfError {
     Corrupt(String),
     #[error("the PDF is truncated: it has no end-of-file marker")]
     Truncated,
+    #[error("the PDF's outline (bookmarks) is nested more than {limit} levels deep: the file is damaged or made to crash readers")]
+    OutlineTooDeep { limit: u32 },
+    #[error("the EPUB's {entry} nests its elements more than {limit} levels deep: the file is damaged or made to crash readers")]
+    TooDeep { entry: String, limit: u32 },
     #[error("the EPUB is unsafe: {0}")]
     UnsafeArchive(String),
-    #[error("reading the document took longer than {0:?}")]
-    Deadline(std::time::Duration),
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -34,6 +36,18 @@ impl PdfError {
     /// fault and fails the document at once.
     pub fn is_retryable(&self) -> bool {
         matches!(self, PdfError::Io(_))
+    }
+
+    /// True when MuPDF could not allocate memory, which under a memory limit
+    /// means the file needs more than the limit. MuPDF says so only in its
+    /// message ("malloc (N bytes) failed").
+    pub fn is_out_of_memory(&self) -> bool {
+        match self {
+            PdfError::Corrupt(m) => {
+                m.contains(" bytes) failed") && ["malloc (", "calloc (", "realloc ("].iter().any(|f| m.contains(f))
+            }
+            _ => false,
+        }
     }
 }
 

@@ -39,6 +39,30 @@ pub fn scanned_pdf(images: &[&Path], dest: &Path) {
 /// A minimal valid EPUB 3 with a navigation document listing `chapters`
 /// (title, paragraphs) in order.
 pub fn epub(path: &Path, title: &str, chapters: &[(&str, Vec<String>)]) {
+    let chapters: Vec<(&str, String)> = chapters
+        .iter()
+        .map(|(t, paragraphs)| (*t, paragraphs.iter().map(|p| format!("<p>{p}</p>")).collect()))
+        .collect();
+    epub_of_bodies(path, title, &chapters);
+}
+
+/// An EPUB whose one chapter nests `depth` `<div>` elements around its
+/// text: a kilobyte of markup that MuPDF's layout recursion cannot survive.
+pub fn nested_epub(path: &Path, depth: usize) {
+    let body = format!("{}deep{}", "<div>".repeat(depth), "</div>".repeat(depth));
+    epub_of_bodies(path, "Deep", &[("Deep", body)]);
+}
+
+/// An EPUB whose one chapter unpacks to about `bytes` bytes of short
+/// paragraphs: a small upload that needs many times its size in memory once
+/// laid out.
+pub fn huge_chapter_epub(path: &Path, bytes: usize) {
+    let paragraph = "<p>All work and no play makes a long chapter.</p>";
+    epub_of_bodies(path, "Huge", &[("Huge", paragraph.repeat(bytes / paragraph.len()))]);
+}
+
+/// The EPUB container around chapters given as (title, body markup).
+fn epub_of_bodies(path: &Path, title: &str, chapters: &[(&str, String)]) {
     let mut zip = zip::ZipWriter::new(std::fs::File::create(path).expect("create"));
     let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     let deflated = zip::write::SimpleFileOptions::default();
@@ -75,8 +99,7 @@ pub fn epub(path: &Path, title: &str, chapters: &[(&str, Vec<String>)]) {
         ),
         deflated,
     );
-    for (i, (t, paragraphs)) in chapters.iter().enumerate() {
-        let body: String = paragraphs.iter().map(|p| format!("<p>{p}</p>")).collect();
+    for (i, (t, body)) in chapters.iter().enumerate() {
         put(
             &format!("OEBPS/c{}.xhtml", i + 1),
             &format!(
@@ -86,6 +109,90 @@ pub fn epub(path: &Path, title: &str, chapters: &[(&str, Vec<String>)]) {
         );
     }
     zip.finish().expect("finish");
+}
+
+/// A one-page PDF whose outline is a chain of `depth` bookmarks, each the
+/// only child of the one before: MuPDF loads outlines by recursion.
+pub fn deep_outline_pdf(path: &Path, depth: usize) {
+    let mut objects = page_objects("/Outlines 4 0 R", "");
+    objects.push(format!("<< /Type /Outlines /First 7 0 R /Last 7 0 R /Count {depth} >>"));
+    objects.push(font());
+    objects.push(content("BT /F1 12 Tf 20 100 Td (Bookmarks all the way down) Tj ET"));
+    for i in 0..depth {
+        let num = 7 + i;
+        let parent = if i == 0 { 4 } else { num - 1 };
+        let child =
+            if i + 1 < depth { format!("/First {0} 0 R /Last {0} 0 R /Count 1", num + 1) } else { String::new() };
+        objects.push(format!("<< /Title (Level {i}) /Parent {parent} 0 R {child} /Dest [3 0 R /Fit] >>"));
+    }
+    std::fs::write(path, pdf_file(&objects)).expect("write pdf");
+}
+
+/// A 2-kilobyte PDF whose page draws a form XObject that draws the next
+/// one ten times, ten levels deep: ten billion tiny rectangles, which keeps
+/// any reader busy for hours.
+pub fn xobject_bomb_pdf(path: &Path) {
+    const LEVELS: usize = 10;
+    let mut objects = page_objects("", "/XObject << /X 7 0 R >>");
+    objects.push("<< /Type /Outlines /Count 0 >>".into());
+    objects.push(font());
+    objects.push(content("/X Do"));
+    for level in 0..LEVELS {
+        let num = 7 + level;
+        let (resources, body) = if level + 1 < LEVELS {
+            (format!("<< /XObject << /X {} 0 R >> >>", num + 1), "q /X Do Q\n".repeat(10))
+        } else {
+            ("<< >>".to_owned(), "0 0 1 1 re f\n".to_owned())
+        };
+        objects.push(format!(
+            "<< /Type /XObject /Subtype /Form /BBox [0 0 200 200] /Resources {resources} /Length {} >>\nstream\n{body}\nendstream",
+            body.len() + 1
+        ));
+    }
+    std::fs::write(path, pdf_file(&objects)).expect("write pdf");
+}
+
+/// Objects 1 to 3 of the hand-written PDFs: the catalog (with
+/// `catalog_extra`), the page tree, and one page using font 5, content
+/// stream 6 and `resources_extra`. Object 4 is each fixture's outline root,
+/// 5 and 6 its font and content, and 7 onwards its own.
+fn page_objects(catalog_extra: &str, resources_extra: &str) -> Vec<String> {
+    vec![
+        format!("<< /Type /Catalog /Pages 2 0 R {catalog_extra} >>"),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".into(),
+        format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 6 0 R \
+             /Resources << /Font << /F1 5 0 R >> {resources_extra} >> >>"
+        ),
+    ]
+}
+
+fn font() -> String {
+    "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".into()
+}
+
+fn content(ops: &str) -> String {
+    format!("<< /Length {} >>\nstream\n{ops}\nendstream", ops.len() + 1)
+}
+
+/// Numbers `objects` from 1 and writes them with a correct cross-reference
+/// table, so MuPDF reads the file as written instead of repairing it.
+fn pdf_file(objects: &[String]) -> Vec<u8> {
+    let mut out = b"%PDF-1.7\n".to_vec();
+    let mut offsets = Vec::with_capacity(objects.len());
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = out.len();
+    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes());
+    for offset in offsets {
+        out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", objects.len() + 1).as_bytes(),
+    );
+    out
 }
 
 /// An EPUB-shaped ZIP with an entry that climbs out of the book (`../`).

@@ -23,6 +23,7 @@ mod error;
 #[cfg(feature = "testing")]
 pub mod fixtures;
 pub mod layout;
+mod markup;
 #[cfg(any(feature = "mupdf-ocr", feature = "mupdf-ocr-bundled"))]
 mod mupdf_ocr;
 mod page;

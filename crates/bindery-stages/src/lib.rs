@@ -9,12 +9,16 @@
 //! - Every stage is idempotent. Outputs are content addressed, so running a
 //!   stage twice (after a crash, or a lost lease) writes the same keys.
 //! - Every stage is registered in [`registry`], in one place.
+//! - MuPDF reads an upload only in a child process with limits
+//!   ([`sandbox`]), so a hostile file fails its document, never the worker.
 
 pub mod book;
 mod registry;
+pub mod sandbox;
 mod stage;
 pub mod text;
 
 pub use bindery_analyze::Analyzers;
-pub use registry::{registry, registry_with, Registry};
+pub use registry::{registry, registry_with, registry_with_sandbox, Registry};
+pub use sandbox::{Sandbox, SandboxOptions};
 pub use stage::{References, Stage, StageContext, StageError, StageOutput};

@@ -1,6 +1,7 @@
 //! The one place where pipelines and their stages are declared.
 
 use crate::book;
+use crate::sandbox::Sandbox;
 use crate::stage::Stage;
 use bindery_analyze::Analyzers;
 use bindery_core::Pipeline;
@@ -132,10 +133,17 @@ pub fn registry() -> Registry {
     registry_with(Analyzers::default())
 }
 
-/// The registry with other analyzers behind `enrich`.
+/// The registry with other analyzers behind `enrich`, parsing uploads with
+/// the default sandbox (`bindery-parse` beside the running executable).
 pub fn registry_with(analyzers: Analyzers) -> Registry {
+    registry_with_sandbox(analyzers, Sandbox::default())
+}
+
+/// The registry with other analyzers behind `enrich`, parsing uploads in
+/// children run as `sandbox` says.
+pub fn registry_with_sandbox(analyzers: Analyzers, sandbox: Sandbox) -> Registry {
     let mut r = Registry::new()
-        .with_stage(Arc::new(book::Extract))
+        .with_stage(Arc::new(book::Extract::new(sandbox)))
         .with_stage(Arc::new(book::Ocr))
         .with_stage(Arc::new(book::Raster))
         .with_stage(Arc::new(book::Structure))

@@ -32,6 +32,13 @@ pub struct Global {
     /// Log format on stderr: json or text.
     #[arg(long, env = "BINDERY_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
+    /// The memory one parse of an upload may use, in MiB: MuPDF reads each file in a child process limited to it
+    /// [default: 2048].
+    #[arg(long, env = "BINDERY_PARSE_MEMORY_MB", global = true)]
+    pub parse_memory_mb: Option<u64>,
+    /// How long one parse of an upload may take, in seconds, before its child process is killed [default: 120].
+    #[arg(long, env = "BINDERY_PARSE_TIMEOUT_SECS", global = true)]
+    pub parse_timeout_secs: Option<f64>,
     /// Which analyzer `enrich` uses, and its provider's settings.
     #[command(flatten)]
     pub analyzer: crate::analyzer::AnalyzerArgs,

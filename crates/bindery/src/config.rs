@@ -15,6 +15,8 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub storage: Option<String>,
     pub log_format: Option<String>,
+    pub parse_memory_mb: Option<u64>,
+    pub parse_timeout_secs: Option<f64>,
     pub concurrency: Option<usize>,
     pub lease_secs: Option<f64>,
     pub max_attempts: Option<i32>,
@@ -51,6 +53,9 @@ pub struct Settings {
     pub file_serve: crate::cli::ServeArgs,
     /// Flags and variables over the file's `[enrich]` table.
     pub analyzer: crate::analyzer::AnalyzerArgs,
+    /// The limits of the child process that parses each upload.
+    pub parse_memory_mb: u64,
+    pub parse_timeout: Duration,
     file: WorkerDefaults,
 }
 
@@ -92,6 +97,10 @@ impl Settings {
             Some("text") => false,
             Some(other) => anyhow::bail!("--log-format must be json or text, not {other:?}"),
         };
+        let parse_memory_mb = g.parse_memory_mb.or(file.parse_memory_mb).unwrap_or(2048);
+        anyhow::ensure!(parse_memory_mb >= 64, "--parse-memory-mb must be at least 64");
+        let parse_timeout = g.parse_timeout_secs.or(file.parse_timeout_secs).unwrap_or(120.0);
+        anyhow::ensure!(parse_timeout > 0.0, "--parse-timeout-secs must be positive");
         let defaults = WorkerDefaults {
             concurrency: file.concurrency,
             lease_secs: file.lease_secs,
@@ -118,6 +127,8 @@ impl Settings {
                 password_threads: file.password_threads,
             },
             analyzer: g.analyzer.clone().or(file.enrich),
+            parse_memory_mb,
+            parse_timeout: Duration::from_secs_f64(parse_timeout),
             file: defaults,
         })
     }
@@ -175,6 +186,7 @@ mod tests {
         std::fs::write(
             &file,
             "data-dir = \"/srv/b\"\nstorage = \"s3://books/x\"\nconcurrency = 7\nlog-format = \"text\"\n\
+             parse-memory-mb = 512\n\
              webhook-allow = \"127.0.0.1\"\nlisten = \"0.0.0.0:9000\"\nrate-limit = 5\n",
         )
         .unwrap();
@@ -186,6 +198,7 @@ mod tests {
         );
         assert_eq!(s.worker(&WorkerArgs::default()).unwrap().concurrency, 7);
         assert_eq!(s.file_webhook_allow.as_deref(), Some("127.0.0.1"));
+        assert_eq!((s.parse_memory_mb, s.parse_timeout), (512, Duration::from_secs(120)));
         assert_eq!((s.file_serve.listen.as_deref(), s.file_serve.rate_limit), (Some("0.0.0.0:9000"), Some(5)));
 
         // A flag (or its BINDERY_* variable, which clap folds in) wins.

@@ -16,7 +16,14 @@ use cli::{Cli, Command};
 use config::Settings;
 use std::process::ExitCode;
 
+/// The first argument that makes this process a parse child instead of the CLI (see `open`).
+const PARSE_CHILD: &str = "__parse";
+
 fn main() -> ExitCode {
+    let mut args = std::env::args_os();
+    if args.nth(1).is_some_and(|first| first == PARSE_CHILD) {
+        return bindery_stages::sandbox::serve(args);
+    }
     let cli = Cli::parse();
     end_quietly_when_the_reader_leaves(&cli.command);
     let settings = match Settings::resolve(&cli.global) {
@@ -88,7 +95,20 @@ pub async fn open(s: &Settings, opts: EngineOptions) -> Result<Engine> {
         .with_context(|| format!("opening database {}", redact(&s.database_url)))?;
     let blobs = BlobStore::from_url(&s.storage).with_context(|| format!("opening storage {}", s.storage))?;
     let analyzers = s.analyzer.build_all(|var| std::env::var(var).ok())?;
-    Ok(Engine::new(store, blobs, bindery_stages::registry_with(analyzers), opts))
+    let registry = bindery_stages::registry_with_sandbox(analyzers, sandbox(s)?);
+    Ok(Engine::new(store, blobs, registry, opts))
+}
+
+/// Uploads are parsed by this very binary, run again as `bindery __parse REQUEST` with the settings' limits: one
+/// executable to ship, whatever was built or installed.
+fn sandbox(s: &Settings) -> Result<bindery_stages::Sandbox> {
+    let program = std::env::current_exe().context("finding this executable to run parse children")?;
+    Ok(bindery_stages::Sandbox::new(bindery_stages::SandboxOptions {
+        program,
+        args: vec![PARSE_CHILD.into()],
+        memory: s.parse_memory_mb << 20,
+        timeout: s.parse_timeout,
+    }))
 }
 
 pub fn engine_options(w: Option<&config::Worker>) -> Result<EngineOptions> {

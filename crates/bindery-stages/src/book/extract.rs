@@ -1,19 +1,22 @@
 //! `extract`: read the upload once, page by page.
 //!
-//! Paged documents are written as JSON Lines (a header, then one page per
-//! line) straight to a scratch file and uploaded from there, so a
-//! thousand-page book never sits in memory. Text uploads are validated and
-//! cleaned (see [`crate::text`]). Images need no extraction: `ocr` reads them.
+//! Paged documents are read by MuPDF in a child process with limits (see
+//! [`crate::sandbox`]), which writes them as JSON Lines (a header, then one
+//! page per line) straight to a scratch file; the stage uploads that file,
+//! so a thousand-page book never sits in memory. Text uploads are validated
+//! and cleaned (see [`crate::text`]). Images need no extraction: `ocr` reads
+//! them.
 
-use super::{blocking, io, kinds, pdf_error, Format};
+use super::{io, kinds, Format};
+use crate::sandbox::{Request, Sandbox};
 use crate::stage::{Stage, StageContext, StageError, StageOutput};
 use crate::text;
 use async_trait::async_trait;
-use bindery_pdf::{Doc, OcrNeed, OpenOptions, OutlineEntry};
+use bindery_pdf::{Doc, OcrNeed, OpenOptions, OutlineEntry, PdfError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The first line of the `pages` artifact.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -32,10 +35,26 @@ pub struct PagesHeader {
     pub reflowed: bool,
 }
 
-pub struct Extract;
+/// The stage, with the sandbox its parser runs in.
+pub struct Extract {
+    sandbox: Sandbox,
+}
 
-/// Reading stops after this long: a 3,000-page PDF takes a few seconds.
-const DEADLINE: Duration = Duration::from_secs(300);
+impl Extract {
+    pub fn new(sandbox: Sandbox) -> Self {
+        Self { sandbox }
+    }
+}
+
+/// The summary the child answers, checked before it becomes the stage's.
+#[derive(Deserialize)]
+struct Summary {
+    pages: u32,
+    ocr_pages: usize,
+    outline: usize,
+    title: Option<String>,
+    author: Option<String>,
+}
 
 #[async_trait]
 impl Stage for Extract {
@@ -43,8 +62,10 @@ impl Stage for Extract {
         "extract"
     }
 
+    /// The sandbox's deadline ends the parse; the rest is downloading and
+    /// uploading.
     fn timeout(&self) -> Duration {
-        DEADLINE + Duration::from_secs(60)
+        self.sandbox.options().timeout + Duration::from_secs(60)
     }
 
     async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError> {
@@ -56,14 +77,9 @@ impl Stage for Extract {
                 let dir = tempfile::tempdir().map_err(io)?;
                 let source = ctx.source_file(dir.path()).await?;
                 let out = dir.path().join("pages.jsonl");
-                let out2 = out.clone();
-                let header = blocking("the document parser", move || {
-                    extract_pages(&source, kind, &out2).map_err(|e| match e {
-                        Failure::Pdf(e) => pdf_error(e),
-                        Failure::Io(e) => io(e),
-                    })
-                })
-                .await?;
+                let answer = self.sandbox.run(&Request::Extract { source, kind, out: out.clone() }).await?;
+                let header: Summary = serde_json::from_value(answer)
+                    .map_err(|e| StageError::Permanent(format!("the document reader answered nonsense: {e}")))?;
                 let stored = ctx.blobs.put_file(&out).await.map_err(StageError::from_blob)?;
                 let artifact = bindery_core::event::Artifact {
                     kind: kinds::PAGES.into(),
@@ -72,8 +88,8 @@ impl Stage for Extract {
                     media_type: "application/x-ndjson".into(),
                 };
                 Ok(StageOutput {
-                    summary: json!({"pages": header.pages, "ocr_pages": header.ocr_pages.len(),
-                                    "outline": header.outline.len(), "title": header.title, "author": header.author}),
+                    summary: json!({"pages": header.pages, "ocr_pages": header.ocr_pages,
+                                    "outline": header.outline, "title": header.title, "author": header.author}),
                     outputs: vec![artifact],
                 })
             }
@@ -81,13 +97,14 @@ impl Stage for Extract {
     }
 }
 
-enum Failure {
-    Pdf(bindery_pdf::PdfError),
+/// Why [`extract_pages`] stopped: the file, or the local disk.
+pub(crate) enum Failure {
+    Pdf(PdfError),
     Io(std::io::Error),
 }
 
-impl From<bindery_pdf::PdfError> for Failure {
-    fn from(e: bindery_pdf::PdfError) -> Self {
+impl From<PdfError> for Failure {
+    fn from(e: PdfError) -> Self {
         Failure::Pdf(e)
     }
 }
@@ -98,31 +115,38 @@ impl From<std::io::Error> for Failure {
     }
 }
 
-/// Writes the header and every page to `out`. The header goes first but is
-/// only complete at the end (the OCR page list), so pages are written to a
-/// second file and appended.
-fn extract_pages(
+/// Writes the header and every page to `out`, saying what it reads through
+/// `phase`. The header goes first but is only complete at the end (the OCR
+/// page list), so pages are written to a second file and appended. Runs in
+/// the sandbox's child ([`crate::sandbox::child`]), which bounds its time.
+pub(crate) fn extract_pages(
     source: &std::path::Path,
     kind: bindery_pdf::DocKind,
     out: &std::path::Path,
+    phase: &mut dyn FnMut(String),
 ) -> Result<PagesHeader, Failure> {
-    let started = Instant::now();
+    phase("opening the file".into());
     let doc = Doc::open(source, kind, OpenOptions::default())?;
     let (title, author) = doc.metadata();
+    phase("the outline (bookmarks)".into());
+    // An unreadable outline costs only the chapters it would have named; one nested too deeply is hostile.
+    let outline = match doc.outline() {
+        Ok(outline) => outline,
+        Err(e @ PdfError::OutlineTooDeep { .. }) => return Err(e.into()),
+        Err(_) => Vec::new(),
+    };
     let mut header = PagesHeader {
         pages: doc.page_count(),
         title,
         author,
-        outline: doc.outline().unwrap_or_default(),
+        outline,
         reflowed: kind == bindery_pdf::DocKind::Epub,
         ..PagesHeader::default()
     };
     let body_path = out.with_extension("body");
     let mut body = std::io::BufWriter::new(std::fs::File::create(&body_path)?);
     for n in 1..=doc.page_count() {
-        if started.elapsed() > DEADLINE {
-            return Err(bindery_pdf::PdfError::Deadline(DEADLINE).into());
-        }
+        phase(format!("page {n}"));
         let page = doc.page_text(n)?;
         if page.ocr_need() != OcrNeed::No {
             header.ocr_pages.push(n);

@@ -20,7 +20,7 @@
 mod cover;
 mod dictionary;
 mod enrich;
-mod extract;
+pub(crate) mod extract;
 mod index;
 mod narrate;
 mod ocr;

@@ -1,0 +1,267 @@
+//! Untrusted files are parsed in a child process with limits.
+//!
+//! MuPDF is C. A hostile file can make it overflow its stack, dereference
+//! garbage, loop for hours or allocate gigabytes, and inside the worker any
+//! of these kills every job the process runs, then again on each retry. So
+//! the stages hand MuPDF's work on an upload to a child process: the
+//! `bindery` binary itself (`bindery __parse`, see `main.rs`), or the
+//! `bindery-parse` binary of this crate for tests and other embedders. The
+//! parent passes paths, never bytes, and the child answers on its standard
+//! output with JSON lines (see [`child`]).
+//!
+//! The child runs with an address-space limit (`RLIMIT_AS`), a processor-time
+//! limit (`RLIMIT_CPU`, a backstop for a child whose parent died), no core
+//! dumps, in its own process group, and it dies with the thread that started
+//! it (`PR_SET_PDEATHSIG`). At the wall-clock deadline the parent kills the
+//! whole group and reaps it before answering, so a timed-out attempt never
+//! runs beside its retry. Whatever ends the child badly (a signal, an abort,
+//! the memory limit, the deadline) is the file's doing and fails the
+//! document permanently at the first occurrence, with a reason its uploader
+//! can act on; the worker itself carries on.
+
+pub mod child;
+
+use crate::stage::StageError;
+use std::ffi::OsString;
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
+
+pub use child::{serve, Message, Request};
+
+/// The name of this crate's child binary, looked for beside the running
+/// executable when no program is configured.
+pub const PARSE_EXE: &str = "bindery-parse";
+
+/// Settings of the child that parses uploads. The `bindery` binary exposes
+/// them as `--parse-memory-mb` and `--parse-timeout-secs` (variables
+/// `BINDERY_PARSE_MEMORY_MB`, `BINDERY_PARSE_TIMEOUT_SECS`, config keys
+/// `parse-memory-mb`, `parse-timeout-secs`); refusals name those settings.
+#[derive(Clone, Debug)]
+pub struct SandboxOptions {
+    /// The program to run, and the arguments before the request.
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    /// The child's address space, in bytes. MuPDF lays out a whole EPUB
+    /// chapter at once; 2 GiB reads any real book.
+    pub memory: u64,
+    /// How long one parse may take. Processor time is limited to the same
+    /// number of seconds, plus one.
+    pub timeout: Duration,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        Self { program: locate(PARSE_EXE), args: Vec::new(), memory: 2 << 30, timeout: Duration::from_secs(120) }
+    }
+}
+
+/// `name` beside the running executable, or in its parent folder (test
+/// binaries live in `target/debug/deps`, the crate's binaries in
+/// `target/debug`); the first when neither exists, so the error names it.
+pub fn locate(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let beside = exe.with_file_name(name);
+    let above = exe.parent().and_then(Path::parent).map(|dir| dir.join(name));
+    match above {
+        Some(above) if !beside.exists() && above.exists() => above,
+        _ => beside,
+    }
+}
+
+/// Runs requests in children; cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct Sandbox(Arc<SandboxOptions>);
+
+/// The child's standard output is read up to this many bytes, and the tail
+/// of its standard error kept to this many: a compromised child cannot make
+/// the parent buffer without bound.
+const MAX_STDOUT: u64 = 16 << 20;
+const STDERR_TAIL: usize = 8 << 10;
+
+impl Sandbox {
+    pub fn new(options: SandboxOptions) -> Self {
+        Self(Arc::new(options))
+    }
+
+    pub fn options(&self) -> &SandboxOptions {
+        &self.0
+    }
+
+    /// Runs `request` in a child and returns what it answered, or why the
+    /// file could not be read.
+    pub async fn run(&self, request: &Request) -> Result<serde_json::Value, StageError> {
+        let o = &*self.0;
+        let mut cmd = tokio::process::Command::new(&o.program);
+        cmd.args(&o.args)
+            .arg(serde_json::to_string(request).expect("requests serialise"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .process_group(0);
+        let (memory, cpu, parent) = (o.memory, o.timeout.as_secs() + 1, std::process::id() as libc::pid_t);
+        // SAFETY: the closure runs in the forked child before exec and calls only async-signal-safe functions
+        // (setrlimit, prctl, getppid); it allocates nothing.
+        unsafe {
+            cmd.pre_exec(move || limit_child(memory, cpu, parent));
+        }
+        let mut child = cmd.spawn().map_err(|e| {
+            StageError::Retryable(format!("cannot start the document reader {}: {e}", o.program.display()))
+        })?;
+        let group = GroupKill(child.id().map(|pid| pid as libc::pid_t));
+        let stdout = read_messages(child.stdout.take().expect("piped"));
+        let stderr = read_tail(child.stderr.take().expect("piped"));
+        let finished = tokio::time::timeout(o.timeout, async {
+            let (messages, tail, status) = tokio::join!(stdout, stderr, child.wait());
+            (messages, tail, status)
+        })
+        .await;
+        let Ok((messages, tail, status)) = finished else {
+            group.kill();
+            let _ = child.wait().await;
+            return Err(StageError::Permanent(format!(
+                "reading this file took longer than {} s (the limit set by parse-timeout-secs)",
+                o.timeout.as_secs_f64()
+            )));
+        };
+        // Reaped: its process group number may be reused from now on.
+        group.disarm();
+        let status = status.map_err(|e| StageError::Retryable(format!("waiting for the document reader: {e}")))?;
+        let (phase, last) = messages;
+        match (status.code(), last) {
+            (Some(0), Some(Message::Done(value))) => Ok(value),
+            (Some(0), Some(Message::Failed { message, retryable: true, .. })) => Err(StageError::Retryable(message)),
+            (Some(0), Some(Message::Failed { memory: true, .. })) => Err(self.out_of_memory()),
+            (Some(0), Some(Message::Failed { message, .. })) => Err(StageError::Permanent(message)),
+            _ => Err(self.crashed(status, &phase, &tail)),
+        }
+    }
+
+    fn out_of_memory(&self) -> StageError {
+        StageError::Permanent(format!(
+            "reading this file needed more than {} MiB of memory (the limit set by parse-memory-mb)",
+            self.0.memory >> 20
+        ))
+    }
+
+    /// Why the child ended without an answer, in words about the file.
+    fn crashed(&self, status: std::process::ExitStatus, phase: &str, stderr: &str) -> StageError {
+        if stderr.contains("memory allocation of") {
+            return self.out_of_memory();
+        }
+        if stderr.contains("has overflowed its stack") {
+            return StageError::Permanent(format!(
+                "the file is nested too deeply for the document reader (it ran out of stack while reading {phase})"
+            ));
+        }
+        let cpu = self.0.timeout.as_secs() + 1;
+        StageError::Permanent(match status.signal() {
+            Some(libc::SIGXCPU) | Some(libc::SIGKILL) => format!(
+                "reading this file used more than {cpu} s of processor time or was stopped by the system \
+                 (the limit set by parse-timeout-secs)"
+            ),
+            Some(signal) => format!(
+                "the file made the document reader crash (signal {signal}) while reading {phase}; \
+                 it is probably damaged"
+            ),
+            None => format!(
+                "the document reader stopped unexpectedly ({status}) while reading {phase}; the file is probably damaged"
+            ),
+        })
+    }
+}
+
+/// Kills a child's whole process group when dropped armed: at the deadline,
+/// and when the stage's future is dropped (the engine's own timeout, a
+/// shutdown) while the child runs.
+struct GroupKill(Option<libc::pid_t>);
+
+impl GroupKill {
+    fn kill(&self) {
+        if let Some(pgid) = self.0 {
+            // SAFETY: plain system call; the group was created for this child and is not reaped yet.
+            unsafe {
+                libc::killpg(pgid, libc::SIGKILL);
+            }
+        }
+    }
+
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for GroupKill {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The limits, set in the child between fork and exec.
+fn limit_child(memory: u64, cpu_secs: u64, parent: libc::pid_t) -> std::io::Result<()> {
+    let set = |resource, soft: u64, hard: u64| {
+        let limit = libc::rlimit { rlim_cur: soft as libc::rlim_t, rlim_max: hard as libc::rlim_t };
+        // SAFETY: a valid rlimit passed by reference to a plain system call.
+        if unsafe { libc::setrlimit(resource, &limit) } == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
+        }
+    };
+    set(libc::RLIMIT_AS, memory, memory)?;
+    // SIGXCPU at the soft limit, SIGKILL a second later if it is ignored.
+    set(libc::RLIMIT_CPU, cpu_secs, cpu_secs + 1)?;
+    // A crash on a hostile file must not write gigabytes of core.
+    set(libc::RLIMIT_CORE, 0, 0)?;
+    #[cfg(target_os = "linux")]
+    {
+        // Dies with the thread that started it (a runtime thread, which lives as long as the worker), and checks
+        // the parent did not die before that was set.
+        // SAFETY: plain system calls.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() != parent {
+                return Err(std::io::Error::other("the worker went away"));
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = parent;
+    Ok(())
+}
+
+/// Reads the child's messages: the last phase it announced (for crash
+/// reports) and its final answer, if it gave one.
+async fn read_messages(stdout: impl AsyncRead + Unpin) -> (String, Option<Message>) {
+    let mut lines = BufReader::new(stdout.take(MAX_STDOUT)).lines();
+    let (mut phase, mut last) = ("opening the file".to_owned(), None);
+    while let Ok(Some(line)) = lines.next_line().await {
+        match serde_json::from_str::<Message>(&line) {
+            Ok(Message::Phase(p)) => phase = p,
+            Ok(m) => last = Some(m),
+            Err(_) => {}
+        }
+    }
+    (phase, last)
+}
+
+/// The last few kilobytes of the child's standard error: where the Rust
+/// runtime says it ran out of memory or stack before it aborts.
+async fn read_tail(stderr: impl AsyncRead + Unpin) -> String {
+    let mut stderr = stderr;
+    let (mut tail, mut buf) = (Vec::new(), vec![0u8; 8192]);
+    while let Ok(n) = stderr.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        tail.extend_from_slice(&buf[..n]);
+        if tail.len() > STDERR_TAIL {
+            tail.drain(..tail.len() - STDERR_TAIL);
+        }
+    }
+    String::from_utf8_lossy(&tail).into_owned()
+}

@@ -1,0 +1,97 @@
+//! The sandbox's judgement of a child that ends badly, with shell scripts
+//! standing in for MuPDF: a crash, an abort for memory, a deadline passed
+//! by a process group that spawned more processes. Each is a permanent
+//! failure whose reason names the problem and, for limits, the setting.
+//! The real parser on real hostile files is tested end to end in
+//! `crates/bindery/tests/hostile.rs`.
+
+use bindery_stages::sandbox::{Request, Sandbox, SandboxOptions};
+use bindery_stages::StageError;
+use std::time::{Duration, Instant};
+
+/// A sandbox whose child is `sh -c SCRIPT` (the request arrives as `$1`).
+fn shell(script: &str, timeout: Duration) -> Sandbox {
+    Sandbox::new(SandboxOptions {
+        program: "/bin/sh".into(),
+        args: vec!["-c".into(), script.into(), "sh".into()],
+        memory: 1 << 30,
+        timeout,
+    })
+}
+
+fn request() -> Request {
+    Request::Extract { source: "/nonexistent.pdf".into(), kind: bindery_pdf::DocKind::Pdf, out: "/tmp/x".into() }
+}
+
+async fn permanent(sandbox: Sandbox) -> String {
+    match sandbox.run(&request()).await {
+        Err(StageError::Permanent(reason)) => reason,
+        other => panic!("expected a permanent failure, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_crash_is_the_files_fault_and_says_where_it_happened() {
+    let reason = permanent(shell(r#"echo '{"phase":"page 7"}'; kill -SEGV $$"#, Duration::from_secs(10))).await;
+    assert_eq!(
+        reason,
+        "the file made the document reader crash (signal 11) while reading page 7; it is probably damaged"
+    );
+}
+
+#[tokio::test]
+async fn an_allocation_failure_names_the_memory_limit() {
+    let script = "echo 'memory allocation of 4294967296 bytes failed' >&2; kill -ABRT $$";
+    let reason = permanent(shell(script, Duration::from_secs(10))).await;
+    assert_eq!(reason, "reading this file needed more than 1024 MiB of memory (the limit set by parse-memory-mb)");
+}
+
+#[tokio::test]
+async fn the_memory_limit_is_the_childs_address_space() {
+    // The shell reports its own limit in KiB.
+    let sandbox = shell(r#"printf '{"done":%s}\n' "$(ulimit -v)""#, Duration::from_secs(10));
+    assert_eq!(sandbox.run(&request()).await, Ok(serde_json::json!(1 << 20)));
+}
+
+#[tokio::test]
+async fn the_deadline_kills_the_whole_process_group_before_answering() {
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("grandchild");
+    let script = format!("sleep 60 & echo $! > {}; wait", pid_file.display());
+    let started = Instant::now();
+    let reason = permanent(shell(&script, Duration::from_millis(500))).await;
+    assert!(started.elapsed() < Duration::from_secs(10), "answered at the deadline");
+    assert_eq!(reason, "reading this file took longer than 0.5 s (the limit set by parse-timeout-secs)");
+    let grandchild: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    // The grandchild was killed with its group; once its parent shell is gone, init reaps it. Give it a moment.
+    let gone = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        !std::path::Path::new(&format!("/proc/{grandchild}")).exists()
+            || std::fs::read_to_string(format!("/proc/{grandchild}/stat")).is_ok_and(|s| s.contains(") Z "))
+    });
+    assert!(gone, "the grandchild {grandchild} kept running after the deadline");
+}
+
+#[tokio::test]
+async fn a_missing_reader_is_the_installations_fault_not_the_files() {
+    let sandbox = Sandbox::new(SandboxOptions { program: "/nonexistent/bindery-parse".into(), ..Default::default() });
+    match sandbox.run(&request()).await {
+        Err(StageError::Retryable(reason)) => assert!(reason.contains("cannot start the document reader"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_real_reader_refuses_a_deep_outline_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("source.pdf");
+    bindery_pdf::fixtures::deep_outline_pdf(&pdf, 20_000);
+    let sandbox =
+        Sandbox::new(SandboxOptions { program: env!("CARGO_BIN_EXE_bindery-parse").into(), ..Default::default() });
+    let request =
+        Request::Extract { source: pdf, kind: bindery_pdf::DocKind::Pdf, out: dir.path().join("pages.jsonl") };
+    match sandbox.run(&request).await {
+        Err(StageError::Permanent(reason)) => assert!(reason.contains("nested more than 256 levels deep"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
