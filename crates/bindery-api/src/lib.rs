@@ -76,6 +76,10 @@ pub struct ApiOptions {
     /// How often an open progress stream checks that its caller may still read it (5 s); it also ends when the
     /// caller's access token expires.
     pub stream_recheck: Duration,
+    /// Where to serve the operations endpoints (`/health`, `/ready`, `/metrics`) for load balancers and Prometheus
+    /// (`--ops-listen`). When set, `/ready` and `/metrics` leave the public listener, which keeps `/health` only;
+    /// unset, all three stay on the public listener (the default listener is loopback).
+    pub ops_listen: Option<SocketAddr>,
 }
 
 impl ApiOptions {
@@ -92,6 +96,7 @@ impl ApiOptions {
             trusted_proxies: bindery_outbox::Allowlist::default(),
             password_threads: std::thread::available_parallelism().map_or(1, |n| n.get()).div_ceil(2),
             stream_recheck: Duration::from_secs(5),
+            ops_listen: None,
         }
     }
 }
@@ -166,8 +171,11 @@ pub struct Api;
 /// A running service.
 pub struct ApiHandle {
     pub addr: SocketAddr,
+    /// The operations listener's address, when `ops_listen` is set.
+    pub ops_addr: Option<SocketAddr>,
     shutdown: Arc<watch::Sender<bool>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    ops_task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Api {
@@ -175,19 +183,36 @@ impl Api {
     pub async fn serve(state: AppState) -> std::io::Result<ApiHandle> {
         let listener = tokio::net::TcpListener::bind(state.options.listen).await?;
         let addr = listener.local_addr()?;
+        let (ops_addr, ops_task) = match state.options.ops_listen {
+            Some(at) => {
+                let ops = tokio::net::TcpListener::bind(at).await?;
+                let ops_addr = ops.local_addr()?;
+                tracing::info!(addr = %ops_addr, "operations endpoints listening");
+                (Some(ops_addr), Some(spawn_server(ops, routes::ops_router(state.clone()), &state.stop)))
+            }
+            None => (None, None),
+        };
         let shutdown = state.stop.clone();
-        let mut rx = shutdown.subscribe();
-        let app = router(state);
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(async move {
-                    let _ = rx.wait_for(|stop| *stop).await;
-                })
-                .await
-        });
+        let task = spawn_server(listener, router(state), &shutdown);
         tracing::info!(%addr, "API listening");
-        Ok(ApiHandle { addr, shutdown, task })
+        Ok(ApiHandle { addr, ops_addr, shutdown, task, ops_task })
     }
+}
+
+/// Serves `app` on `listener` until `stop` turns true, with each connection's peer address available to handlers.
+fn spawn_server(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    stop: &watch::Sender<bool>,
+) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    let mut rx = stop.subscribe();
+    tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            })
+            .await
+    })
 }
 
 impl ApiHandle {
@@ -198,6 +223,9 @@ impl ApiHandle {
     }
 
     pub async fn join(self) -> std::io::Result<()> {
+        if let Some(ops) = self.ops_task {
+            ops.await.map_err(std::io::Error::other)??;
+        }
         self.task.await.map_err(std::io::Error::other)?
     }
 }

@@ -247,6 +247,10 @@ pub struct ServeArgs {
     /// [default: half the cores].
     #[arg(long, env = "BINDERY_PASSWORD_THREADS")]
     pub password_threads: Option<usize>,
+    /// Serve /health, /ready and /metrics on this address instead of the public one (which then keeps /health
+    /// only), e.g. 127.0.0.1:9100 [default: none; all three on the public address].
+    #[arg(long, env = "BINDERY_OPS_LISTEN")]
+    pub ops_listen: Option<String>,
 }
 
 /// The instance's event sinks, delivered from the outbox by every process that runs a worker (`worker`, and `serve`

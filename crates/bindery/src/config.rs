@@ -32,6 +32,7 @@ pub struct FileConfig {
     pub principal_ttl_ms: Option<u64>,
     pub trusted_proxy: Option<String>,
     pub password_threads: Option<usize>,
+    pub ops_listen: Option<String>,
     /// The analyzer's settings, keys named as their flags (`analyzer`, `llm-base-url`, …).
     #[serde(default)]
     pub enrich: crate::analyzer::AnalyzerArgs,
@@ -125,6 +126,7 @@ impl Settings {
                 principal_ttl_ms: file.principal_ttl_ms,
                 trusted_proxy: file.trusted_proxy,
                 password_threads: file.password_threads,
+                ops_listen: file.ops_listen,
             },
             analyzer: g.analyzer.clone().or(file.enrich),
             parse_memory_mb,

@@ -95,8 +95,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", v1)
         .route("/health", get(system::health))
-        .route("/ready", get(system::ready))
-        .route("/metrics", get(system::metrics))
+        .merge(if state.options.ops_listen.is_some() { Router::new() } else { ops_only() })
         .route("/openapi.json", get(crate::openapi::json))
         .route("/docs", get(crate::openapi::page))
         .merge(crate::ui::router())
@@ -120,6 +119,16 @@ pub fn router(state: AppState) -> Router {
         .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION, header::COOKIE]))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// `/ready` and `/metrics`: on the public router, or on their own listener when `ops_listen` is set.
+fn ops_only() -> Router<AppState> {
+    Router::new().route("/ready", get(system::ready)).route("/metrics", get(system::metrics))
+}
+
+/// The operations listener: liveness, readiness and metrics, nothing else, with the same error contract.
+pub fn ops_router(state: AppState) -> Router {
+    ops_only().route("/health", get(system::health)).layer(from_fn(problems)).with_state(state)
 }
 
 /// Requests without credentials are limited per client address (the per-user limit applies to the others, once

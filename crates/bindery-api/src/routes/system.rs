@@ -1,4 +1,5 @@
-//! Liveness, readiness and metrics, outside `/api/v1` and without authentication, for load balancers and Prometheus.
+//! Liveness, readiness and metrics, outside `/api/v1` and without authentication, for load balancers and Prometheus:
+//! on the public listener, or on their own (`ApiOptions::ops_listen`), which then keeps them off the public one.
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
@@ -18,7 +19,11 @@ pub async fn health() -> Json<Value> {
 #[utoipa::path(get, path = "/ready", tag = "system",
     responses((status = 200, body = Object), (status = 503, body = crate::error::Problem)))]
 pub async fn ready(State(state): State<AppState>) -> ApiResult<Json<Value>> {
-    let head = state.store().head().await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let head = state.store().head().await.map_err(|e| {
+        // The cause stays in the log; a load balancer needs only the answer.
+        tracing::warn!(error = %e, "not ready: the database does not answer");
+        ApiError::Unavailable("the database does not answer".into())
+    })?;
     Ok(Json(json!({"status": "ready", "backend": state.store().backend(), "events": head})))
 }
 

@@ -123,6 +123,8 @@ impl Sandbox {
         let Ok((messages, tail, status)) = finished else {
             group.kill();
             let _ = child.wait().await;
+            // Reaped: its process group number may be reused from now on, so it is not killed again.
+            group.disarm();
             return Err(StageError::Permanent(format!(
                 "reading this file took longer than {} s (the limit set by parse-timeout-secs)",
                 o.timeout.as_secs_f64()

@@ -29,6 +29,7 @@ pub async fn serve(
         principal_ttl_ms: flags.principal_ttl_ms.or(file.principal_ttl_ms),
         trusted_proxy: flags.trusted_proxy.clone().or_else(|| file.trusted_proxy.clone()),
         password_threads: flags.password_threads.or(file.password_threads),
+        ops_listen: flags.ops_listen.clone().or_else(|| file.ops_listen.clone()),
     };
     let listen = args.listen.as_deref().unwrap_or("127.0.0.1:8080");
     let listen = listen.parse().with_context(|| format!("--listen {listen:?}: expected ADDRESS:PORT"))?;
@@ -46,6 +47,9 @@ pub async fn serve(
     }
     if let Some(list) = &args.trusted_proxy {
         options.trusted_proxies = bindery_outbox::Allowlist::parse(list).context("--trusted-proxy")?;
+    }
+    if let Some(at) = &args.ops_listen {
+        options.ops_listen = Some(at.parse().with_context(|| format!("--ops-listen {at:?}: expected ADDRESS:PORT"))?);
     }
     if let Some(threads) = args.password_threads {
         options.password_threads = threads.max(1);
@@ -65,6 +69,9 @@ pub async fn serve(
         .context("installing the metrics recorder")?;
     let api = Api::serve(AppState::new(engine.clone(), options, Some(metrics))).await.context("starting the API")?;
     eprintln!("Bindery API on http://{}/ (OpenAPI at /openapi.json, docs at /docs)", api.addr);
+    if let Some(ops) = api.ops_addr {
+        eprintln!("Operations endpoints on http://{ops}/ (/health, /ready, /metrics)");
+    }
     let worker = (!args.no_worker).then(|| {
         let opts = WorkerOptions { depth_every: Some(std::time::Duration::from_secs(5)), ..w.options() };
         let outbox = super::worker::start_outbox(&engine, sinks, &opts.id);
