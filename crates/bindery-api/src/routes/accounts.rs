@@ -70,7 +70,14 @@ pub struct Me {
 
 #[derive(Deserialize, ToSchema)]
 pub struct NewUserRequest {
+    /// One `@`, a dot in the domain, no spaces or control characters; at most 254 characters.
+    #[schema(
+        max_length = 254,
+        pattern = r"^[^@\s\x00-\x1f\x7f-\x9f]{1,64}@(?=[^@]*\.)[^@\s.\x00-\x1f\x7f-\x9f]([^@\s\x00-\x1f\x7f-\x9f]*[^@\s.\x00-\x1f\x7f-\x9f])?$"
+    )]
     pub email: String,
+    /// At least 10 characters that are not spaces; at most 256 characters.
+    #[schema(min_length = 10, max_length = 256, pattern = r"^(\s*\S){10}")]
     pub password: String,
     #[serde(default)]
     pub admin: bool,
@@ -199,17 +206,18 @@ pub async fn create_user(
 
 /// Validates and stores a new user; shared with the `bindery user create` command.
 pub async fn create_user_record(state: &AppState, email: &str, password: &str, admin: bool) -> ApiResult<User> {
-    let email = email.trim().to_lowercase();
-    if !is_email(&email) {
+    // The checks are the schema's constraints exactly (`NewUserRequest`), so the description promises what is
+    // enforced.
+    if !is_email(email) {
         return Err(ApiError::Unprocessable(format!("{email:?} is not an e-mail address")));
     }
-    if password.trim().chars().count() < 10 {
+    let email = email.to_lowercase();
+    if password.chars().filter(|c| !is_space(*c)).count() < 10 {
         return Err(ApiError::Unprocessable("the password needs at least 10 characters besides spaces".into()));
     }
-    if password.len() > passwords::MAX_PASSWORD_BYTES {
+    if password.chars().count() > MAX_NEW_PASSWORD_CHARS {
         return Err(ApiError::Unprocessable(format!(
-            "the password may have at most {} bytes",
-            passwords::MAX_PASSWORD_BYTES
+            "the password may have at most {MAX_NEW_PASSWORD_CHARS} characters"
         )));
     }
     let user = User {
@@ -222,18 +230,26 @@ pub async fn create_user_record(state: &AppState, email: &str, password: &str, a
     state.store().create_user(&user).await?.ok_or_else(|| ApiError::Conflict(format!("{email} already has an account")))
 }
 
-/// A plausible address: one `@` with something on each side, a dot in the domain, no spaces or controls, and at
-/// most [`MAX_EMAIL_BYTES`]. Deliverability is the mail system's business; this only keeps nonsense out.
+/// The longest password a new account may have, in characters (at most 1,024 bytes, what a login accepts).
+pub const MAX_NEW_PASSWORD_CHARS: usize = 256;
+
+/// A space as JSON Schema's `\s` counts it: Unicode white space, and the byte-order mark.
+pub fn is_space(c: char) -> bool {
+    c.is_whitespace() || c == '\u{feff}'
+}
+
+/// A plausible address: one `@` with at most 64 characters before it, a dot inside the domain, no spaces or
+/// controls, and at most [`MAX_EMAIL_BYTES`] characters: the pattern `NewUserRequest` declares. Deliverability is
+/// the mail system's business; this only keeps nonsense out.
 pub fn is_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else { return false };
-    email.len() <= MAX_EMAIL_BYTES
-        && !local.is_empty()
-        && local.len() <= 64
+    email.chars().count() <= MAX_EMAIL_BYTES
+        && (1..=64).contains(&local.chars().count())
         && !domain.contains('@')
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && !email.chars().any(|c| is_space(c) || c.is_control())
 }
 
 #[cfg(test)]

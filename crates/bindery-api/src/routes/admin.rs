@@ -26,9 +26,22 @@ pub async fn queues(State(state): State<AppState>, caller: Caller) -> ApiResult<
     Ok(Json(stats.into_iter().map(|s| QueueDepth { queue: s.queue, state: s.state, count: s.count }).collect()))
 }
 
+/// A job state, as the schema names it.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum JobStateName {
+    Available,
+    Running,
+    Completed,
+    Dead,
+    Cancelled,
+}
+
 #[derive(Deserialize, IntoParams)]
 pub struct JobsQuery {
     /// available, running, completed, dead or cancelled; default dead.
+    #[param(value_type = Option<JobStateName>)]
     pub state: Option<String>,
     pub after: Option<i64>,
     pub limit: Option<i64>,

@@ -308,7 +308,8 @@ pub async fn book(
 pub struct DictionaryQuery {
     /// One word (any inflection); without it, the first `limit` entries, rarest first.
     pub word: Option<String>,
-    pub limit: Option<usize>,
+    /// At most 1000; default 100.
+    pub limit: Option<u32>,
 }
 
 /// The book's vocabulary: lemma, frequency, rarity, first occurrence and definitions.
@@ -331,7 +332,7 @@ pub async fn dictionary(
         serde_json::from_slice(&raw).map_err(|e| ApiError::Internal(e.to_string()))?;
     let entries = match q.word {
         Some(w) => dict.lookup(&w).cloned().into_iter().collect(),
-        None => dict.entries.into_iter().take(q.limit.unwrap_or(100).min(1000)).collect(),
+        None => dict.entries.into_iter().take(q.limit.unwrap_or(100).min(1000) as usize).collect(),
     };
     Ok(Json(entries))
 }

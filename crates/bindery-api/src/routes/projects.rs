@@ -15,7 +15,19 @@ use utoipa::ToSchema;
 
 #[derive(Deserialize, ToSchema)]
 pub struct NewProject {
+    /// 1 to 200 characters, not all spaces.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
+}
+
+/// A role in a project, as the schema names it (the store's `Role` has no schema of its own).
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum RoleName {
+    Owner,
+    Editor,
+    Viewer,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -42,6 +54,7 @@ impl ProjectView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectPatch {
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     /// One of the names `GET /api/v1/analyzers` lists, or null for the instance's default.
     #[serde(default, deserialize_with = "present")]
@@ -77,8 +90,9 @@ pub struct AnalyzersView {
 
 #[derive(Deserialize, ToSchema)]
 pub struct SetMember {
+    #[schema(max_length = 254)]
     pub email: String,
-    #[schema(value_type = String, example = "editor")]
+    #[schema(value_type = RoleName, example = "editor")]
     pub role: Role,
 }
 
@@ -98,9 +112,11 @@ impl From<Member> for MemberView {
 
 #[derive(Deserialize, ToSchema)]
 pub struct NewApiKey {
+    /// 1 to 200 characters, not all spaces.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
     /// The most the key may do (owner, editor or viewer); never more than its maker.
-    #[schema(value_type = String, example = "viewer")]
+    #[schema(value_type = RoleName, example = "viewer")]
     pub role: Role,
 }
 
@@ -165,13 +181,13 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(ProjectView::new(project, Role::Owner))))
 }
 
-/// A project's or key's name, trimmed: 1 to 200 characters, so lists can show it.
+/// A project's or key's name: 1 to 200 characters, not all spaces (the schema's constraints exactly), kept trimmed.
 fn check_name(name: &str, what: &str) -> ApiResult<String> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
+    let blank = name.chars().all(crate::routes::accounts::is_space);
+    if blank || name.chars().count() > 200 {
         return Err(ApiError::Unprocessable(format!("{what} needs a name of 1 to 200 characters")));
     }
-    Ok(name.to_owned())
+    Ok(name.trim().to_owned())
 }
 
 /// One project.

@@ -285,7 +285,7 @@ pub struct BookQuery {
 }
 
 /// Words shown on the book page; the rest is in the API (`/documents/{id}/dictionary`).
-const DICTIONARY_ON_PAGE: usize = 100;
+const DICTIONARY_ON_PAGE: u32 = 100;
 
 /// A book: cover, metadata, narration, chapters with summaries and scenes, characters, places, keywords, the
 /// dictionary and the downloads, all from the API's handlers.
