@@ -37,8 +37,8 @@ pub async fn check_url(raw: &str, allow: &Allowlist) -> ApiResult<String> {
                 let refused = SsrfError::ForbiddenHost { host: host.to_owned(), addrs };
                 tracing::info!(reason = %refused, "webhook URL refused");
                 return Err(ApiError::Unprocessable(format!(
-                    "webhook host {host} is not allowed: it resolves only to private, loopback or link-local \
-                     addresses; an operator can allow them with --webhook-allow"
+                    "webhook host {host} is not allowed: it resolves only to private or loopback addresses; an \
+                     operator can allow them with --webhook-allow"
                 )));
             }
         }
