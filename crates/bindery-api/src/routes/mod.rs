@@ -99,7 +99,8 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(crate::openapi::json))
         .route("/docs", get(crate::openapi::page))
         .merge(crate::ui::router())
-        // Outermost on every route, so that it sees the full path; it only acts on POSTs under /api/v1.
+        // The last layer added is the outermost. Idempotency sits on the whole router rather than inside the nest, so
+        // that it sees the full path; it only acts on POSTs under /api/v1.
         .layer(from_fn_with_state(state.clone(), crate::idempotency::layer))
         .layer(from_fn_with_state(state.clone(), limit_anonymous))
         .layer(from_fn(problems))
