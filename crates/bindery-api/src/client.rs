@@ -39,6 +39,9 @@ pub fn of(parts: &Parts, trusted: &Allowlist) -> ClientAddr {
 
 fn through_proxies(peer: IpAddr, headers: &HeaderMap, trusted: &Allowlist) -> IpAddr {
     if !trusted.allows(peer) {
+        if headers.contains_key("x-forwarded-for") && is_internal(peer) {
+            warn_untrusted_proxy(peer);
+        }
         return peer;
     }
     let mut client = peer;
@@ -61,6 +64,32 @@ fn through_proxies(peer: IpAddr, headers: &HeaderMap, trusted: &Allowlist) -> Ip
         }
     }
     client
+}
+
+/// Says once per process that requests seem to come through a proxy that is not trusted: every client behind it then
+/// shares its address, and so the limits per address (failed logins among them) apply to all of them together.
+fn warn_untrusted_proxy(peer: IpAddr) {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            %peer,
+            "requests carry X-Forwarded-For from a private or loopback peer that is not a trusted proxy; if a load \
+             balancer sits in front of this server, list it with --trusted-proxy, or every client behind it shares \
+             one address for rate limits and login throttles"
+        );
+    }
+}
+
+/// Private, loopback and link-local peers are where proxies sit; a public peer that sends the header is a client
+/// writing it itself, which is not worth a warning.
+fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_private() || v4.is_loopback() || v4.is_link_local(),
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            v6.is_loopback() || first & 0xfe00 == 0xfc00 || first & 0xffc0 == 0xfe80
+        }
+    }
 }
 
 #[cfg(test)]
@@ -87,6 +116,8 @@ mod tests {
         // Through two trusted proxies: the first untrusted hop from the right, whatever the client wrote before it.
         let h = headers(&["6.6.6.6, 198.51.100.7", "10.0.0.2"]);
         assert_eq!(through_proxies(ip("10.0.0.1"), &h, &proxies), ip("198.51.100.7"));
+        assert!(is_internal(ip("10.1.2.3")) && is_internal(ip("::1")) && is_internal(ip("fd00::1")));
+        assert!(!is_internal(ip("203.0.113.9")) && !is_internal(ip("2001:db8::1")));
         // Garbage stops the walk at the last trusted hop.
         assert_eq!(through_proxies(ip("10.0.0.1"), &headers(&["nonsense"]), &proxies), ip("10.0.0.1"));
         assert_eq!(through_proxies(ip("10.0.0.1"), &headers(&["[2001:db8::1]"]), &proxies), ip("2001:db8::1"));
