@@ -34,7 +34,6 @@ enum Work {
 #[derive(Clone)]
 pub struct Passwords {
     tx: SyncSender<Work>,
-    threads: usize,
 }
 
 impl Passwords {
@@ -50,17 +49,7 @@ impl Passwords {
                 .spawn(move || run(rx))
                 .expect("starting a password hashing thread");
         }
-        Passwords { tx, threads }
-    }
-
-    /// The default pool: half the cores (at least one), so hashing never takes every core from the readers.
-    pub fn for_this_machine() -> Self {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Self::new(cores.div_ceil(2), 32)
-    }
-
-    pub fn threads(&self) -> usize {
-        self.threads
+        Passwords { tx }
     }
 
     /// An argon2id PHC string of `password`, with a random salt.

@@ -124,7 +124,7 @@ pub async fn login(
 pub async fn attempt_login(state: &AppState, client: ClientAddr, email: &str, password: String) -> ApiResult<Tokens> {
     // Sizes are checked before any work, so that no request makes the server hash or keep megabytes.
     let email = email.trim().to_lowercase();
-    if email.len() > MAX_EMAIL_BYTES || password.len() > passwords::MAX_PASSWORD_BYTES {
+    if email.len() > MAX_EMAIL_LEN || password.len() > passwords::MAX_PASSWORD_BYTES {
         return Err(ApiError::BadCredentials);
     }
     let pair = (client, email.as_str());
@@ -151,8 +151,9 @@ pub async fn attempt_login(state: &AppState, client: ClientAddr, email: &str, pa
 /// refusing a wrong password costs.
 static DUMMY_HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
 
-/// The longest e-mail address there can be (RFC 5321's path limit, less the angle brackets).
-pub const MAX_EMAIL_BYTES: usize = 254;
+/// The longest e-mail address there can be (RFC 5321's path limit, less the angle brackets): characters for a new
+/// account (the schema's `maxLength`), bytes for a login attempt (at least as strict).
+pub const MAX_EMAIL_LEN: usize = 254;
 
 /// Rotates a refresh token: the old one is spent, a new pair is returned.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "accounts", request_body = RefreshRequest,
@@ -239,11 +240,11 @@ pub fn is_space(c: char) -> bool {
 }
 
 /// A plausible address: one `@` with at most 64 characters before it, a dot inside the domain, no spaces or
-/// controls, and at most [`MAX_EMAIL_BYTES`] characters: the pattern `NewUserRequest` declares. Deliverability is
+/// controls, and at most [`MAX_EMAIL_LEN`] characters: the pattern `NewUserRequest` declares. Deliverability is
 /// the mail system's business; this only keeps nonsense out.
 pub fn is_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else { return false };
-    email.chars().count() <= MAX_EMAIL_BYTES
+    email.chars().count() <= MAX_EMAIL_LEN
         && (1..=64).contains(&local.chars().count())
         && !domain.contains('@')
         && domain.contains('.')
