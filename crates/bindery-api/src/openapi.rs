@@ -2,7 +2,9 @@
 //! lists every operation. The page is rendered here from the same document, with no script or asset from elsewhere,
 //! so it works on machines without internet access.
 
-use crate::routes::{accounts, admin, artifacts, documents, lifecycle, progress, projects, system, usage, webhooks};
+use crate::routes::{
+    accounts, admin, artifacts, documents, invitations, lifecycle, progress, projects, system, usage, webhooks,
+};
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -17,6 +19,7 @@ use utoipa::{Modify, OpenApi};
     paths(
         accounts::login, accounts::refresh, accounts::logout, accounts::me, accounts::create_user,
         projects::list, projects::create, projects::get, projects::update, projects::analyzers, projects::members, projects::set_member, projects::remove_member,
+        invitations::invite, invitations::pending, invitations::revoke, invitations::mine, invitations::accept, invitations::decline,
         projects::api_keys, projects::create_api_key, projects::revoke_api_key, usage::get,
         documents::upload, documents::list, documents::get, documents::cancel, documents::events, documents::book,
         documents::dictionary, documents::search, lifecycle::delete, lifecycle::reprocess,
@@ -30,8 +33,8 @@ use utoipa::{Modify, OpenApi};
     components(schemas(crate::error::Problem)),
     modifiers(&Bearer, &Problems),
     tags(
-        (name = "accounts", description = "Log in, tokens, users"),
-        (name = "projects", description = "Workspaces, their settings (the analyzer), members, API keys"),
+        (name = "accounts", description = "Log in, tokens, users, the invitations a user answers"),
+        (name = "projects", description = "Workspaces, their settings (the analyzer), members, invitations, API keys"),
         (name = "documents", description = "Upload, list, read, cancel, reprocess, delete, search"),
         (name = "progress", description = "Progress snapshots and Server-Sent Events"),
         (name = "artifacts", description = "Covers, audio, exports, with HTTP Range"),

@@ -26,14 +26,7 @@ async fn ready_document(app: &TestApp, seed: &str) -> (Session, Session, String,
     let owner = app.user(&format!("owner-{seed}@example.org"), false).await;
     let viewer = app.user(&format!("viewer-{seed}@example.org"), false).await;
     let project = app.project(&owner, seed).await;
-    let r = app
-        .put(
-            &format!("/api/v1/projects/{project}/members"),
-            &owner.access,
-            json!({"email": viewer.email, "role": "viewer"}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
+    app.join(&owner, &project, &viewer, "viewer").await;
     let id = app.upload(&owner.access, &project, &format!("{seed}.txt"), sample_book(seed)).await;
     let last = app.follow(&owner.access, &id, None).await.pop().unwrap().1;
     assert_eq!(last["status"], "ready", "{last}");

@@ -29,6 +29,8 @@ fn project_routes(project: &str) -> Vec<(Method, String)> {
         (Method::GET, format!("/api/v1/projects/{project}/documents")),
         (Method::POST, format!("/api/v1/projects/{project}/documents?filename=x.txt")),
         (Method::GET, format!("/api/v1/projects/{project}/members")),
+        (Method::GET, format!("/api/v1/projects/{project}/invitations")),
+        (Method::DELETE, format!("/api/v1/projects/{project}/invitations/i")),
         (Method::GET, format!("/api/v1/projects/{project}/api-keys")),
         (Method::GET, format!("/api/v1/projects/{project}/usage")),
         (Method::GET, format!("/api/v1/projects/{project}/progress/stream")),
@@ -62,6 +64,9 @@ async fn isolation(backend: Backend) {
     // Bob, with his own valid token, reaches nothing of Alice's: not even whether it exists.
     assert_not_found(&app, &bob.access, &document_routes(&doc, &key)).await;
     assert_not_found(&app, &bob.access, &project_routes(&pa)).await;
+    let invite = json!({"email": "bob@example.org", "role": "owner"});
+    let r = app.post(&format!("/api/v1/projects/{pa}/invitations"), &bob.access, invite).await;
+    assert_eq!(problem(r).await.1["code"], "not_found", "nobody invites themself into another's project");
     // Bob's own project does not open Alice's document either, and his search does not find it.
     let hits: Value = app.get("/api/v1/search?q=walrus", &bob.access).await.json().await.unwrap();
     assert_eq!(hits, json!([]));
@@ -76,14 +81,7 @@ async fn isolation(backend: Backend) {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
     // Roles: a viewer reads but cannot upload, cancel or manage; an editor uploads but cannot manage.
-    let r = app
-        .put(
-            &format!("/api/v1/projects/{pa}/members"),
-            &alice.access,
-            json!({"email": "bob@example.org", "role": "viewer"}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
+    app.join(&alice, &pa, &bob, "viewer").await;
     assert_eq!(app.get(&format!("/api/v1/documents/{doc}"), &bob.access).await.status(), StatusCode::OK);
     let forbidden = [
         (Method::POST, format!("/api/v1/projects/{pa}/documents?filename=x.txt")),
@@ -192,14 +190,7 @@ async fn revocation_across_processes(backend: Backend) {
     let bob = app.user("bob@example.org", false).await;
     let project = app.project(&alice, "shared").await;
     let doc = app.upload(&alice.access, &project, "a.txt", sample_book("ttl")).await;
-    let r = app
-        .put(
-            &format!("/api/v1/projects/{project}/members"),
-            &alice.access,
-            json!({"email": bob.email, "role": "viewer"}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
+    app.join(&alice, &project, &bob, "viewer").await;
     let key: Value = app
         .post(&format!("/api/v1/projects/{project}/api-keys"), &alice.access, json!({"name": "k", "role": "viewer"}))
         .await

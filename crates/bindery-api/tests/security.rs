@@ -150,14 +150,7 @@ async fn streams_end_when_access_ends(backend: Backend) {
     let owner = app.user("owner@example.org", false).await;
     let member = app.user("member@example.org", false).await;
     let project = app.project(&owner, "p").await;
-    let r = app
-        .put(
-            &format!("/api/v1/projects/{project}/members"),
-            &owner.access,
-            json!({"email": member.email, "role": "viewer"}),
-        )
-        .await;
-    assert!(r.status().is_success());
+    app.join(&owner, &project, &member, "viewer").await;
     let doc = app.upload(&owner.access, &project, "a.txt", sample_book("streams")).await;
     let stream = format!("/api/v1/projects/{project}/progress/stream");
 
@@ -477,4 +470,120 @@ async fn operations_endpoints_can_leave_the_public_listener() {
     assert_eq!(problem(get(format!("{ops}/api/v1/me")).await).await.0, StatusCode::NOT_FOUND);
     handle.shutdown().await.unwrap();
     app.stop().await;
+}
+
+/// The answer to an invitation, without what differs by construction (its id, address and times).
+async fn invitation_shape(r: reqwest::Response) -> (StatusCode, Value) {
+    let status = r.status();
+    let mut body: Value = r.json().await.unwrap();
+    for field in ["id", "email", "created_ms", "expires_ms"] {
+        body.as_object_mut().unwrap().remove(field);
+    }
+    (status, body)
+}
+
+/// Adding members by address told any user which addresses have accounts, and the added person could not leave.
+/// Now people join through invitations they accept: an owner learns nothing about accounts, an invitation is for
+/// its addressee alone, and members may leave.
+async fn joining_reveals_no_accounts_and_members_may_leave(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else { return };
+    let owner = app.user("owner@example.org", false).await;
+    let amy = app.user("amy@example.org", false).await;
+    let eve = app.user("eve@example.org", false).await;
+    let project = app.project(&owner, "Club").await;
+    let invitations = format!("/api/v1/projects/{project}/invitations");
+
+    // An address with an account and one without get the same answer, to inviting and to setting a role.
+    let with = app.post(&invitations, &owner.access, json!({"email": "amy@example.org", "role": "editor"})).await;
+    let without = app.post(&invitations, &owner.access, json!({"email": "nobody@example.org", "role": "editor"})).await;
+    assert_eq!(invitation_shape(with).await, invitation_shape(without).await);
+    let members = format!("/api/v1/projects/{project}/members");
+    let (status, with) =
+        problem(app.put(&members, &owner.access, json!({"email": amy.email, "role": "viewer"})).await).await;
+    let (_, without) =
+        problem(app.put(&members, &owner.access, json!({"email": "nobody@example.org", "role": "viewer"})).await).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(with["code"], without["code"]);
+    assert_eq!(
+        with["detail"].as_str().unwrap().replace("amy@example.org", "X"),
+        without["detail"].as_str().unwrap().replace("nobody@example.org", "X"),
+        "the same words, whoever it is"
+    );
+
+    // Only its addressee sees and answers an invitation; to anyone else it does not exist.
+    let theirs: Vec<Value> = app.get("/api/v1/invitations", &amy.access).await.json().await.unwrap();
+    assert_eq!(theirs.len(), 1);
+    assert_eq!((theirs[0]["project_name"].as_str(), theirs[0]["role"].as_str()), (Some("Club"), Some("editor")));
+    let id = theirs[0]["id"].as_str().unwrap();
+    let eves: Vec<Value> = app.get("/api/v1/invitations", &eve.access).await.json().await.unwrap();
+    assert!(eves.is_empty());
+    let r = app.post(&format!("/api/v1/invitations/{id}/accept"), &eve.access, json!({})).await;
+    assert_eq!(problem(r).await.1["code"], "not_found");
+    let r = app.request(Method::DELETE, &format!("/api/v1/invitations/{id}"), Some(&eve.access)).send().await.unwrap();
+    assert_eq!(problem(r).await.1["code"], "not_found", "nor declines it");
+    assert_eq!(app.get(&format!("/api/v1/projects/{project}"), &amy.access).await.status(), StatusCode::NOT_FOUND);
+
+    // Accepting makes a member, once.
+    let r = app.post(&format!("/api/v1/invitations/{id}/accept"), &amy.access, json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let joined: Value = r.json().await.unwrap();
+    assert_eq!((joined["id"].as_str(), joined["role"].as_str()), (Some(project.as_str()), Some("editor")));
+    let r = app.post(&format!("/api/v1/invitations/{id}/accept"), &amy.access, json!({})).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = app.post(&invitations, &owner.access, json!({"email": "AMY@example.org", "role": "viewer"})).await;
+    assert_eq!(problem(r).await.1["code"], "conflict", "already a member: the owner sees the members anyway");
+
+    // A member leaves; an API key (an owner's, here) cannot make its user leave, nor answer invitations.
+    let promote = json!({"email": amy.email, "role": "owner"});
+    let r = app.put(&format!("/api/v1/projects/{project}/members"), &owner.access, promote).await;
+    assert_eq!(r.status(), StatusCode::OK, "a member's role changes");
+    let key: Value = app
+        .post(&format!("/api/v1/projects/{project}/api-keys"), &amy.access, json!({"name": "k", "role": "viewer"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let secret = key["key"].as_str().unwrap();
+    let leave = format!("/api/v1/projects/{project}/members/{}", amy.user);
+    let r = app.request(Method::DELETE, &leave, Some(secret)).send().await.unwrap();
+    assert_eq!(problem(r).await.1["code"], "forbidden");
+    assert_eq!(problem(app.get("/api/v1/invitations", secret).await).await.1["code"], "forbidden");
+    let r = app.request(Method::DELETE, &leave, Some(&amy.access)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.get(&format!("/api/v1/projects/{project}"), &amy.access).await.status(), StatusCode::NOT_FOUND);
+    // Another member cannot remove someone else; the last owner cannot leave.
+    app.join(&owner, &project, &eve, "editor").await;
+    let r = app
+        .request(Method::DELETE, &format!("/api/v1/projects/{project}/members/{}", owner.user), Some(&eve.access))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(r).await.1["code"], "forbidden");
+    let r = app
+        .request(Method::DELETE, &format!("/api/v1/projects/{project}/members/{}", owner.user), Some(&owner.access))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(problem(r).await.1["code"], "conflict");
+
+    // Owners see, and revoke, what is pending; a revoked invitation cannot be accepted.
+    let pending: Vec<Value> = app.get(&invitations, &owner.access).await.json().await.unwrap();
+    let emails: Vec<&str> = pending.iter().map(|i| i["email"].as_str().unwrap()).collect();
+    assert_eq!(emails, ["nobody@example.org"]);
+    assert_eq!(problem(app.get(&invitations, &eve.access).await).await.1["code"], "forbidden", "owners only");
+    let nobody = pending[0]["id"].as_str().unwrap();
+    let revoke = format!("{invitations}/{nobody}");
+    assert_eq!(app.request(Method::DELETE, &revoke, Some(&owner.access)).send().await.unwrap().status(), 204);
+    let later = app.user("nobody@example.org", false).await;
+    assert!(app.get("/api/v1/invitations", &later.access).await.json::<Vec<Value>>().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn joining_reveals_no_accounts_and_members_may_leave_sqlite() {
+    joining_reveals_no_accounts_and_members_may_leave(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn joining_reveals_no_accounts_and_members_may_leave_postgres() {
+    joining_reveals_no_accounts_and_members_may_leave(Backend::Postgres).await;
 }

@@ -416,11 +416,22 @@ async fn receive(
     axum::http::StatusCode::from_u16(status).unwrap()
 }
 
+/// The project's members' user ids, by address.
+async fn members_ids(app: &TestApp, owner: &common::Session, project: &str) -> BTreeMap<String, String> {
+    let rows: Vec<Value> =
+        app.get(&format!("/api/v1/projects/{project}/members"), &owner.access).await.json().await.unwrap();
+    rows.into_iter()
+        .map(|m| (m["email"].as_str().unwrap().to_owned(), m["user"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// Makes the account with `email` a member, as people join: invited, then accepting (signed in with the API).
 async fn add_member(app: &TestApp, owner: &common::Session, project: &str, email: &str, role: &str) {
-    let r = app
-        .put(&format!("/api/v1/projects/{project}/members"), &owner.access, json!({"email": email, "role": role}))
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
+    let r = app.request(Method::POST, "/api/v1/auth/login", None).json(&json!({"email": email, "password": PASSWORD}));
+    let tokens: Value = r.send().await.unwrap().json().await.unwrap();
+    let access = tokens["access_token"].as_str().expect("signed in").to_owned();
+    let member = common::Session { user: String::new(), email: email.into(), access, refresh: String::new() };
+    app.join(owner, project, &member, role).await;
 }
 
 async fn webhooks_from_the_ui(backend: Backend) {
@@ -630,31 +641,37 @@ async fn members_and_keys_from_the_ui(backend: Backend) {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(analyzer().await, Value::Null, "back to the instance's default");
 
-    // An address without an account: the form comes back as typed, with the reason.
-    let r = b
-        .form(
-            &format!("/ui/projects/{project}/members"),
-            &[("email", "nobody@example.org"), ("role", "editor"), ("csrf", &csrf)],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::NOT_FOUND);
-    assert!(
-        r.body.contains("No account uses the e-mail address nobody@example.org")
-            && r.body.contains("value=\"nobody@example.org\"")
-    );
-    assert!(r.body.contains("<option value=\"editor\" selected>"), "the chosen role is kept");
-
-    // Add, change the role, remove; each as the API sees it.
+    // Inviting: an address with an account and one without are answered alike, and wait as pending invitations.
+    let invite = format!("/ui/projects/{project}/invitations");
     let add = [("email", "Bob@Example.org"), ("role", "editor"), ("csrf", csrf.as_str())];
-    assert_eq!(
-        b.form(&format!("/ui/projects/{project}/members"), &add[..2]).await.status,
-        StatusCode::FORBIDDEN,
-        "no CSRF"
-    );
-    let r = b.form(&format!("/ui/projects/{project}/members"), &add).await;
-    assert_eq!(r.location.as_deref(), Some(format!("{settings}?done=member-added").as_str()));
+    assert_eq!(b.form(&invite, &add[..2]).await.status, StatusCode::FORBIDDEN, "no CSRF");
+    let r = b.form(&invite, &[("email", "nobody@example.org"), ("role", "editor"), ("csrf", &csrf)]).await;
+    assert_eq!(r.location.as_deref(), Some(format!("{settings}?done=invited").as_str()));
+    let r = b.form(&invite, &add).await;
+    assert_eq!(r.location.as_deref(), Some(format!("{settings}?done=invited").as_str()));
+    let r = b.get(&format!("{settings}?done=invited")).await;
+    assert!(r.body.contains("role=\"status\"") && r.body.contains("Pending invitations"));
+    assert!(r.body.contains("<th scope=\"row\">bob@example.org</th>") && r.body.contains("nobody@example.org"));
+    let r = b.form(&invite, &[("email", "viewer@example.org"), ("role", "editor"), ("csrf", &csrf)]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "already a member");
+    assert!(r.body.contains("Not invited") && r.body.contains("value=\"viewer@example.org\""), "typed text kept");
+    assert!(r.body.contains("<option value=\"editor\" selected>"), "the chosen role is kept");
+    assert!(!members().await.contains_key("bob@example.org"), "not a member until accepted");
+
+    // Bob sees the invitation on his projects page and accepts it there.
+    let mut bob_browser = Browser::new(&app);
+    bob_browser.sign_in("bob@example.org").await;
+    let bcsrf = bob_browser.csrf();
+    let r = bob_browser.get("/ui/projects").await;
+    assert!(r.body.contains("Invitations for you") && r.body.contains("<strong>Team</strong>"), "{}", r.body);
+    let accept = between(&r.body, "action=\"/ui/invitations/", "\"").unwrap().to_owned();
+    let accept = format!("/ui/invitations/{accept}");
+    assert_eq!(bob_browser.form(&accept, &[("csrf", "forged")]).await.status, StatusCode::FORBIDDEN);
+    let r = bob_browser.form(&accept, &[("csrf", bcsrf.as_str())]).await;
+    assert_eq!(r.location.as_deref(), Some(format!("/ui/projects/{project}").as_str()));
     assert_eq!(members().await.get("bob@example.org").map(String::as_str), Some("editor"));
-    assert!(b.get(&format!("{settings}?done=member-added")).await.body.contains("role=\"status\""));
+    assert!(!bob_browser.get("/ui/projects").await.body.contains("Invitations for you"), "answered");
+
     let role = format!("/ui/projects/{project}/members/{}/role", bob.user);
     assert_eq!(b.form(&role, &[("role", "owner"), ("csrf", "forged")]).await.status, StatusCode::FORBIDDEN);
     assert_eq!(members().await["bob@example.org"], "editor");
@@ -680,7 +697,7 @@ async fn members_and_keys_from_the_ui(backend: Backend) {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = viewer
         .form(
-            &format!("/ui/projects/{project}/members"),
+            &format!("/ui/projects/{project}/invitations"),
             &[("email", "viewer@example.org"), ("role", "owner"), ("csrf", &vcsrf)],
         )
         .await;
@@ -690,6 +707,13 @@ async fn members_and_keys_from_the_ui(backend: Backend) {
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(analyzer().await, Value::Null);
     assert!(!viewer.get(&format!("/ui/projects/{project}")).await.body.contains("/settings\""), "no link for viewers");
+    // A member may leave on their own.
+    let viewer_id = members_ids(&app, &owner, &project).await["viewer@example.org"].clone();
+    let leave = format!("/ui/projects/{project}/members/{viewer_id}/remove");
+    let r = viewer.form(&leave, &[("csrf", &vcsrf)]).await;
+    assert_eq!(r.location.as_deref(), Some("/ui/projects?done=left"));
+    assert!(!members().await.contains_key("viewer@example.org"));
+    assert!(viewer.get("/ui/projects?done=left").await.body.contains("You left the project."));
     let mut stranger = Browser::new(&app);
     stranger.sign_in("stranger@example.org").await;
     assert_eq!(stranger.get(&settings).await.status, StatusCode::NOT_FOUND);

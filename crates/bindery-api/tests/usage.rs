@@ -105,14 +105,7 @@ async fn project_analyzer(backend: Backend) {
     let alice = app.user("alice@example.org", false).await;
     let bob = app.user("bob@example.org", false).await;
     let project = app.project(&alice, "library").await;
-    let r = app
-        .put(
-            &format!("/api/v1/projects/{project}/members"),
-            &alice.access,
-            json!({"email": "bob@example.org", "role": "editor"}),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::OK);
+    app.join(&alice, &project, &bob, "editor").await;
 
     let offered: Value = app.get("/api/v1/analyzers", &bob.access).await.json().await.unwrap();
     assert_eq!(

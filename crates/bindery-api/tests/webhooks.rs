@@ -272,14 +272,7 @@ async fn test_deliveries_log_and_roles() {
     let viewer = app.user("viewer@example.org", false).await;
     let project = app.project(&owner, "Pdf service").await;
     for (who, role) in [(&editor, "editor"), (&viewer, "viewer")] {
-        let r = app
-            .put(
-                &format!("/api/v1/projects/{project}/members"),
-                &owner.access,
-                json!({"email": who.email, "role": role}),
-            )
-            .await;
-        assert_eq!(r.status(), StatusCode::OK);
+        app.join(&owner, &project, who, role).await;
     }
     let id = endpoint(&app, &owner, &project, &rx, "t", json!([])).await;
     let base = format!("/api/v1/projects/{project}/webhooks/{id}");

@@ -12,6 +12,7 @@ mod accounts;
 mod blob_refs;
 mod error;
 mod idempotency;
+mod invitations;
 mod model;
 pub mod postgres;
 mod rows;
@@ -25,6 +26,7 @@ pub use accounts::*;
 pub use blob_refs::BlobRefs;
 pub use error::StoreError;
 pub use idempotency::{Idempotency, IdempotencyClaim, StoredResponse};
+pub use invitations::{Accepted, Invitation, Invitations, NewInvitation};
 pub use model::*;
 pub use subscribe::subscribe;
 pub use webhooks::*;
@@ -158,7 +160,17 @@ pub trait SearchIndex: Send + Sync {
 
 /// Everything a Bindery store offers.
 pub trait Store:
-    EventLog + JobQueue + Documents + Commits + Cursors + SearchIndex + Accounts + BlobRefs + Idempotency + Webhooks
+    EventLog
+    + JobQueue
+    + Documents
+    + Commits
+    + Cursors
+    + SearchIndex
+    + Accounts
+    + Invitations
+    + BlobRefs
+    + Idempotency
+    + Webhooks
 {
     /// `sqlite` or `postgres`, for logs and benchmark output.
     fn backend(&self) -> &'static str;

@@ -4,7 +4,9 @@
 
 use bindery_core::event::{self, Uploaded};
 use bindery_core::{DocumentId, Expected, NewEvent};
-use bindery_store::{ApiKey, Append, Commit, DynStore, NewRefreshToken, Project, RefreshUse, Role, User};
+use bindery_store::{
+    Accepted, ApiKey, Append, Commit, DynStore, NewInvitation, NewRefreshToken, Project, RefreshUse, Role, User,
+};
 use std::sync::Arc;
 
 bindery_store::contract!(
@@ -13,6 +15,8 @@ bindery_store::contract!(
     projects_are_listed_per_user_and_isolated,
     project_settings_are_updated_and_read_back_everywhere,
     set_member_adds_changes_and_removes,
+    invitations_wait_for_their_address_and_are_accepted_once,
+    invitations_are_renewed_declined_revoked_and_expire,
     refresh_tokens_rotate,
     reusing_a_spent_token_revokes_its_family,
     expired_and_unknown_tokens_are_invalid,
@@ -203,6 +207,82 @@ async fn set_member_adds_changes_and_removes(store: DynStore) {
     assert!(!store.set_member("nope", "amy", None).await.unwrap());
     assert!(store.members("nope").await.unwrap().is_empty());
     assert_eq!(store.projects_of("amy").await.unwrap(), vec![]);
+}
+
+fn invitation(id: &str, project: &str, email: &str, role: Role, by: &str, at: i64) -> NewInvitation {
+    NewInvitation {
+        id: id.into(),
+        project: project.into(),
+        email: email.into(),
+        role,
+        invited_by: by.into(),
+        created_ms: at,
+        expires_ms: at + HOUR,
+    }
+}
+
+async fn invitations_wait_for_their_address_and_are_accepted_once(store: DynStore) {
+    make_user(&store, "zed").await;
+    store.create_project(&project("p", "Poems"), "zed").await.unwrap();
+
+    // An address without an account is invited just the same: nothing here can tell the two apart.
+    let made = store.invite(&invitation("i1", "p", "Amy@Example.org", Role::Editor, "zed", T0)).await.unwrap();
+    let made = made.expect("the project exists");
+    assert_eq!((made.id.as_str(), made.email.as_str(), made.role), ("i1", "amy@example.org", Role::Editor));
+    assert_eq!((made.project_name.as_str(), made.invited_by.as_deref()), ("Poems", Some("zed@example.org")));
+    assert_eq!(store.project_invitations("p", T0).await.unwrap(), vec![made.clone()]);
+    assert_eq!(store.invitations_for("AMY@example.org", T0).await.unwrap(), vec![made.clone()], "any case");
+    assert!(store.invitations_for("bob@example.org", T0).await.unwrap().is_empty());
+
+    // The account comes later and claims it; only its own address can.
+    make_user(&store, "amy").await;
+    make_user(&store, "bob").await;
+    assert_eq!(store.accept_invitation("i1", "bob@example.org", "bob", T0).await.unwrap(), None, "not bob's");
+    let joined = Accepted::Joined { project: "p".into(), role: Role::Editor };
+    assert_eq!(store.accept_invitation("i1", "amy@example.org", "amy", T0 + 1).await.unwrap(), Some(joined));
+    assert_eq!(store.role("p", "amy").await.unwrap(), Some(Role::Editor));
+    assert!(store.project_invitations("p", T0).await.unwrap().is_empty(), "accepted means gone");
+    assert_eq!(store.accept_invitation("i1", "amy@example.org", "amy", T0 + 2).await.unwrap(), None, "once only");
+
+    // Invited again while already a member: accepting changes nothing about the role.
+    store.invite(&invitation("i2", "p", "amy@example.org", Role::Owner, "zed", T0)).await.unwrap();
+    let kept = Accepted::AlreadyMember { project: "p".into(), role: Role::Editor };
+    assert_eq!(store.accept_invitation("i2", "amy@example.org", "amy", T0).await.unwrap(), Some(kept));
+    assert_eq!(store.role("p", "amy").await.unwrap(), Some(Role::Editor));
+
+    assert_eq!(store.invite(&invitation("i3", "nope", "x@example.org", Role::Viewer, "zed", T0)).await.unwrap(), None);
+}
+
+async fn invitations_are_renewed_declined_revoked_and_expire(store: DynStore) {
+    make_user(&store, "zed").await;
+    store.create_project(&project("p", "P"), "zed").await.unwrap();
+    store.create_project(&project("q", "Q"), "zed").await.unwrap();
+
+    store.invite(&invitation("i1", "p", "amy@example.org", Role::Viewer, "zed", T0)).await.unwrap();
+    let renewed = store.invite(&invitation("i9", "p", "amy@example.org", Role::Editor, "zed", T0 + 5)).await;
+    let renewed = renewed.unwrap().unwrap();
+    assert_eq!((renewed.id.as_str(), renewed.role, renewed.expires_ms), ("i1", Role::Editor, T0 + 5 + HOUR));
+    assert_eq!(store.project_invitations("p", T0).await.unwrap().len(), 1, "renewed, not doubled");
+
+    store.invite(&invitation("i2", "q", "amy@example.org", Role::Viewer, "zed", T0)).await.unwrap();
+    assert!(!store.decline_invitation("i2", "bob@example.org").await.unwrap(), "only its address declines");
+    assert!(!store.revoke_invitation("p", "i2").await.unwrap(), "only its project revokes");
+    assert!(store.decline_invitation("i2", "AMY@example.org").await.unwrap());
+    assert!(store.revoke_invitation("p", "i1").await.unwrap());
+    assert!(store.invitations_for("amy@example.org", T0).await.unwrap().is_empty());
+
+    // Expired invitations are neither listed nor accepted, and the next invitation to the project clears them.
+    store.invite(&invitation("i3", "p", "old@example.org", Role::Viewer, "zed", T0)).await.unwrap();
+    let later = T0 + HOUR;
+    assert!(store.project_invitations("p", later).await.unwrap().is_empty());
+    assert!(store.invitations_for("old@example.org", later).await.unwrap().is_empty());
+    make_user(&store, "old").await;
+    assert_eq!(store.accept_invitation("i3", "old@example.org", "old", later).await.unwrap(), None);
+    store.invite(&invitation("i4", "p", "new@example.org", Role::Viewer, "zed", later)).await.unwrap();
+    assert!(!store.revoke_invitation("p", "i3").await.unwrap(), "purged");
+
+    let left: Vec<String> = store.project_invitations("p", later).await.unwrap().into_iter().map(|i| i.id).collect();
+    assert_eq!(left, ["i4"]);
 }
 
 async fn refresh_tokens_rotate(store: DynStore) {

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod admin;
 pub mod artifacts;
 pub mod documents;
+pub mod invitations;
 pub mod lifecycle;
 pub mod limit;
 pub mod progress;
@@ -49,6 +50,11 @@ pub fn router(state: AppState) -> Router {
         .route("/analyzers", get(projects::analyzers))
         .route("/projects/{project}/members", get(projects::members).put(projects::set_member))
         .route("/projects/{project}/members/{user}", delete(projects::remove_member))
+        .route("/projects/{project}/invitations", get(invitations::pending).post(invitations::invite))
+        .route("/projects/{project}/invitations/{invitation}", delete(invitations::revoke))
+        .route("/invitations", get(invitations::mine))
+        .route("/invitations/{invitation}", delete(invitations::decline))
+        .route("/invitations/{invitation}/accept", post(invitations::accept))
         .route(
             "/projects/{project}/api-keys",
             get(projects::api_keys).post(projects::create_api_key).layer(map_response(secret_bearing)),

@@ -263,8 +263,9 @@ pub async fn members(
     Ok(Json(state.store().members(&project).await?.into_iter().map(MemberView::from).collect()))
 }
 
-/// Adds a user (by e-mail address) to the project, or changes their role. Owners only; the last owner cannot be
-/// demoted (409), as they cannot be removed.
+/// Changes a member's role (the member named by e-mail address). Owners only; the last owner cannot be demoted
+/// (409), as they cannot be removed. People join through invitations (`POST …/invitations`): an address that is not
+/// a member is not found here, whether or not it has an account, so this route reveals nothing about accounts.
 #[utoipa::path(put, path = "/api/v1/projects/{project}/members", tag = "projects", security(("bearer" = [])),
     params(("project" = String, Path)), request_body = SetMember,
     responses((status = 200, body = [MemberView]), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
@@ -277,39 +278,49 @@ pub async fn set_member(
 ) -> ApiResult<Json<Vec<MemberView>>> {
     caller.require(&state, &project, Role::Owner).await?;
     let email = req.email.trim().to_lowercase();
-    let user =
-        state.store().user_by_email(&email).await?.ok_or_else(|| ApiError::not_found(format!("user {email}")))?;
-    if req.role != Role::Owner {
-        let members = state.store().members(&project).await?;
-        let owners: Vec<&str> = members.iter().filter(|m| m.role == Role::Owner).map(|m| m.user.as_str()).collect();
-        if owners == [user.id.as_str()] {
-            return Err(ApiError::Conflict("a project keeps at least one owner".into()));
-        }
+    let members = state.store().members(&project).await?;
+    let member = members.iter().find(|m| m.email == email).ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "no member has the address {email}; invite them with POST /api/v1/projects/{project}/invitations"
+        ))
+    })?;
+    if req.role != Role::Owner && is_last_owner(&members, &member.user) {
+        return Err(ApiError::Conflict("a project keeps at least one owner".into()));
     }
-    state.store().set_member(&project, &user.id, Some(req.role)).await?;
+    state.store().set_member(&project, &member.user, Some(req.role)).await?;
     state.principals.invalidate();
     Ok(Json(state.store().members(&project).await?.into_iter().map(MemberView::from).collect()))
 }
 
-/// Removes a member. Owners only; the last owner cannot be removed.
+/// Removes a member: owners remove anyone, and every member may remove themselves (leave), signed in rather than
+/// with an API key. The last owner can neither be removed nor leave (409): a project keeps at least one owner.
 #[utoipa::path(delete, path = "/api/v1/projects/{project}/members/{user}", tag = "projects", security(("bearer" = [])),
-    params(("project" = String, Path), ("user" = String, Path)), responses((status = 204), (status = 409, body = crate::error::Problem)))]
+    params(("project" = String, Path), ("user" = String, Path)),
+    responses((status = 204), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+              (status = 409, body = crate::error::Problem)))]
 pub async fn remove_member(
     State(state): State<AppState>,
     caller: Caller,
     Path((project, user)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    caller.require(&state, &project, Role::Owner).await?;
+    let leaving = user == caller.user.id && caller.key.is_none();
+    caller.require(&state, &project, if leaving { Role::Viewer } else { Role::Owner }).await?;
     let members = state.store().members(&project).await?;
-    let owners = members.iter().filter(|m| m.role == Role::Owner).count();
-    let target =
-        members.iter().find(|m| m.user == user).ok_or_else(|| ApiError::not_found(format!("member {user}")))?;
-    if target.role == Role::Owner && owners == 1 {
+    if !members.iter().any(|m| m.user == user) {
+        return Err(ApiError::not_found(format!("member {user}")));
+    }
+    if is_last_owner(&members, &user) {
         return Err(ApiError::Conflict("a project keeps at least one owner".into()));
     }
     state.store().set_member(&project, &user, None).await?;
     state.principals.invalidate();
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Whether `user` is the project's only owner.
+fn is_last_owner(members: &[Member], user: &str) -> bool {
+    let mut owners = members.iter().filter(|m| m.role == Role::Owner);
+    matches!((owners.next(), owners.next()), (Some(only), None) if only.user == user)
 }
 
 /// The project's API keys (without secrets). Owners only.

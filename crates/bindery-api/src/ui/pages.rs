@@ -6,10 +6,12 @@
 //! refuse (a non-member gets "not found", as from the API).
 
 use super::session::{safe_next, CsrfForm, Session};
+use super::settings::Empty;
 use super::{human_bytes, page, Frame, UiResult};
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::extract::{Path, Query};
+use crate::routes::invitations::{self, InvitationView};
 use crate::routes::{artifacts, documents, projects};
 use crate::AppState;
 use askama::Template;
@@ -44,7 +46,11 @@ struct ProjectRow {
 #[template(path = "projects.html")]
 struct ProjectsPage {
     frame: Frame,
+    /// The signed-in user, whose own membership the "Leave" buttons remove.
+    user_id: String,
     projects: Vec<ProjectRow>,
+    invitations: Vec<InvitationView>,
+    notice: Option<&'static str>,
     name: String,
     error: Option<String>,
 }
@@ -55,15 +61,60 @@ async fn projects_page(
     status: StatusCode,
     name: String,
     error: Option<String>,
+    notice: Option<&'static str>,
 ) -> UiResult<Response> {
-    let Json(rows) = projects::list(State(state), session.caller.clone()).await?;
+    let Json(rows) = projects::list(State(state.clone()), session.caller.clone()).await?;
     let projects = rows.into_iter().map(|p| ProjectRow { id: p.id, name: p.name, role: p.role.as_str() }).collect();
-    Ok(page(status, &ProjectsPage { frame: frame(&session, "projects"), projects, name, error }))
+    let Json(invitations) = invitations::mine(State(state), session.caller.clone()).await?;
+    let page_data = ProjectsPage {
+        frame: frame(&session, "projects"),
+        user_id: session.caller.user.id.clone(),
+        projects,
+        invitations,
+        notice,
+        name,
+        error,
+    };
+    Ok(page(status, &page_data))
 }
 
-/// The caller's projects, and a form to create one.
-pub async fn projects(State(state): State<AppState>, session: Session) -> UiResult<Response> {
-    projects_page(state, session, StatusCode::OK, String::new(), None).await
+#[derive(Deserialize)]
+pub struct ProjectsQuery {
+    done: Option<String>,
+}
+
+/// The caller's projects, the invitations waiting for them, and a form to create a project.
+pub async fn projects(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<ProjectsQuery>,
+) -> UiResult<Response> {
+    let notice = match q.done.as_deref() {
+        Some("declined") => Some("The invitation was declined."),
+        Some("left") => Some("You left the project."),
+        _ => None,
+    };
+    projects_page(state, session, StatusCode::OK, String::new(), None, notice).await
+}
+
+/// Accepts an invitation through the API's handler, then opens the project.
+pub async fn accept_invitation(
+    State(state): State<AppState>,
+    Path(invitation): Path<String>,
+    CsrfForm(session, Empty {}): CsrfForm<Empty>,
+) -> UiResult<Response> {
+    let Json(joined) = invitations::accept(State(state), session.caller, Path(invitation)).await?;
+    Ok(Redirect::to(&format!("/ui/projects/{}", joined.id)).into_response())
+}
+
+/// Declines an invitation through the API's handler.
+pub async fn decline_invitation(
+    State(state): State<AppState>,
+    Path(invitation): Path<String>,
+    CsrfForm(session, Empty {}): CsrfForm<Empty>,
+) -> UiResult<Response> {
+    invitations::decline(State(state), session.caller, Path(invitation)).await?;
+    Ok(Redirect::to("/ui/projects?done=declined").into_response())
 }
 
 #[derive(Deserialize)]
@@ -81,7 +132,7 @@ pub async fn create_project(
         Ok((_, Json(p))) => Ok(Redirect::to(&format!("/ui/projects/{}", p.id)).into_response()),
         Err(e @ ApiError::Unprocessable(_)) => {
             let status = e.code_and_status().1;
-            projects_page(state, session, status, form.name, Some(format!("{e}."))).await
+            projects_page(state, session, status, form.name, Some(format!("{e}.")), None).await
         }
         Err(e) => Err(e.into()),
     }

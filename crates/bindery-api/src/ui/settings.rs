@@ -2,7 +2,8 @@
 //! to manage them (and to list keys).
 //!
 //! Every change goes through the projects API's own handler (`routes::projects`), so the rules are the API's: the
-//! last owner cannot be removed, an added member must already have an account, a key's secret exists only in the
+//! last owner cannot be removed, people join by accepting an invitation (which says nothing of whether the address
+//! has an account), a key's secret exists only in the
 //! answer that creates it. That secret is therefore rendered straight into the answer to the form (never put in a
 //! redirect's URL, where it would land in the history and in logs), and no later page can show it again.
 
@@ -11,6 +12,7 @@ use super::{page, when, Frame, UiResult};
 use crate::error::ApiError;
 use crate::extract::Json;
 use crate::extract::{Path, Query};
+use crate::routes::invitations::{self, NewInvitationRequest};
 use crate::routes::projects::{self, NewApiKey, ProjectPatch, SetMember};
 use crate::AppState;
 use askama::Template;
@@ -30,6 +32,13 @@ struct MemberRow {
     /// The only owner: the page offers neither a role change nor removal, which would leave the project unowned.
     last_owner: bool,
     you: bool,
+}
+
+struct InvitationRow {
+    id: String,
+    email: String,
+    role: &'static str,
+    expires: String,
 }
 
 struct KeyRow {
@@ -78,6 +87,7 @@ struct SettingsPage {
     project_name: String,
     analyzers: Vec<AnalyzerOption>,
     members: Vec<MemberRow>,
+    invitations: Vec<InvitationRow>,
     keys: Vec<KeyRow>,
     roles: [&'static str; 3],
     forms: Forms,
@@ -96,6 +106,7 @@ async fn render(
     let Json(p) = projects::get(State(state.clone()), caller.clone(), Path(project.to_owned())).await?;
     let Json(keys) = projects::api_keys(State(state.clone()), caller.clone(), Path(project.to_owned())).await?;
     let Json(members) = projects::members(State(state.clone()), caller.clone(), Path(project.to_owned())).await?;
+    let Json(pending) = invitations::pending(State(state.clone()), caller.clone(), Path(project.to_owned())).await?;
     let Json(offered) = projects::analyzers(State(state.clone()), caller).await;
     let default = AnalyzerOption {
         value: String::new(),
@@ -120,6 +131,10 @@ async fn render(
             email: m.email,
         })
         .collect();
+    let invitations = pending
+        .into_iter()
+        .map(|i| InvitationRow { id: i.id, email: i.email, role: i.role.as_str(), expires: when(i.expires_ms) })
+        .collect();
     let keys = keys
         .into_iter()
         .map(|k| KeyRow {
@@ -138,6 +153,7 @@ async fn render(
         project_name: p.name,
         analyzers,
         members,
+        invitations,
         keys,
         roles: ROLES,
         forms,
@@ -149,7 +165,11 @@ async fn render(
 fn notice(done: Option<&str>) -> Option<&'static str> {
     match done? {
         "analyzer-chosen" => Some("The analyzer was chosen. It applies to books uploaded or reprocessed from now on."),
-        "member-added" => Some("The member was added, or their role updated."),
+        "invited" => Some(
+            "The invitation was made. The person sees it once signed in with that address, and joins by accepting it \
+             within 14 days.",
+        ),
+        "invitation-revoked" => Some("The invitation was revoked."),
         "role-changed" => Some("The role was changed."),
         "member-removed" => Some("The member was removed."),
         "key-revoked" => Some("The API key was revoked; requests with it are refused from now on."),
@@ -212,8 +232,8 @@ pub struct MemberForm {
     role: String,
 }
 
-/// Adds a member by e-mail address (or changes the role of one already there) through the API's handler.
-pub async fn add_member(
+/// Invites an address through the API's handler; the page says the same whether or not the address has an account.
+pub async fn invite(
     State(state): State<AppState>,
     Path(project): Path<String>,
     CsrfForm(session, form): CsrfForm<MemberForm>,
@@ -228,22 +248,26 @@ pub async fn add_member(
         let forms = refused("Choose owner, editor or viewer.".into());
         return render(&state, &session, &project, StatusCode::UNPROCESSABLE_ENTITY, forms).await;
     };
-    // The owner check comes first, as in the API, so that only an owner learns whether an address has an account.
-    session.caller.require(&state, &project, Role::Owner).await?;
-    let request = SetMember { email: form.email.clone(), role };
-    match projects::set_member(State(state.clone()), session.caller.clone(), Path(project.clone()), Json(request)).await
+    let request = NewInvitationRequest { email: form.email.clone(), role };
+    match invitations::invite(State(state.clone()), session.caller.clone(), Path(project.clone()), Json(request)).await
     {
-        Ok(_) => Ok(Redirect::to(&settings_url(&project, "member-added")).into_response()),
-        Err(ApiError::NotFound(_)) => {
-            let forms = refused(format!(
-                "No account uses the e-mail address {}. The person needs an account first; an administrator \
-                 creates it with `bindery user create`.",
-                form.email.trim()
-            ));
-            render(&state, &session, &project, StatusCode::NOT_FOUND, forms).await
+        Ok(_) => Ok(Redirect::to(&settings_url(&project, "invited")).into_response()),
+        Err(e @ (ApiError::Conflict(_) | ApiError::Unprocessable(_))) => {
+            let status = e.code_and_status().1;
+            render(&state, &session, &project, status, refused(format!("Not invited: {e}."))).await
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Revokes a pending invitation through the API's handler.
+pub async fn revoke_invitation(
+    State(state): State<AppState>,
+    Path((project, invitation)): Path<(String, String)>,
+    CsrfForm(session, Empty {}): CsrfForm<Empty>,
+) -> UiResult<Response> {
+    invitations::revoke(State(state), session.caller, Path((project.clone(), invitation))).await?;
+    Ok(Redirect::to(&settings_url(&project, "invitation-revoked")).into_response())
 }
 
 #[derive(Deserialize)]
@@ -284,7 +308,7 @@ pub async fn remove_member(
             .await;
     match removed {
         // Someone who removed themselves can no longer see the project.
-        Ok(_) if user == session.caller.user.id => Ok(Redirect::to("/ui/projects").into_response()),
+        Ok(_) if user == session.caller.user.id => Ok(Redirect::to("/ui/projects?done=left").into_response()),
         Ok(_) => Ok(Redirect::to(&settings_url(&project, "member-removed")).into_response()),
         Err(e @ ApiError::Conflict(_)) => {
             let forms = Forms { member_error: Some(format!("Not removed: {e}.")), ..Forms::default() };

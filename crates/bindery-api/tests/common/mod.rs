@@ -159,6 +159,17 @@ impl TestApp {
     }
 
     /// Uploads `bytes` as the raw body; returns the document id.
+    /// Makes `member` a member of `project` with `role` the way people join: the owner invites their address and
+    /// they accept.
+    pub async fn join(&self, owner: &Session, project: &str, member: &Session, role: &str) {
+        let invite = json!({"email": member.email, "role": role});
+        let r = self.post(&format!("/api/v1/projects/{project}/invitations"), &owner.access, invite).await;
+        assert_eq!(r.status(), StatusCode::CREATED, "invited");
+        let id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+        let r = self.post(&format!("/api/v1/invitations/{id}/accept"), &member.access, json!({})).await;
+        assert_eq!(r.status(), StatusCode::OK, "accepted");
+    }
+
     pub async fn upload(&self, token: &str, project: &str, name: &str, bytes: Vec<u8>) -> String {
         let r = self
             .request(Method::POST, &format!("/api/v1/projects/{project}/documents?filename={name}"), Some(token))

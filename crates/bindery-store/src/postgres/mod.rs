@@ -100,6 +100,8 @@ async fn listen(pool: PgPool, origin: String, jobs: Arc<Notify>, events: Arc<Not
     }
 }
 
+crate::invitations::impl_invitations!(PgStore, read: |s| &s.pool, write: |s| &s.pool, begin: |s| s.pool.begin());
+
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"

@@ -63,6 +63,8 @@ impl SqliteStore {
     }
 }
 
+crate::invitations::impl_invitations!(SqliteStore, read: |s| &s.reader, write: |s| &s.writer, begin: |s| s.begin());
+
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
         "sqlite"
