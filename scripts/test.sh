@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs what the tests need (system
-# packages, the s3s-fs S3 server), makes sure the local PostgreSQL, Redis and
+# packages, the s3s-fs S3 server, schemathesis), makes sure the local PostgreSQL, Redis and
 # NATS (JetStream) are up, then runs every test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 scripts/install-s3s-fs.sh
+# The API contract test (crates/bindery/tests/serve_cli.rs) runs schemathesis.
+BINDERY_SCHEMATHESIS="$(scripts/install-schemathesis.sh)"
+export BINDERY_SCHEMATHESIS
 export PATH="$HOME/.cargo/bin:$PATH"
 
 export BINDERY_TEST_DATABASE_URL="${BINDERY_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"

@@ -5,6 +5,8 @@
 use crate::routes::{
     accounts, admin, artifacts, documents, invitations, lifecycle, progress, projects, system, usage, webhooks,
 };
+use crate::AppState;
+use axum::extract::State;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -30,7 +32,7 @@ use utoipa::{Modify, OpenApi};
         admin::queues, admin::jobs, admin::retry, admin::projects, admin::providers,
         system::health, system::ready, system::metrics,
     ),
-    components(schemas(crate::error::Problem)),
+    components(schemas(crate::error::Problem, admin::JobStateName, documents::Deadline)),
     modifiers(&Bearer, &Problems),
     tags(
         (name = "accounts", description = "Log in, tokens, users, the invitations a user answers"),
@@ -114,8 +116,21 @@ impl Modify for Problems {
     }
 }
 
-pub async fn json() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], ApiDoc::openapi().to_json().unwrap_or_default())
+/// The description of this instance: the analyzers a project may choose are this instance's, so they are stated as
+/// an enumeration rather than any string.
+pub async fn json(State(state): State<AppState>) -> impl IntoResponse {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    let offered = state.engine.registry().analyzers().list();
+    let mut names: Vec<serde_json::Value> = offered.into_iter().map(|a| a.name.into()).collect();
+    names.push(serde_json::Value::Null);
+    if let Some(analyzer) = doc.pointer_mut("/components/schemas/ProjectPatch/properties/analyzer") {
+        *analyzer = serde_json::json!({
+            "type": ["string", "null"],
+            "enum": names,
+            "description": "One of the names `GET /api/v1/analyzers` lists, or null for the instance's default.",
+        });
+    }
+    ([(header::CONTENT_TYPE, "application/json")], doc.to_string())
 }
 
 fn escape(s: &str) -> String {

@@ -74,7 +74,9 @@ pub struct Retried {
 
 /// Runs a dead job again (and reopens its document).
 #[utoipa::path(post, path = "/api/v1/admin/jobs/{job}/retry", tag = "admin", security(("bearer" = [])),
-    params(("job" = i64, Path)), responses((status = 200, body = Retried), (status = 404, body = crate::error::Problem)))]
+    params(("job" = i64, Path)),
+    responses((status = 200, body = Retried), (status = 404, body = crate::error::Problem),
+              (status = 409, body = crate::error::Problem)))]
 pub async fn retry(State(state): State<AppState>, caller: Caller, Path(job): Path<i64>) -> ApiResult<Json<Retried>> {
     caller.require_admin()?;
     let report = state.engine.retry_job(job).await?;

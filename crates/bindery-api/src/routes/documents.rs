@@ -56,8 +56,25 @@ pub struct UploadQuery {
     /// When the document must be ready: an RFC 3339 time, or a delay from now such as `90m`, `12h` or `2d`. Without
     /// it the document is treated as awaited now. A deadline far enough ahead lets a language-model analyzer use its
     /// provider's batch path (cheaper, slower).
+    #[param(value_type = Option<Deadline>)]
     pub deadline: Option<String>,
 }
+
+/// How the description states a deadline: an RFC 3339 time, or a number of seconds, minutes, hours or days.
+pub struct Deadline;
+
+impl utoipa::PartialSchema for Deadline {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+        let time = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)));
+        let delay = ObjectBuilder::new().schema_type(Type::String).pattern(Some(r"^[0-9]{1,9}[smhd]$"));
+        OneOfBuilder::new().item(time).item(delay).into()
+    }
+}
+
+impl utoipa::ToSchema for Deadline {}
 
 /// Uploads one file as the raw body (`?filename=`), or one or more files as `multipart/form-data` parts. Bytes
 /// stream to storage as they arrive; nothing holds the whole file in memory. Uploading the same bytes to the same
@@ -67,8 +84,8 @@ pub struct UploadQuery {
     params(("project" = String, Path), UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file, or multipart/form-data with file parts"),
     responses((status = 201, body = Uploads), (status = 200, body = Uploads, description = "already uploaded"),
-              (status = 409, body = crate::error::Problem),
-              (status = 413, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+              (status = 409, body = crate::error::Problem), (status = 413, body = crate::error::Problem),
+              (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn upload(
     State(state): State<AppState>,
     caller: Caller,
@@ -90,6 +107,13 @@ pub async fn upload(
         request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::TooLarge(limit));
+    }
+    // No body at all (no length, nothing chunked) or a declared empty one: there is no file to make a document of.
+    let chunked = request.headers().contains_key(header::TRANSFER_ENCODING);
+    if declared == Some(0) || (declared.is_none() && !chunked) {
+        return Err(ApiError::Unprocessable(
+            "the request has no file: send it as the body, or as multipart parts".into(),
+        ));
     }
     let multipart = request
         .headers()
@@ -289,6 +313,12 @@ pub async fn events(
     Ok(Json(events.iter().map(|e| e.to_cloud_event()).collect()))
 }
 
+/// `?full=`, `true` or `false` exactly as the description says (anything else is `400`).
+#[derive(Default, Deserialize)]
+pub struct BookQuery {
+    full: Option<bool>,
+}
+
 /// The structured book: title, author, language, chapters with summaries, characters, places, scenes, artifacts
 /// (the same JSON as `bindery show --json`). `?full=true` adds every chapter's paragraphs.
 #[utoipa::path(get, path = "/api/v1/documents/{id}/book", tag = "documents", security(("bearer" = [])),
@@ -297,11 +327,11 @@ pub async fn book(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<std::collections::HashMap<String, String>>,
+    Query(q): Query<BookQuery>,
 ) -> ApiResult<Json<Value>> {
     let doc = authorize(&state, &caller, &id, Role::Viewer).await?;
     let loaded = view::load(&doc, state.engine.blobs()).await?;
-    Ok(Json(view::book_view(&doc, &loaded, q.get("full").is_some_and(|v| v == "true"))))
+    Ok(Json(view::book_view(&doc, &loaded, q.full.unwrap_or(false))))
 }
 
 #[derive(Deserialize, IntoParams)]

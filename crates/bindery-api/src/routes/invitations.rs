@@ -31,8 +31,13 @@ pub const MAX_PENDING: usize = 200;
 
 #[derive(Deserialize, ToSchema)]
 pub struct NewInvitationRequest {
-    /// The invitee's address. Whether it has an account is not revealed: the invitation waits for one.
-    #[schema(min_length = 3, max_length = 254, pattern = r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+    /// The invitee's address (the rule `NewUserRequest` declares for new accounts). Whether it has an account is not
+    /// revealed: the invitation waits for one.
+    #[schema(
+        min_length = 3,
+        max_length = 254,
+        pattern = r"^[^@\s\x00-\x1f\x7f-\x9f]{1,64}@(?=[^@]*\.)[^@\s.\x00-\x1f\x7f-\x9f]([^@\s\x00-\x1f\x7f-\x9f]*[^@\s.\x00-\x1f\x7f-\x9f])?$"
+    )]
     pub email: String,
     /// The role the invitee gets on accepting.
     #[schema(value_type = super::projects::RoleName, example = "editor")]

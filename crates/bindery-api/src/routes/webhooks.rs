@@ -29,7 +29,8 @@ use utoipa::{IntoParams, ToSchema};
 
 #[derive(Deserialize, ToSchema)]
 pub struct NewWebhook {
-    /// Where events are posted (http or https).
+    /// Where events are posted (http or https), 1 to 2048 characters.
+    #[schema(min_length = 1, max_length = 2048)]
     pub url: String,
     #[serde(default)]
     pub description: String,
@@ -40,6 +41,8 @@ pub struct NewWebhook {
 
 #[derive(Deserialize, ToSchema)]
 pub struct WebhookPatch {
+    /// 1 to 2048 characters.
+    #[schema(min_length = 1, max_length = 2048)]
     pub url: Option<String>,
     pub description: Option<String>,
     pub event_types: Option<Vec<String>>,
@@ -333,7 +336,8 @@ pub async fn deliveries(
 ) -> ApiResult<Json<DeliveryList>> {
     caller.require(&state, &project, Role::Editor).await?;
     endpoint(&state, &project, &id).await?;
-    let before = match page.after.as_deref() {
+    // An empty `after=` is the first page, as an absent one.
+    let before = match page.after.as_deref().filter(|a| !a.is_empty()) {
         Some(c) => Some(c.parse::<i64>().map_err(|_| ApiError::BadRequest(format!("invalid cursor {c:?}")))?),
         None => None,
     };
