@@ -128,14 +128,20 @@ pub fn is_negator(lower: &str, lang: Lang) -> bool {
 struct Lexicon {
     exact: HashMap<&'static str, Emotion>,
     prefixes: HashMap<&'static str, Emotion>,
+    /// The longest prefix, in bytes: no longer beginning of a word can match, so a hostile "word" of megabytes
+    /// costs no more lookups than a real one.
+    longest_prefix: usize,
 }
 
 fn build(entries: &'static [(Emotion, &'static str)]) -> Lexicon {
-    let mut lexicon = Lexicon { exact: HashMap::new(), prefixes: HashMap::new() };
+    let mut lexicon = Lexicon { exact: HashMap::new(), prefixes: HashMap::new(), longest_prefix: 0 };
     for (emotion, words) in entries {
         for word in words.split_whitespace() {
             match word.strip_suffix('*') {
-                Some(prefix) => lexicon.prefixes.insert(prefix, *emotion),
+                Some(prefix) => {
+                    lexicon.longest_prefix = lexicon.longest_prefix.max(prefix.len());
+                    lexicon.prefixes.insert(prefix, *emotion)
+                }
                 None => lexicon.exact.insert(word, *emotion),
             };
         }
@@ -159,6 +165,27 @@ pub fn emotion(lower: &str, lang: Lang) -> Option<Emotion> {
     if let Some(e) = lex.exact.get(lower) {
         return Some(*e);
     }
-    let boundaries: Vec<usize> = lower.char_indices().map(|(i, _)| i).chain([lower.len()]).collect();
+    // Only the beginnings up to the longest prefix, so the work per word is bounded whatever its length.
+    let boundaries: Vec<usize> = lower
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain([lower.len()])
+        .take_while(|&end| end <= lex.longest_prefix)
+        .collect();
     boundaries.iter().rev().filter(|&&end| end >= 2).find_map(|&end| lex.prefixes.get(&lower[..end]).copied())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_huge_word_costs_no_more_than_a_real_one() {
+        assert!(emotion("delighted", Lang::En).is_some(), "prefixes still match");
+        let huge = "x".repeat(1 << 20);
+        let started = std::time::Instant::now();
+        assert_eq!(emotion(&huge, Lang::En), None);
+        // Before, the lookup hashed every beginning of the word: half a tebibyte of hashing for this one.
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+    }
 }

@@ -59,7 +59,7 @@ impl Engine {
 
     /// Streams `reader` into blob storage (refusing more than `max_bytes`)
     /// and submits it, as a document of `project` when one is given. The
-    /// first 512 bytes, which choose the pipeline, are kept aside on the way,
+    /// first bytes, which choose the pipeline, are kept aside on the way,
     /// so the bytes are read once and never held whole. An error reading
     /// them is `EngineError::Io` with `source` as its path.
     pub async fn submit_reader<R>(
@@ -87,7 +87,7 @@ impl Engine {
     where
         R: AsyncRead + Unpin + Send,
     {
-        let mut head = [0u8; 512];
+        let mut head = [0u8; bindery_stages::sniff::SNIFF_BYTES];
         let mut n = 0;
         while n < head.len() {
             match reader.read(&mut head[n..]).await {

@@ -80,9 +80,9 @@ impl Engine {
         Ok(Reprocessed { run })
     }
 
-    /// The first 512 bytes of the document's original, which choose its pipeline.
+    /// The first bytes of the document's original, which choose its pipeline.
     async fn original_head(&self, state: &DocumentState) -> Result<Vec<u8>, EngineError> {
-        let end = state.bytes.min(512);
+        let end = state.bytes.min(bindery_stages::sniff::SNIFF_BYTES as u64);
         if end == 0 {
             return Ok(Vec::new());
         }

@@ -77,7 +77,7 @@ async fn bad_inputs_fail_clearly_and_lose_nothing() {
     cases.push((encrypted, "encrypted"));
     let huge = dir.join("huge.pdf");
     fixtures::blank_pdf(&huge, 5_000);
-    cases.push((huge, "5000 pages, more than the limit"));
+    cases.push((huge, "the book has 5,000 pages; this instance accepts at most 3,000 (max-pages)"));
     let slip = dir.join("slip.epub");
     fixtures::zip_slip_epub(&slip);
     cases.push((slip, "points outside the book"));

@@ -97,6 +97,10 @@ fn header_dimensions(bytes: &[u8], format: image::ImageFormat, max_alloc: u64) -
 
 fn supported_format(bytes: &[u8]) -> Result<image::ImageFormat, MediaError> {
     use image::ImageFormat as F;
+    // `image` guesses classic TIFF only; its TIFF decoder reads BigTIFF too.
+    if bytes.starts_with(b"II+\0") || bytes.starts_with(b"MM\0+") {
+        return Ok(F::Tiff);
+    }
     match image::guess_format(bytes) {
         Ok(format @ (F::Png | F::Jpeg | F::Tiff | F::WebP)) => Ok(format),
         Ok(other) => {
@@ -104,6 +108,84 @@ fn supported_format(bytes: &[u8]) -> Result<image::ImageFormat, MediaError> {
         }
         Err(_) => Err(MediaError::Decode("not a recognised image (expected PNG, JPEG, TIFF or WebP)".into())),
     }
+}
+
+/// How many pages an image holds: a TIFF may hold many (a scanned book, a
+/// fax), every other format one. At most `max_pages` are counted; a chain of
+/// directories that loops back on itself ends where it loops.
+pub fn image_pages(bytes: &[u8], max_pages: u32) -> Result<u32, MediaError> {
+    match supported_format(bytes)? {
+        image::ImageFormat::Tiff => Ok(tiff_directories(bytes, max_pages)?.len() as u32),
+        _ => Ok(1),
+    }
+}
+
+/// Decodes page `index` (0-based) of an image to grey, as
+/// [`decode_grey_with_limits`] decodes the first. `image` decodes only the
+/// first page of a TIFF, so for a later page the copy it is handed says that
+/// page's directory comes first: the pages of a TIFF are a linked list of
+/// directories, and the header holds the offset of the first.
+pub fn decode_grey_page(bytes: &[u8], index: u32, limits: &DecodeLimits) -> Result<GrayImage, MediaError> {
+    if index == 0 {
+        return decode_grey_with_limits(bytes, limits);
+    }
+    let directories = tiff_directories(bytes, index + 1)?;
+    let Some(&offset) = directories.get(index as usize) else {
+        return Err(MediaError::Decode(format!("the image has no page {}", index + 1)));
+    };
+    let mut copy = bytes.to_vec();
+    let big_endian = bytes.starts_with(b"MM");
+    if bytes[2..4] == [0, 42] || bytes[2..4] == [42, 0] {
+        let offset = offset as u32;
+        copy[4..8].copy_from_slice(&if big_endian { offset.to_be_bytes() } else { offset.to_le_bytes() });
+    } else {
+        copy[8..16].copy_from_slice(&if big_endian { offset.to_be_bytes() } else { offset.to_le_bytes() });
+    }
+    decode_grey_with_limits(&copy, limits)
+}
+
+/// The offsets of a TIFF's image file directories (one per page), classic
+/// or BigTIFF, following the chain from the header; at most `max` of them.
+fn tiff_directories(bytes: &[u8], max: u32) -> Result<Vec<u64>, MediaError> {
+    let damaged = || MediaError::Decode("the TIFF's list of pages is damaged".into());
+    let big_endian = match bytes.get(..2) {
+        Some(b"II") => false,
+        Some(b"MM") => true,
+        _ => return Err(damaged()),
+    };
+    let read = |at: u64, len: usize| -> Result<u64, MediaError> {
+        let at = usize::try_from(at).map_err(|_| damaged())?;
+        let raw = bytes.get(at..at.checked_add(len).ok_or_else(damaged)?).ok_or_else(damaged)?;
+        let mut value = [0u8; 8];
+        if big_endian {
+            value[8 - len..].copy_from_slice(raw);
+            Ok(u64::from_be_bytes(value))
+        } else {
+            value[..len].copy_from_slice(raw);
+            Ok(u64::from_le_bytes(value))
+        }
+    };
+    // Classic TIFF: 2-byte entry counts, 12-byte entries, 4-byte offsets; BigTIFF: 8, 20 and 8.
+    let (count_len, entry_len, offset_len, first) = match read(2, 2)? {
+        42 => (2, 12, 4, read(4, 4)?),
+        43 => (8, 20, 8, read(8, 8)?),
+        _ => return Err(damaged()),
+    };
+    let mut directories = Vec::new();
+    let mut next = first;
+    while next != 0 && (directories.len() as u32) < max {
+        if directories.contains(&next) {
+            break;
+        }
+        directories.push(next);
+        let entries = read(next, count_len)?;
+        let after = entries.checked_mul(entry_len).and_then(|n| n.checked_add(next + count_len as u64));
+        next = read(after.ok_or_else(damaged)?, offset_len)?;
+    }
+    if directories.is_empty() {
+        return Err(damaged());
+    }
+    Ok(directories)
 }
 
 fn to_grey_on_white(image: DynamicImage) -> GrayImage {

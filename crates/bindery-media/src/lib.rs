@@ -20,7 +20,10 @@ mod preview;
 pub use cover::{
     background_colour, typographic_cover, typographic_cover_with_fonts, CoverFonts, DEFAULT_FONT_DIR, FONT_DIR_ENV,
 };
-pub use decode::{decode_grey_limited, decode_grey_with_limits, DecodeLimits, DEFAULT_MAX_ALLOC, DEFAULT_MAX_PIXELS};
+pub use decode::{
+    decode_grey_limited, decode_grey_page, decode_grey_with_limits, image_pages, DecodeLimits, DEFAULT_MAX_ALLOC,
+    DEFAULT_MAX_PIXELS,
+};
 pub use encode::{encode, encode_sizes, scaled_height, EncodedImage, ImageFormat, JPEG_QUALITY, WEBP_QUALITY};
 pub use error::MediaError;
 pub use narrate::{narrate, tool_versions, voice_for_language, AudioFormat, NarrateOptions, Narration, ToolVersions};

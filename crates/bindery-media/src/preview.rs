@@ -12,6 +12,10 @@ const CLOSERS: &[char] = &['"', '\'', '»', '”', '’', ')', ']', '*', '_'];
 const ABBREVIATIONS: &[&str] =
     &["mr", "mrs", "ms", "dr", "st", "jr", "sr", "vs", "cf", "mme", "mlle", "mm", "no", "pp"];
 
+/// The longest a preview is, in bytes per word of its budget: long words of
+/// real prose average under 10 bytes with their space.
+pub const MAX_BYTES_PER_WORD: u64 = 16;
+
 /// Returns the beginning of `text` that takes about `seconds` to speak at
 /// `words_per_minute`, ending at a sentence end.
 ///
@@ -21,9 +25,28 @@ const ABBREVIATIONS: &[&str] =
 /// to the last whole word within it. A text that fits entirely is returned whole
 /// (trimmed). Punctuation-only tokens, such as the French spaced "!", do not
 /// count as words.
+///
+/// The result is also at most [`MAX_BYTES_PER_WORD`] bytes per word of the
+/// budget, so a text whose "words" are megabytes long (no spaces at all)
+/// gives a preview of a few hundred bytes, cut at a character boundary,
+/// instead of handing the speech synthesiser the whole file.
 pub fn preview_text(text: &str, seconds: u32, words_per_minute: u32) -> &str {
     let budget = u64::from(seconds) * u64::from(words_per_minute) / 60;
     let text = text.trim();
+    let max_bytes = usize::try_from(budget.saturating_mul(MAX_BYTES_PER_WORD)).unwrap_or(usize::MAX);
+    if text.len() > max_bytes {
+        let mut cut = max_bytes;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let preview = preview_text(&text[..cut], seconds, words_per_minute);
+        // A cut through a word must not leave its beginning as the preview's last "word".
+        let ends_in_word = text[cut..].starts_with(|c: char| !c.is_whitespace());
+        return match preview.rfind(char::is_whitespace) {
+            Some(space) if ends_in_word && preview.len() == cut => preview[..space].trim_end(),
+            _ => preview,
+        };
+    }
     let mut words = 0u64;
     let mut last_word_end = 0usize;
     let mut last_sentence_end: Option<usize> = None;

@@ -7,7 +7,10 @@ use std::cell::Cell;
 use std::io::Cursor;
 
 use bindery_media::image::{self, ImageEncoder, Rgba, RgbaImage};
-use bindery_media::{decode_grey_limited, decode_grey_with_limits, DecodeLimits, MediaError, DEFAULT_MAX_PIXELS};
+use bindery_media::{
+    decode_grey_limited, decode_grey_page, decode_grey_with_limits, image_pages, DecodeLimits, MediaError,
+    DEFAULT_MAX_PIXELS,
+};
 
 /// Records the largest single allocation made by the current thread, to prove
 /// that refusing a bomb never allocates anything of the announced size.
@@ -142,4 +145,65 @@ fn garbage_and_unsupported_formats_are_decode_errors() {
     assert!(matches!(decode_grey_limited(gif, DEFAULT_MAX_PIXELS), Err(MediaError::Decode(_))));
     let truncated = &png_bomb(10, 10)[..30];
     assert!(matches!(decode_grey_limited(truncated, DEFAULT_MAX_PIXELS), Err(MediaError::Decode(_))));
+}
+
+/// A grey TIFF of `pages` pages, page `i` filled with the grey level `40 * (i + 1)`, classic or BigTIFF.
+fn multi_page_tiff(pages: u8, big: bool) -> Vec<u8> {
+    use tiff::encoder::{colortype::Gray8, TiffEncoder};
+    fn write<W: std::io::Write + std::io::Seek, K: tiff::encoder::TiffKind>(mut encoder: TiffEncoder<W, K>, pages: u8) {
+        for i in 0..pages {
+            let pixels = vec![40 * (i + 1); 8 * 6];
+            encoder.write_image::<Gray8>(8, 6, &pixels).unwrap();
+        }
+    }
+    let mut out = Cursor::new(Vec::new());
+    if big {
+        write(TiffEncoder::new_big(&mut out).unwrap(), pages);
+    } else {
+        write(TiffEncoder::new(&mut out).unwrap(), pages);
+    }
+    out.into_inner()
+}
+
+#[test]
+fn every_page_of_a_multi_page_tiff_is_read() {
+    for big in [false, true] {
+        let tiff = multi_page_tiff(3, big);
+        assert_eq!(image_pages(&tiff, 100).unwrap(), 3, "big: {big}");
+        assert_eq!(image_pages(&tiff, 2).unwrap(), 2, "counting stops at the limit");
+        for page in 0..3u32 {
+            let grey = decode_grey_page(&tiff, page, &DecodeLimits::default()).unwrap();
+            assert_eq!(grey.dimensions(), (8, 6));
+            assert_eq!(grey.get_pixel(3, 3).0, [40 * (page as u8 + 1)], "page {page}, big: {big}");
+        }
+        let err = decode_grey_page(&tiff, 3, &DecodeLimits::default()).unwrap_err();
+        assert!(err.to_string().contains("no page 4"), "{err}");
+    }
+}
+
+#[test]
+fn a_tiff_whose_pages_loop_ends_where_it_loops() {
+    let mut tiff = multi_page_tiff(2, false);
+    // Point the last directory's "next" at the first: the chain loops.
+    let first = u32::from_le_bytes(tiff[4..8].try_into().unwrap()) as usize;
+    let entries = u16::from_le_bytes(tiff[first..first + 2].try_into().unwrap()) as usize;
+    let second =
+        u32::from_le_bytes(tiff[first + 2 + entries * 12..first + 6 + entries * 12].try_into().unwrap()) as usize;
+    let entries = u16::from_le_bytes(tiff[second..second + 2].try_into().unwrap()) as usize;
+    let next = second + 2 + entries * 12;
+    tiff[next..next + 4].copy_from_slice(&(first as u32).to_le_bytes());
+    assert_eq!(image_pages(&tiff, 1_000).unwrap(), 2);
+}
+
+#[test]
+fn webp_and_bigtiff_are_decoded() {
+    let img = image::GrayImage::from_pixel(10, 4, image::Luma([90]));
+    let mut webp = Vec::new();
+    image::codecs::webp::WebPEncoder::new_lossless(&mut webp)
+        .write_image(img.as_raw(), 10, 4, image::ExtendedColorType::L8)
+        .unwrap();
+    assert_eq!(decode_grey_limited(&webp, DEFAULT_MAX_PIXELS).unwrap().get_pixel(5, 2).0, [90]);
+    let big = multi_page_tiff(1, true);
+    assert!(big.starts_with(b"II+\0"));
+    assert_eq!(decode_grey_limited(&big, DEFAULT_MAX_PIXELS).unwrap().get_pixel(5, 2).0, [40]);
 }

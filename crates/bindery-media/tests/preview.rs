@@ -69,3 +69,13 @@ fn corpus_previews_respect_the_budget_and_end_sentences() {
         assert!(word_count(previous) > 300, "{book}: five minutes of speech hold far more than 300 words");
     }
 }
+
+#[test]
+fn a_text_of_enormous_words_gives_a_short_preview() {
+    // 30 seconds at 175 wpm allow 87 words, so at most 87 × 16 bytes, whatever one "word" holds.
+    let huge = "é".repeat(2 << 20);
+    let preview = preview_text(&huge, 30, 175);
+    assert!(preview.len() <= 87 * 16 && !preview.is_empty(), "{} bytes", preview.len());
+    let text = format!("It began. {huge} and then more");
+    assert_eq!(preview_text(&text, 30, 175), "It began.");
+}

@@ -25,8 +25,13 @@ impl DocKind {
     }
 }
 
-/// Limits applied before and while reading.
-#[derive(Clone, Debug)]
+/// Limits applied before and while reading. The `bindery` binary exposes
+/// them as settings named in the refusals: `max-pages`,
+/// `max-nesting-depth`, `max-epub-entry-mb` and `max-epub-unpacked-mb` (see
+/// the README's settings table); the pixel limit keeps its default until
+/// page rendering runs in the parse child.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct OpenOptions {
     /// Documents with more pages are refused: a 5,000-page "book" is far more
     /// likely an attack or a mistake than something a reader wants.
@@ -39,11 +44,22 @@ pub struct OpenOptions {
     /// a file nested thousands deep overflows the stack and kills the
     /// process; real books nest a few levels, tables a dozen.
     pub max_depth: u32,
+    /// The most one file inside an EPUB may unpack to, in bytes, by its
+    /// declared size: MuPDF allocates an entry whole before reading it.
+    pub max_entry_bytes: u64,
+    /// The most all the files inside an EPUB may unpack to together.
+    pub max_unpacked_bytes: u64,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        Self { max_pages: 3_000, max_render_pixels: 40_000_000, max_depth: 256 }
+        Self {
+            max_pages: 3_000,
+            max_render_pixels: 40_000_000,
+            max_depth: 256,
+            max_entry_bytes: 256 << 20,
+            max_unpacked_bytes: 2 << 30,
+        }
     }
 }
 
@@ -84,7 +100,7 @@ impl Doc {
         std::fs::File::open(path)?.take(1024).read_to_end(&mut head)?;
         check_magic(&head, kind)?;
         match kind {
-            DocKind::Epub => check_archive(path, options.max_depth)?,
+            DocKind::Epub => check_archive(path, &options)?,
             DocKind::Pdf => check_trailer(path)?,
         }
         let path_str = path.to_str().ok_or_else(|| PdfError::Corrupt("the file path is not UTF-8".into()))?;
@@ -291,13 +307,36 @@ pub fn describe(head: &[u8]) -> String {
 /// Refuses PDFs without an end-of-file marker near their end: a truncated
 /// upload. MuPDF would "repair" it and quietly return the pages it could
 /// reach, turning a broken transfer into a shorter book.
+///
+/// Writers and transfers may pad a complete file after its marker (NUL
+/// bytes to fill a block, blank lines), so the padding is skipped first,
+/// reading backwards a block at a time, up to [`MAX_PADDING`] bytes.
 fn check_trailer(path: &Path) -> Result<(), PdfError> {
     use std::io::{Seek, SeekFrom};
+    const BLOCK: u64 = 64 * 1024;
     let mut f = std::fs::File::open(path)?;
     let len = f.metadata()?.len();
-    f.seek(SeekFrom::Start(len.saturating_sub(4096)))?;
+    let is_padding = |b: &u8| matches!(b, b'\0' | b' ' | b'\t' | b'\r' | b'\n' | b'\x0c');
+    // The end of the content: the first byte after the last one that is not padding.
+    let mut end = len;
+    let mut block = Vec::with_capacity(BLOCK as usize);
+    while end > 0 && len - end <= MAX_PADDING {
+        let start = end.saturating_sub(BLOCK);
+        f.seek(SeekFrom::Start(start))?;
+        block.clear();
+        (&mut f).take(end - start).read_to_end(&mut block)?;
+        match block.iter().rposition(|b| !is_padding(b)) {
+            Some(i) => {
+                end = start + i as u64 + 1;
+                break;
+            }
+            None => end = start,
+        }
+    }
+    let start = end.saturating_sub(4096);
+    f.seek(SeekFrom::Start(start))?;
     let mut tail = Vec::with_capacity(4096);
-    f.read_to_end(&mut tail)?;
+    (&mut f).take(end - start).read_to_end(&mut tail)?;
     if tail.windows(5).any(|w| w == b"%%EOF") {
         Ok(())
     } else {
@@ -305,14 +344,18 @@ fn check_trailer(path: &Path) -> Result<(), PdfError> {
     }
 }
 
+/// The most padding (NUL bytes and white space) accepted after a PDF's
+/// end-of-file marker.
+const MAX_PADDING: u64 = 1 << 20;
+
 /// Refuses EPUBs whose entries would escape an extraction folder (`../`,
 /// absolute paths) or that claim absurd sizes (zip bombs). MuPDF never
 /// extracts to disk, but such a file is hostile and the reason is worth
 /// telling the uploader. Then measures how deeply each markup entry nests
 /// (see [`crate::markup`]), since MuPDF's layout recursion would not survive
 /// what a hostile chapter can nest.
-pub(crate) fn check_archive(path: &Path, max_depth: u32) -> Result<(), PdfError> {
-    const MAX_UNCOMPRESSED: u64 = 2 << 30;
+pub(crate) fn check_archive(path: &Path, options: &OpenOptions) -> Result<(), PdfError> {
+    let max_depth = options.max_depth;
     let file = std::fs::File::open(path)?;
     let mut zip = zip::ZipArchive::new(file).map_err(|e| PdfError::Corrupt(format!("not a valid ZIP: {e}")))?;
     let mut total = 0u64;
@@ -323,10 +366,17 @@ pub(crate) fn check_archive(path: &Path, max_depth: u32) -> Result<(), PdfError>
         if escapes || name.split(['/', '\\']).any(|part| part == "..") {
             return Err(PdfError::UnsafeArchive(format!("entry {name:?} points outside the book")));
         }
+        if entry.size() > options.max_entry_bytes {
+            return Err(PdfError::EntryTooLarge {
+                entry: name.to_owned(),
+                bytes: entry.size(),
+                limit: options.max_entry_bytes,
+            });
+        }
         total = total.saturating_add(entry.size());
     }
-    if total > MAX_UNCOMPRESSED {
-        return Err(PdfError::UnsafeArchive(format!("it would unpack to {total} bytes")));
+    if total > options.max_unpacked_bytes {
+        return Err(PdfError::UnpacksTooLarge { bytes: total, limit: options.max_unpacked_bytes });
     }
     for i in 0..zip.len() {
         let entry = zip.by_index(i).map_err(|e| PdfError::Corrupt(format!("ZIP entry {i}: {e}")))?;
@@ -357,5 +407,24 @@ mod tests {
         assert!(check_magic(b"\n\n%PDF-1.4\n", DocKind::Pdf).is_ok());
         let err = check_magic(b"%PDF-1.4", DocKind::Epub).unwrap_err();
         assert!(err.to_string().contains("plain text"), "{err}");
+    }
+
+    #[test]
+    fn padding_after_the_end_of_file_marker_is_not_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("padded.pdf");
+        let mut bytes = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n".to_vec();
+        bytes.extend(std::iter::repeat_n(0u8, 8 << 10));
+        std::fs::write(&path, &bytes).unwrap();
+        check_trailer(&path).unwrap();
+        bytes.extend(std::iter::repeat_n(0u8, 200 << 10));
+        std::fs::write(&path, &bytes).unwrap();
+        check_trailer(&path).unwrap();
+        std::fs::write(&path, b"%PDF-1.4\n1 0 obj <<>> endobj\n\0\0\0").unwrap();
+        assert!(matches!(check_trailer(&path), Err(PdfError::Truncated)));
+        let mut zeros = b"%PDF-1.4\n%%EOF\n".to_vec();
+        zeros.extend(std::iter::repeat_n(0u8, (MAX_PADDING + (200 << 10)) as usize));
+        std::fs::write(&path, &zeros).unwrap();
+        assert!(matches!(check_trailer(&path), Err(PdfError::Truncated)), "more padding than is plausible");
     }
 }

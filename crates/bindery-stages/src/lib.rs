@@ -15,6 +15,7 @@
 pub mod book;
 mod registry;
 pub mod sandbox;
+pub mod sniff;
 mod stage;
 pub mod text;
 

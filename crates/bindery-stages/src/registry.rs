@@ -2,6 +2,7 @@
 
 use crate::book;
 use crate::sandbox::Sandbox;
+use crate::sniff::{sniff, Sniffed};
 use crate::stage::Stage;
 use bindery_analyze::Analyzers;
 use bindery_core::Pipeline;
@@ -59,8 +60,10 @@ impl Registry {
     }
 
     /// Chooses the pipeline for an upload from its name and first bytes
-    /// (at least the first 512), or says why none fits. The bytes win over
-    /// the name: an HTML page named `.pdf` is refused as HTML.
+    /// (the first [`crate::sniff::SNIFF_BYTES`], or the whole file when it is
+    /// shorter), or says why none fits. The bytes win over the name: an HTML
+    /// page named `.pdf` is refused as HTML, and a text is read as text
+    /// whatever binary signature its first letters happen to spell.
     pub fn pipeline_for(&self, file_name: &str, head: &[u8]) -> Result<(&Pipeline, &'static str), String> {
         let ext = file_name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
         let media_type = match (sniff(head), ext.as_str()) {
@@ -71,7 +74,7 @@ impl Registry {
             }
             (Some(Sniffed::Image(media)), _) => media,
             (Some(Sniffed::Other(kind)), _) => return Err(format!("{kind} files are not supported")),
-            (None, "pdf" | "epub" | "png" | "jpg" | "jpeg" | "tif" | "tiff") => {
+            (None, "pdf" | "epub" | "png" | "jpg" | "jpeg" | "tif" | "tiff" | "webp") => {
                 return Err(format!(
                     "the file is named .{ext} but its first bytes look like {}",
                     bindery_pdf::describe(head)
@@ -81,7 +84,7 @@ impl Registry {
             (None, "md" | "markdown") => "text/markdown",
             (None, other) => {
                 return Err(format!(
-                    "unsupported file type .{other} (supported: .pdf, .epub, .txt, .md, .png, .jpg, .tiff)"
+                    "unsupported file type .{other} (supported: .pdf, .epub, .txt, .md, .png, .jpg, .tiff, .webp)"
                 ))
             }
         };
@@ -94,37 +97,6 @@ impl Default for Registry {
     fn default() -> Self {
         Self::new()
     }
-}
-
-enum Sniffed {
-    Pdf,
-    Zip,
-    Image(&'static str),
-    Other(&'static str),
-}
-
-/// Recognises formats by their magic bytes.
-fn sniff(head: &[u8]) -> Option<Sniffed> {
-    const MAGIC: &[(&[u8], Sniffed)] = &[
-        (b"PK\x03\x04", Sniffed::Zip),
-        (b"\x89PNG", Sniffed::Image("image/png")),
-        (b"\xff\xd8\xff", Sniffed::Image("image/jpeg")),
-        (b"II*\x00", Sniffed::Image("image/tiff")),
-        (b"MM\x00*", Sniffed::Image("image/tiff")),
-        (b"ID3", Sniffed::Other("MP3")),
-        (b"OggS", Sniffed::Other("Ogg")),
-        (b"GIF8", Sniffed::Other("GIF")),
-    ];
-    // A PDF header may follow a little junk.
-    if head.windows(5).take(1024).any(|w| w == b"%PDF-") {
-        return Some(Sniffed::Pdf);
-    }
-    MAGIC.iter().find(|(m, _)| head.starts_with(m)).map(|(_, k)| match k {
-        Sniffed::Zip => Sniffed::Zip,
-        Sniffed::Image(m) => Sniffed::Image(m),
-        Sniffed::Other(o) => Sniffed::Other(o),
-        Sniffed::Pdf => Sniffed::Pdf,
-    })
 }
 
 /// Every stage and pipeline Bindery ships, with the built-in offline
@@ -167,15 +139,22 @@ mod tests {
         let media = |name: &str, head: &[u8]| r.pipeline_for(name, head).map(|(_, m)| m);
         assert_eq!(media("a.md", b"# Hi"), Ok("text/markdown"));
         assert_eq!(media("notes", b"hi"), Ok("text/plain"));
-        assert_eq!(media("book.txt", b"%PDF-1.7"), Ok("application/pdf"), "the bytes win over the name");
-        assert_eq!(media("book.epub", b"PK\x03\x04rest"), Ok("application/epub+zip"));
-        assert_eq!(media("scan", b"\x89PNG\r\n"), Ok("image/png"));
+        let pdf = b"%PDF-1.7\n1 0 obj\n<< >>\nendobj\n";
+        assert_eq!(media("book.txt", pdf), Ok("application/pdf"), "the bytes win over the name");
+        assert_eq!(media("notes.txt", b"%PDF-1.7 is a version of PDF."), Ok("text/plain"));
+        assert_eq!(media("notes.txt", b"ID3 tags name a song's artist."), Ok("text/plain"));
+        let mut zip = b"PK\x03\x04\x14\x00\x00\x00\x00\x00".to_vec();
+        zip.extend_from_slice(&[0; 16]);
+        zip.extend_from_slice(b"\x08\x00\x00\x00mimetype");
+        assert_eq!(media("book.epub", &zip), Ok("application/epub+zip"));
+        assert_eq!(media("scan", b"\x89PNG\r\n\x1a\n"), Ok("image/png"));
         assert_eq!(
             media("book.pdf", b"<!DOCTYPE html><html><head>"),
             Err("the file is named .pdf but its first bytes look like HTML".into())
         );
-        assert!(media("song.mp3", b"ID3").unwrap_err().contains("MP3"));
-        assert!(media("data.zip", b"PK\x03\x04").unwrap_err().contains(".epub"));
+        assert!(media("song.mp3", b"ID3\x03\x00\x00\x00\x00\x01\x00").unwrap_err().contains("MP3"));
+        assert!(media("data.zip", &zip).unwrap_err().contains(".epub"));
+        assert_eq!(media("scan.webp", b"RIFF\x24\0\0\0WEBPVP8L\x18\0\0\0"), Ok("image/webp"));
         assert!(media("x.docx", b"abc").unwrap_err().contains(".docx"));
     }
 }

@@ -16,11 +16,17 @@ fn shell(script: &str, timeout: Duration) -> Sandbox {
         args: vec!["-c".into(), script.into(), "sh".into()],
         memory: 1 << 30,
         timeout,
+        limits: Default::default(),
     })
 }
 
 fn request() -> Request {
-    Request::Extract { source: "/nonexistent.pdf".into(), kind: bindery_pdf::DocKind::Pdf, out: "/tmp/x".into() }
+    Request::Extract {
+        source: "/nonexistent.pdf".into(),
+        kind: bindery_pdf::DocKind::Pdf,
+        out: "/tmp/x".into(),
+        limits: Default::default(),
+    }
 }
 
 async fn permanent(sandbox: Sandbox) -> String {
@@ -88,8 +94,12 @@ async fn the_real_reader_refuses_a_deep_outline_with_its_reason() {
     bindery_pdf::fixtures::deep_outline_pdf(&pdf, 20_000);
     let sandbox =
         Sandbox::new(SandboxOptions { program: env!("CARGO_BIN_EXE_bindery-parse").into(), ..Default::default() });
-    let request =
-        Request::Extract { source: pdf, kind: bindery_pdf::DocKind::Pdf, out: dir.path().join("pages.jsonl") };
+    let request = Request::Extract {
+        source: pdf,
+        kind: bindery_pdf::DocKind::Pdf,
+        out: dir.path().join("pages.jsonl"),
+        limits: Default::default(),
+    };
     match sandbox.run(&request).await {
         Err(StageError::Permanent(reason)) => assert!(reason.contains("nested more than 256 levels deep"), "{reason}"),
         other => panic!("{other:?}"),

@@ -39,6 +39,18 @@ pub struct Global {
     /// How long one parse of an upload may take, in seconds, before its child process is killed [default: 120].
     #[arg(long, env = "BINDERY_PARSE_TIMEOUT_SECS", global = true)]
     pub parse_timeout_secs: Option<f64>,
+    /// The most pages a PDF or EPUB may have; longer documents are refused [default: 3000].
+    #[arg(long, env = "BINDERY_MAX_PAGES", global = true)]
+    pub max_pages: Option<u32>,
+    /// The deepest nesting accepted in a PDF's outline or an EPUB's markup [default: 256].
+    #[arg(long, env = "BINDERY_MAX_NESTING_DEPTH", global = true)]
+    pub max_nesting_depth: Option<u32>,
+    /// The most one file inside an EPUB may unpack to, in MiB [default: 256].
+    #[arg(long, env = "BINDERY_MAX_EPUB_ENTRY_MB", global = true)]
+    pub max_epub_entry_mb: Option<u64>,
+    /// The most all the files inside an EPUB may unpack to together, in MiB [default: 2048].
+    #[arg(long, env = "BINDERY_MAX_EPUB_UNPACKED_MB", global = true)]
+    pub max_epub_unpacked_mb: Option<u64>,
     /// Which analyzer `enrich` uses, and its provider's settings.
     #[command(flatten)]
     pub analyzer: crate::analyzer::AnalyzerArgs,

@@ -17,6 +17,10 @@ pub struct FileConfig {
     pub log_format: Option<String>,
     pub parse_memory_mb: Option<u64>,
     pub parse_timeout_secs: Option<f64>,
+    pub max_pages: Option<u32>,
+    pub max_nesting_depth: Option<u32>,
+    pub max_epub_entry_mb: Option<u64>,
+    pub max_epub_unpacked_mb: Option<u64>,
     pub concurrency: Option<usize>,
     pub lease_secs: Option<f64>,
     pub max_attempts: Option<i32>,
@@ -57,6 +61,8 @@ pub struct Settings {
     /// The limits of the child process that parses each upload.
     pub parse_memory_mb: u64,
     pub parse_timeout: Duration,
+    /// The per-document limits every parse of an upload applies.
+    pub limits: bindery_pdf::OpenOptions,
     file: WorkerDefaults,
 }
 
@@ -66,6 +72,34 @@ struct WorkerDefaults {
     lease_secs: Option<f64>,
     max_attempts: Option<i32>,
     retry_base_ms: Option<u64>,
+}
+
+/// The per-document limits: each from its flag or variable, then the file,
+/// then [`bindery_pdf::OpenOptions`]'s default; each at least 1.
+fn document_limits(g: &Global, file: &FileConfig) -> Result<bindery_pdf::OpenOptions> {
+    let d = bindery_pdf::OpenOptions::default();
+    let limits = bindery_pdf::OpenOptions {
+        max_pages: g.max_pages.or(file.max_pages).unwrap_or(d.max_pages),
+        // Pages are rendered by `ocr`, `raster` and `cover`, which do not take these limits yet: the pixel limit
+        // stays the library's until rendering moves into the parse child with them.
+        max_render_pixels: d.max_render_pixels,
+        max_depth: g.max_nesting_depth.or(file.max_nesting_depth).unwrap_or(d.max_depth),
+        max_entry_bytes: g.max_epub_entry_mb.or(file.max_epub_entry_mb).map_or(d.max_entry_bytes, |mb| mb << 20),
+        max_unpacked_bytes: g
+            .max_epub_unpacked_mb
+            .or(file.max_epub_unpacked_mb)
+            .map_or(d.max_unpacked_bytes, |mb| mb << 20),
+    };
+    let positive = [
+        ("max-pages", limits.max_pages as u64),
+        ("max-nesting-depth", limits.max_depth as u64),
+        ("max-epub-entry-mb", limits.max_entry_bytes),
+        ("max-epub-unpacked-mb", limits.max_unpacked_bytes),
+    ];
+    for (name, value) in positive {
+        anyhow::ensure!(value > 0, "--{name} must be at least 1");
+    }
+    Ok(limits)
 }
 
 /// Worker settings after resolution.
@@ -87,6 +121,7 @@ impl Settings {
             }
             None => FileConfig::default(),
         };
+        let limits = document_limits(g, &file)?;
         let data_dir = g.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("bindery-data"));
         let explicit = g.database_url.clone().or(file.database_url);
         let database_explicit = explicit.is_some();
@@ -131,6 +166,7 @@ impl Settings {
             analyzer: g.analyzer.clone().or(file.enrich),
             parse_memory_mb,
             parse_timeout: Duration::from_secs_f64(parse_timeout),
+            limits,
             file: defaults,
         })
     }

@@ -108,6 +108,7 @@ fn sandbox(s: &Settings) -> Result<bindery_stages::Sandbox> {
         args: vec![PARSE_CHILD.into()],
         memory: s.parse_memory_mb << 20,
         timeout: s.parse_timeout,
+        limits: s.limits.clone(),
     }))
 }
 

@@ -56,3 +56,184 @@ async fn hostile_files_fail_their_document_once_and_the_worker_carries_on() {
         assert_eq!(doc["status"], "ready", "{doc}; stderr: {stderr}");
     }
 }
+
+/// Runs `bindery process --json` on `paths` and checks that each ended ready.
+fn process_all_ready(cli: &Cli, paths: &[String]) -> Vec<serde_json::Value> {
+    let mut args = vec!["process", "--json"];
+    args.extend(paths.iter().map(String::as_str));
+    let out = cli.run(&args);
+    let docs = stdout_json(&out);
+    assert_eq!(docs.len(), paths.len(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    for (path, doc) in paths.iter().zip(&docs) {
+        assert_eq!(doc["status"], "ready", "{path}: {doc}");
+    }
+    docs
+}
+
+/// Formats are told by structure, not by a few leading bytes: texts that
+/// start with a PDF header in prose, with `ID3` or with a ZIP signature are
+/// read as texts, and a complete PDF padded with 8 KiB of NUL bytes after
+/// its end-of-file marker is read as a PDF, not refused as truncated.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_are_recognised_by_structure_not_leading_bytes() {
+    let cli = Cli::sqlite().await;
+    let dir = cli.dir.path();
+    let prose = "The reader of this note learns how files announce their format, and why a few letters at the \
+                 start of a text do not make it a binary file.\n\n"
+        .repeat(4);
+    let texts: [(&str, &[u8]); 3] = [
+        ("pdf-header.txt", b"%PDF-1.7 is the header a PDF file starts with.\n\n"),
+        ("id3.txt", b"ID3 tags name the artist and the album of a song.\n\n"),
+        ("zip.txt", b"PK\x03\x04 is how every ZIP archive starts.\n\n"),
+    ];
+    let mut paths = Vec::new();
+    for (name, start) in texts {
+        let path = dir.join(name);
+        std::fs::write(&path, [start, prose.as_bytes()].concat()).unwrap();
+        paths.push(path.display().to_string());
+    }
+    let padded = dir.join("padded.pdf");
+    fixtures::deep_outline_pdf(&padded, 3);
+    let mut bytes = std::fs::read(&padded).unwrap();
+    bytes.extend(std::iter::repeat_n(0u8, 8 << 10));
+    std::fs::write(&padded, bytes).unwrap();
+    paths.push(padded.display().to_string());
+
+    let docs = process_all_ready(&cli, &paths);
+    let media: Vec<&str> = docs.iter().map(|d| d["media_type"].as_str().unwrap_or_default()).collect();
+    assert_eq!(media, ["text/plain", "text/plain", "text/plain", "application/pdf"]);
+}
+
+/// Grey pages with a title set large enough to read, drawn by the
+/// typographic cover (the same fonts the pipeline's covers use).
+fn title_pages(titles: &[&str]) -> Vec<bindery_media::image::GrayImage> {
+    let grey = |title: &&str| {
+        let cover = bindery_media::typographic_cover(title, None, 900).expect("fonts for covers are installed");
+        bindery_media::image::DynamicImage::ImageRgb8(cover).into_luma8()
+    };
+    titles.iter().map(grey).collect()
+}
+
+/// UTF-16 and UTF-32 texts with a byte-order mark, a WebP image, a BigTIFF
+/// and a three-page TIFF: each is read, and every page of the TIFF is
+/// recognised.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wide_encodings_webp_bigtiff_and_every_tiff_page_are_read() {
+    use tiff::encoder::{colortype::Gray8, TiffEncoder};
+    let cli = Cli::sqlite().await;
+    let dir = cli.dir.path();
+    let text =
+        "Le vent se leva sur la mer, et la route du retour fut longue: déjà «la nuit» tombait.\r\n\r\n".repeat(8);
+    let utf16: Vec<u8> = [0xFEFF].into_iter().chain(text.encode_utf16()).flat_map(u16::to_le_bytes).collect();
+    let utf32: Vec<u8> =
+        std::iter::once(0xFEFF).chain(text.chars().map(u32::from)).flat_map(u32::to_be_bytes).collect();
+    std::fs::write(dir.join("utf16.txt"), utf16).unwrap();
+    std::fs::write(dir.join("utf32.txt"), utf32).unwrap();
+
+    let pages = title_pages(&["Harbour Lights", "Northern Wind", "Quiet Morning"]);
+    let write_tiff = |path: &std::path::Path, pages: &[bindery_media::image::GrayImage], big: bool| {
+        let mut out = std::io::Cursor::new(Vec::new());
+        if big {
+            let mut e = TiffEncoder::new_big(&mut out).unwrap();
+            for p in pages {
+                e.write_image::<Gray8>(p.width(), p.height(), p.as_raw()).unwrap();
+            }
+        } else {
+            let mut e = TiffEncoder::new(&mut out).unwrap();
+            for p in pages {
+                e.write_image::<Gray8>(p.width(), p.height(), p.as_raw()).unwrap();
+            }
+        }
+        std::fs::write(path, out.into_inner()).unwrap();
+    };
+    write_tiff(&dir.join("three.tiff"), &pages, false);
+    write_tiff(&dir.join("big.tiff"), &pages[1..2], true);
+    let mut webp = Vec::new();
+    bindery_media::image::codecs::webp::WebPEncoder::new_lossless(&mut webp)
+        .encode(pages[2].as_raw(), pages[2].width(), pages[2].height(), bindery_media::image::ExtendedColorType::L8)
+        .unwrap();
+    std::fs::write(dir.join("scan.webp"), webp).unwrap();
+
+    let names = ["utf16.txt", "utf32.txt", "three.tiff", "big.tiff", "scan.webp"];
+    let paths: Vec<String> = names.iter().map(|n| dir.join(n).display().to_string()).collect();
+    let docs = process_all_ready(&cli, &paths);
+    let words = |doc: &serde_json::Value| {
+        let id = doc["id"].as_str().unwrap();
+        let export = cli.dir.path().join(format!("{id}.md"));
+        let out = cli.run(&["export", id, "--format", "md", "-o", export.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        std::fs::read_to_string(export).unwrap().to_lowercase()
+    };
+    for doc in &docs[..2] {
+        assert!(words(doc).contains("déjà «la nuit» tombait"), "{doc}");
+    }
+    let three = words(&docs[2]);
+    for title in ["harbour", "northern", "quiet"] {
+        assert!(three.contains(title), "every page of the TIFF is read: {title} missing from {three:?}");
+    }
+    assert_eq!(docs[2]["pages"], 3, "{}", docs[2]);
+    assert!(words(&docs[3]).contains("northern"));
+    assert!(words(&docs[4]).contains("quiet"));
+}
+
+/// The per-document limits are settings, from a flag, a variable or the
+/// config file, and each refusal names the limit and its setting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_document_limits_are_settings_named_in_each_refusal() {
+    let cli = Cli::sqlite().await;
+    let dir = cli.dir.path();
+    let pages = dir.join("three-pages.pdf");
+    fixtures::blank_pdf(&pages, 3);
+    let nested = dir.join("nested.epub");
+    fixtures::nested_epub(&nested, 20);
+    let big_entry = dir.join("big-entry.epub");
+    fixtures::huge_chapter_epub(&big_entry, 2 << 20);
+    let config = dir.join("bindery.toml");
+    std::fs::write(&config, "max-epub-entry-mb = 1\n").unwrap();
+
+    let paths = [&pages, &nested, &big_entry].map(|p| p.display().to_string());
+    let mut args = vec!["process", "--json", "--max-pages", "2", "--config", config.to_str().unwrap()];
+    args.extend(paths.iter().map(String::as_str));
+    let out = cli.cmd(&args).env("BINDERY_MAX_NESTING_DEPTH", "8").output().unwrap();
+    let docs = stdout_json(&out);
+    assert_eq!(docs.len(), 3, "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let expected = [
+        "the book has 3 pages; this instance accepts at most 2 (max-pages)",
+        "nests its elements more than 8 levels deep, the most this instance accepts (max-nesting-depth)",
+        "MiB; this instance accepts at most 1 MiB per file inside an EPUB (max-epub-entry-mb)",
+    ];
+    for ((path, doc), reason) in paths.iter().zip(&docs).zip(expected) {
+        assert_eq!(doc["status"], "failed", "{path}: {doc}");
+        let error = doc["error"].as_str().unwrap_or_default();
+        assert!(error.contains(reason), "{path}: {error:?} should say {reason:?}");
+    }
+}
+
+/// `process --json` prints one line for every file given, whatever became
+/// of it: a missing file, a folder, an empty file and an unsupported type
+/// (refused before any job was made) beside a good text, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn process_json_prints_a_line_for_every_file() {
+    let cli = Cli::sqlite().await;
+    let dir = cli.dir.path();
+    std::fs::create_dir(dir.join("folder")).unwrap();
+    std::fs::write(dir.join("empty.txt"), b"").unwrap();
+    std::fs::write(dir.join("letter.docx"), b"PK\x05\x06 not really").unwrap();
+    let good = cli.books(1).remove(0);
+    let names = ["missing.pdf", "folder", "empty.txt", "letter.docx"];
+    let mut paths: Vec<String> = names.iter().map(|n| dir.join(n).display().to_string()).collect();
+    paths.push(good.display().to_string());
+    let mut args = vec!["process", "--json"];
+    args.extend(paths.iter().map(String::as_str));
+    let out = cli.run(&args);
+    assert!(!out.status.success(), "some files failed");
+    let docs = stdout_json(&out);
+    assert_eq!(docs.len(), paths.len(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let reasons = ["No such file", "Is a directory", "the file is empty", "unsupported file type .docx"];
+    for ((path, doc), reason) in paths.iter().zip(&docs).zip(reasons) {
+        assert_eq!(doc["source"], *path, "lines come in the order of the files");
+        assert_eq!(doc["status"], "failed", "{doc}");
+        assert!(doc["error"].as_str().unwrap_or_default().contains(reason), "{doc} should say {reason:?}");
+    }
+    assert_eq!(docs[4]["status"], "ready", "{}", docs[4]);
+}

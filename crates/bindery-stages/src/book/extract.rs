@@ -77,7 +77,8 @@ impl Stage for Extract {
                 let dir = tempfile::tempdir().map_err(io)?;
                 let source = ctx.source_file(dir.path()).await?;
                 let out = dir.path().join("pages.jsonl");
-                let answer = self.sandbox.run(&Request::Extract { source, kind, out: out.clone() }).await?;
+                let limits = self.sandbox.options().limits.clone();
+                let answer = self.sandbox.run(&Request::Extract { source, kind, out: out.clone(), limits }).await?;
                 let header: Summary = serde_json::from_value(answer)
                     .map_err(|e| StageError::Permanent(format!("the document reader answered nonsense: {e}")))?;
                 let stored = ctx.blobs.put_file(&out).await.map_err(StageError::from_blob)?;
@@ -123,10 +124,11 @@ pub(crate) fn extract_pages(
     source: &std::path::Path,
     kind: bindery_pdf::DocKind,
     out: &std::path::Path,
+    limits: &OpenOptions,
     phase: &mut dyn FnMut(String),
 ) -> Result<PagesHeader, Failure> {
     phase("opening the file".into());
-    let doc = Doc::open(source, kind, OpenOptions::default())?;
+    let doc = Doc::open(source, kind, limits.clone())?;
     let (title, author) = doc.metadata();
     phase("the outline (bookmarks)".into());
     // An unreadable outline costs only the chapters it would have named; one nested too deeply is hostile.

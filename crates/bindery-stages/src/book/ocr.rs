@@ -64,6 +64,16 @@ impl Stage for Ocr {
             return Ok(StageOutput { outputs: vec![], summary: json!({"pages": 0}) });
         }
         let source = ctx.source_file(dir.path()).await?;
+        // An image may hold several pages (a multi-page TIFF): each is recognised.
+        let (pages, dpis) = match format {
+            Format::Image => {
+                let bytes = tokio::fs::read(&source).await.map_err(io)?;
+                let count = bindery_media::image_pages(&bytes, bindery_pdf::OpenOptions::default().max_pages)
+                    .map_err(|e| StageError::Permanent(format!("image: {e}")))?;
+                ((1..=count).collect(), vec![OCR_DPI; count as usize])
+            }
+            _ => (pages, dpis),
+        };
         let languages = bindery_ocr::language_for("und").to_owned();
         let out2 = out.clone();
         let pages2 = pages.clone();
@@ -149,10 +159,15 @@ fn render_pages(
 ) -> Result<(), StageError> {
     if format == Format::Image {
         let bytes = std::fs::read(source).map_err(io)?;
-        let grey = bindery_media::decode_grey_limited(&bytes, MAX_IMAGE_PIXELS)
-            .map_err(|e| StageError::Permanent(format!("image: {e}")))?;
-        let (width, height) = grey.dimensions();
-        let _ = tx.send(Ok(GreyImage { width, height, pixels: grey.into_raw() }));
+        let limits = bindery_media::DecodeLimits { max_pixels: MAX_IMAGE_PIXELS, ..Default::default() };
+        for &n in pages {
+            let grey = bindery_media::decode_grey_page(&bytes, n - 1, &limits)
+                .map_err(|e| StageError::Permanent(format!("image, page {n}: {e}")))?;
+            let (width, height) = grey.dimensions();
+            if tx.send(Ok(GreyImage { width, height, pixels: grey.into_raw() })).is_err() {
+                break;
+            }
+        }
         return Ok(());
     }
     let kind = format.paged().expect("paged format");

@@ -132,7 +132,8 @@ fn paged_book(pages: Option<&Path>, ocr: Option<&Path>) -> Result<Book, StageErr
             paras.extend(laid_out.map(|p| Para { page: page.number, text: p.text, size: p.size, lines: p.lines }));
         }
     } else {
-        header.pages = 1;
+        // An image: one page, or several for a multi-page TIFF.
+        header.pages = recognised.len().max(1) as u32;
         let mut numbers: Vec<u32> = recognised.keys().copied().collect();
         numbers.sort_unstable();
         for n in numbers {

@@ -8,7 +8,7 @@
 //! by the parent.
 
 use crate::book::extract::{extract_pages, Failure};
-use bindery_pdf::DocKind;
+use bindery_pdf::{DocKind, OpenOptions};
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
 use std::io::Write;
@@ -20,8 +20,15 @@ use std::process::ExitCode;
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
     /// The `extract` stage's work: the `pages` JSON Lines of a PDF or EPUB
-    /// written to `out`; answers the stage's summary.
-    Extract { source: PathBuf, kind: DocKind, out: PathBuf },
+    /// written to `out`, within the instance's per-document `limits`;
+    /// answers the stage's summary.
+    Extract {
+        source: PathBuf,
+        kind: DocKind,
+        out: PathBuf,
+        #[serde(default)]
+        limits: OpenOptions,
+    },
 }
 
 /// One line of the child's standard output.
@@ -62,8 +69,8 @@ pub fn serve(mut args: impl Iterator<Item = OsString>) -> ExitCode {
         let _ = serde_json::to_writer(&mut out, m).map(|_| out.write_all(b"\n")).map(|_| out.flush());
     };
     let answer = match request {
-        Request::Extract { source, kind, out: pages } => {
-            extract_pages(&source, kind, &pages, &mut |phase| say(&Message::Phase(phase))).map(|header| {
+        Request::Extract { source, kind, out: pages, limits } => {
+            extract_pages(&source, kind, &pages, &limits, &mut |phase| say(&Message::Phase(phase))).map(|header| {
                 serde_json::json!({"pages": header.pages, "ocr_pages": header.ocr_pages.len(),
                                    "outline": header.outline.len(), "title": header.title, "author": header.author})
             })

@@ -51,11 +51,22 @@ pub struct SandboxOptions {
     /// How long one parse may take. Processor time is limited to the same
     /// number of seconds, plus one.
     pub timeout: Duration,
+    /// The per-document limits (pages, nesting, unpacked sizes, pixels per
+    /// page) handed to every request; the `bindery` binary's `max-*`
+    /// settings. Requests that render pages are meant to take their pixel
+    /// limit from here.
+    pub limits: bindery_pdf::OpenOptions,
 }
 
 impl Default for SandboxOptions {
     fn default() -> Self {
-        Self { program: locate(PARSE_EXE), args: Vec::new(), memory: 2 << 30, timeout: Duration::from_secs(120) }
+        Self {
+            program: locate(PARSE_EXE),
+            args: Vec::new(),
+            memory: 2 << 30,
+            timeout: Duration::from_secs(120),
+            limits: bindery_pdf::OpenOptions::default(),
+        }
     }
 }
 

@@ -27,7 +27,7 @@ pub struct Cleaned {
     pub language: String,
 }
 
-/// Validates UTF-8, normalises line ends, drops a BOM and a Project
+/// Decodes UTF-8, UTF-16 or UTF-32 (see [`decode`]), normalises line ends, drops a BOM and a Project
 /// Gutenberg header and licence, and finds title, author and language.
 pub fn clean(raw: &[u8]) -> Result<Cleaned, StageError> {
     let text = decode(raw)?;
@@ -87,15 +87,120 @@ pub fn paragraphs(text: &str) -> Vec<String> {
     out
 }
 
+/// The text of an upload: UTF-8 (with or without a byte-order mark), or
+/// UTF-16 or UTF-32 in either byte order when a byte-order mark says so
+/// (Windows' Notepad saves "Unicode" text as UTF-16 with one). Line ends are
+/// normalised to `\n`.
 fn decode(raw: &[u8]) -> Result<String, StageError> {
-    let raw = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
-    let text = std::str::from_utf8(raw).map_err(|e| {
-        StageError::Permanent(format!("the file is not valid UTF-8 (first bad byte at offset {})", e.valid_up_to()))
-    })?;
+    let text = match Encoding::of(raw) {
+        Encoding::Utf8 { bom } => std::str::from_utf8(&raw[bom..])
+            .map_err(|e| {
+                StageError::Permanent(format!(
+                    "the file is not valid UTF-8 (first bad byte at offset {})",
+                    bom + e.valid_up_to()
+                ))
+            })?
+            .to_owned(),
+        wide => wide.decode(raw)?,
+    };
     if text.contains('\0') {
         return Err(StageError::Permanent("the file contains NUL bytes: it is binary, not text".into()));
     }
-    Ok(text.replace("\r\n", "\n").replace('\r', "\n"))
+    Ok(normalise_line_ends(text))
+}
+
+/// `\r\n` and lone `\r` become `\n`, in place when there is nothing to change.
+fn normalise_line_ends(text: String) -> String {
+    if !text.contains('\r') {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' {
+            chars.next_if_eq(&'\n');
+            out.push('\n');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A text upload's encoding, from its byte-order mark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Encoding {
+    /// `bom` is the length of the UTF-8 byte-order mark, 0 or 3.
+    Utf8 {
+        bom: usize,
+    },
+    Utf16 {
+        big_endian: bool,
+    },
+    Utf32 {
+        big_endian: bool,
+    },
+}
+
+impl Encoding {
+    fn of(raw: &[u8]) -> Encoding {
+        // UTF-32 LE's mark starts with UTF-16 LE's, so it is tried first.
+        if raw.starts_with(b"\xFF\xFE\0\0") {
+            Encoding::Utf32 { big_endian: false }
+        } else if raw.starts_with(b"\0\0\xFE\xFF") {
+            Encoding::Utf32 { big_endian: true }
+        } else if raw.starts_with(b"\xFF\xFE") {
+            Encoding::Utf16 { big_endian: false }
+        } else if raw.starts_with(b"\xFE\xFF") {
+            Encoding::Utf16 { big_endian: true }
+        } else if raw.starts_with(b"\xEF\xBB\xBF") {
+            Encoding::Utf8 { bom: 3 }
+        } else {
+            Encoding::Utf8 { bom: 0 }
+        }
+    }
+
+    /// Decodes UTF-16 or UTF-32 after the byte-order mark, naming the offset
+    /// of the first unit that is not a character.
+    fn decode(self, raw: &[u8]) -> Result<String, StageError> {
+        let (name, unit, big_endian) = match self {
+            Encoding::Utf16 { big_endian } => ("UTF-16", 2, big_endian),
+            Encoding::Utf32 { big_endian } => ("UTF-32", 4, big_endian),
+            Encoding::Utf8 { .. } => unreachable!("UTF-8 is decoded as it is"),
+        };
+        let bad = |offset: usize| {
+            StageError::Permanent(format!("the file is not valid {name} (first bad character at offset {offset})"))
+        };
+        let body = &raw[unit..];
+        if !body.len().is_multiple_of(unit) {
+            return Err(bad(raw.len() - body.len() % unit));
+        }
+        let mut out = String::with_capacity(body.len() / unit);
+        let units = body.chunks_exact(unit);
+        if unit == 4 {
+            for (i, u) in units.enumerate() {
+                let u = <[u8; 4]>::try_from(u).expect("4 bytes");
+                let code = if big_endian { u32::from_be_bytes(u) } else { u32::from_le_bytes(u) };
+                out.push(char::from_u32(code).ok_or_else(|| bad(unit + i * unit))?);
+            }
+            return Ok(out);
+        }
+        let codes = units.map(|u| {
+            let u = [u[0], u[1]];
+            if big_endian {
+                u16::from_be_bytes(u)
+            } else {
+                u16::from_le_bytes(u)
+            }
+        });
+        let mut offset = unit;
+        for c in char::decode_utf16(codes) {
+            let c = c.map_err(|_| bad(offset))?;
+            offset += c.len_utf16() * 2;
+            out.push(c);
+        }
+        Ok(out)
+    }
 }
 
 /// Title and author from a Project Gutenberg header, when present.
@@ -130,6 +235,24 @@ mod tests {
         let err = decode(b"abc\xff\xfe").unwrap_err();
         assert_eq!(err, StageError::Permanent("the file is not valid UTF-8 (first bad byte at offset 3)".into()));
         assert!(decode(b"a\0b").is_err());
+    }
+
+    #[test]
+    fn reads_utf16_and_utf32_with_a_byte_order_mark() {
+        let text = "Chapitre premier\r\nÇa commence: 𝄞 «déjà».";
+        let expected = "Chapitre premier\nÇa commence: 𝄞 «déjà».";
+        let utf16le: Vec<u8> = [0xFEFF].into_iter().chain(text.encode_utf16()).flat_map(u16::to_le_bytes).collect();
+        let utf16be: Vec<u8> = [0xFEFF].into_iter().chain(text.encode_utf16()).flat_map(u16::to_be_bytes).collect();
+        let chars = || std::iter::once(0xFEFF).chain(text.chars().map(u32::from));
+        let utf32le: Vec<u8> = chars().flat_map(u32::to_le_bytes).collect();
+        let utf32be: Vec<u8> = chars().flat_map(u32::to_be_bytes).collect();
+        for (name, raw) in [("16le", utf16le), ("16be", utf16be), ("32le", utf32le), ("32be", utf32be)] {
+            assert_eq!(decode(&raw).unwrap(), expected, "UTF-{name}");
+        }
+        let lone_surrogate = [0xFF, 0xFE, b'a', 0, 0x00, 0xD8, b'b', 0];
+        let err = decode(&lone_surrogate).unwrap_err();
+        assert_eq!(err, StageError::Permanent("the file is not valid UTF-16 (first bad character at offset 4)".into()));
+        assert!(decode(&[0xFF, 0xFE, b'a', 0, b'b']).is_err(), "an odd number of bytes");
     }
 
     #[test]

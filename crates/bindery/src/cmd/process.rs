@@ -61,7 +61,14 @@ pub async fn process(s: &Settings, paths: &[PathBuf], json: bool, args: &WorkerA
             if e.state.as_ref().is_some_and(|s| s.status.is_terminal()) {
                 continue;
             }
-            let state = engine.store().document(id).await?;
+            // A store that cannot be read now is asked again at the next turn; the document keeps its line.
+            let state = match engine.store().document(id).await {
+                Ok(state) => state,
+                Err(err) => {
+                    tracing::warn!(document = %id, error = %err, "reading the document's state");
+                    e.state.clone()
+                }
+            };
             if let (Some(st), Some(bar)) = (&state, &e.bar) {
                 let p = st.progress();
                 bar.set_length(p.total.max(1) as u64);
@@ -92,8 +99,12 @@ pub async fn process(s: &Settings, paths: &[PathBuf], json: bool, args: &WorkerA
         let status = e.state.as_ref().map(|s| s.status.as_str()).unwrap_or("failed");
         all_ready &= status == "ready";
         if json {
+            // Every document gets its line, whatever happened to it: one whose results cannot be read still says
+            // its status and error.
             let mut obj = match &e.state {
-                Some(st) => document_json(&engine, st).await?,
+                Some(st) => document_json(&engine, st)
+                    .await
+                    .unwrap_or_else(|err| json!({"id": e.id, "results_error": format!("{err:#}")})),
                 None => json!({"id": e.id}),
             };
             obj["source"] = json!(e.source);
