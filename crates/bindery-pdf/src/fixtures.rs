@@ -245,3 +245,44 @@ pub fn truncated(source: &Path, dest: &Path, keep: f64) {
     let bytes = std::fs::read(source).expect("read");
     std::fs::write(dest, &bytes[..(bytes.len() as f64 * keep) as usize]).expect("write");
 }
+
+/// A one-page PDF whose text reads fine but whose page draws an image that
+/// declares `side` × `side` grey pixels in a stream of a few bytes, with a
+/// soft mask of the same size carrying `/Matte`. MuPDF cannot decode such
+/// an image at a reduced resolution, so rendering the page at any size
+/// allocates `side²` bytes for the image and again for its mask.
+pub fn huge_image_pdf(path: &Path, side: u32) {
+    let mut objects = page_objects("/Outlines 4 0 R", "/XObject << /Im 7 0 R >>");
+    objects.push("<< /Type /Outlines /Count 0 >>".into());
+    objects.push(font());
+    objects.push(content("BT /F1 12 Tf 20 150 Td (This page reads fine) Tj ET q 160 0 0 100 20 20 cm /Im Do Q"));
+    let image = |extra: &str| {
+        format!(
+            "<< /Type /XObject /Subtype /Image /Width {side} /Height {side} /ColorSpace /DeviceGray \
+             /BitsPerComponent 8 {extra} /Length 4 >>\nstream\n\x7f\x7f\x7f\x7f\nendstream"
+        )
+    };
+    objects.push(image("/SMask 8 0 R"));
+    objects.push(image("/Matte [0]"));
+    std::fs::write(path, pdf_file(&objects)).expect("write pdf");
+}
+
+/// A two-page PDF with text on both pages, the second a strip `height`
+/// points tall and 20 wide (a receipt, a scroll): its thumbnails would be
+/// far taller than any image format or pixel limit allows.
+pub fn tall_page_pdf(path: &Path, height: u32) {
+    let mut objects = vec![
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 >>".into(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 400] /Contents 6 0 R /Resources << /Font << /F1 5 0 R >> >> >>"
+            .into(),
+        format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 20 {height}] /Contents 7 0 R \
+             /Resources << /Font << /F1 5 0 R >> >> >>"
+        ),
+    ];
+    objects.push(font());
+    objects.push(content("BT /F1 12 Tf 20 300 Td (The first page is an ordinary page) Tj ET"));
+    objects.push(content("BT /F1 4 Tf 1 100 Td (A strip) Tj ET"));
+    std::fs::write(path, pdf_file(&objects)).expect("write pdf");
+}
