@@ -328,6 +328,7 @@ pub(crate) fn check_archive(path: &Path, max_depth: u32) -> Result<(), PdfError>
     if total > MAX_UNCOMPRESSED {
         return Err(PdfError::UnsafeArchive(format!("it would unpack to {total} bytes")));
     }
+    crate::epub::check_spine(&mut zip)?;
     for i in 0..zip.len() {
         let entry = zip.by_index(i).map_err(|e| PdfError::Corrupt(format!("ZIP entry {i}: {e}")))?;
         let name = entry.name().to_owned();
