@@ -80,7 +80,10 @@ async fn a_page_too_large_to_render_fails_its_document_and_the_worker_carries_on
     assert_eq!(docs[0]["status"], "failed", "{}", docs[0]);
     assert!(error.contains("page 1 needs more than 200 MiB to render (the limit set by parse-memory-mb)"), "{error:?}");
     let events = cli.store().await.read_stream(docs[0]["id"].as_str().unwrap(), 0, 1_000).await.unwrap();
-    assert_eq!(events.iter().filter(|e| e.ty == "stage.failed").count(), 1, "failed at the first attempt");
+    // `raster` and `cover` both render page 1 and may run at the same time; each fails at its first attempt.
+    let failed: Vec<_> = events.iter().filter(|e| e.ty == "stage.failed").map(|e| e.data["stage"].clone()).collect();
+    assert!(!failed.is_empty(), "a stage failed");
+    assert!(failed.iter().all(|s| failed.iter().filter(|t| *t == s).count() == 1), "retried: {failed:?}");
     assert_eq!(docs[1]["status"], "ready", "{}; stderr: {stderr}", docs[1]);
 }
 
