@@ -132,6 +132,14 @@ pub struct Progress {
 }
 
 impl DocumentState {
+    /// What the stages noticed without failing the document ("no thumbnail
+    /// for page 2: …"), in pipeline order: each completed stage may list
+    /// them under `warnings` in its summary, in words for the uploader.
+    pub fn warnings(&self) -> Vec<String> {
+        let listed = |stage: &String| self.results.get(stage).and_then(|r| r.get("warnings")?.as_array().cloned());
+        self.stage_order.iter().filter_map(listed).flatten().filter_map(|w| w.as_str().map(str::to_owned)).collect()
+    }
+
     /// Folds one event into `state`. A stream always starts with
     /// `document.uploaded`; events of other streams or unknown types are
     /// ignored, so newer writers do not break older readers.

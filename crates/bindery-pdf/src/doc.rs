@@ -378,6 +378,7 @@ pub(crate) fn check_archive(path: &Path, options: &OpenOptions) -> Result<(), Pd
     if total > options.max_unpacked_bytes {
         return Err(PdfError::UnpacksTooLarge { bytes: total, limit: options.max_unpacked_bytes });
     }
+    crate::epub::check_spine(&mut zip)?;
     for i in 0..zip.len() {
         let entry = zip.by_index(i).map_err(|e| PdfError::Corrupt(format!("ZIP entry {i}: {e}")))?;
         let name = entry.name().to_owned();

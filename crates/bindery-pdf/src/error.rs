@@ -31,6 +31,10 @@ pub enum PdfError {
     UnpacksTooLarge { bytes: u64, limit: u64 },
     #[error("the EPUB is unsafe: {0}")]
     UnsafeArchive(String),
+    #[error("the EPUB is damaged: its chapter {0} is missing from the file")]
+    MissingChapter(String),
+    #[error("the EPUB is protected by DRM (its chapters are encrypted); upload a copy without DRM")]
+    Drm,
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
 }

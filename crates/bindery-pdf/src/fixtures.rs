@@ -245,3 +245,122 @@ pub fn truncated(source: &Path, dest: &Path, keep: f64) {
     let bytes = std::fs::read(source).expect("read");
     std::fs::write(dest, &bytes[..(bytes.len() as f64 * keep) as usize]).expect("write");
 }
+
+/// A one-page PDF whose text reads fine but whose page draws an image that
+/// declares `side` × `side` grey pixels in a stream of a few bytes, with a
+/// soft mask of the same size carrying `/Matte`. MuPDF cannot decode such
+/// an image at a reduced resolution, so rendering the page at any size
+/// allocates `side²` bytes for the image and again for its mask.
+pub fn huge_image_pdf(path: &Path, side: u32) {
+    let mut objects = page_objects("/Outlines 4 0 R", "/XObject << /Im 7 0 R >>");
+    objects.push("<< /Type /Outlines /Count 0 >>".into());
+    objects.push(font());
+    objects.push(content("BT /F1 12 Tf 20 150 Td (This page reads fine) Tj ET q 160 0 0 100 20 20 cm /Im Do Q"));
+    let image = |extra: &str| {
+        format!(
+            "<< /Type /XObject /Subtype /Image /Width {side} /Height {side} /ColorSpace /DeviceGray \
+             /BitsPerComponent 8 {extra} /Length 4 >>\nstream\n\x7f\x7f\x7f\x7f\nendstream"
+        )
+    };
+    objects.push(image("/SMask 8 0 R"));
+    objects.push(image("/Matte [0]"));
+    std::fs::write(path, pdf_file(&objects)).expect("write pdf");
+}
+
+/// A two-page PDF with text on both pages, the second a strip `height`
+/// points tall and 20 wide (a receipt, a scroll): its thumbnails would be
+/// far taller than any image format or pixel limit allows.
+pub fn tall_page_pdf(path: &Path, height: u32) {
+    let mut objects = vec![
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 >>".into(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 400] /Contents 6 0 R /Resources << /Font << /F1 5 0 R >> >> >>"
+            .into(),
+        format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 20 {height}] /Contents 7 0 R \
+             /Resources << /Font << /F1 5 0 R >> >> >>"
+        ),
+    ];
+    objects.push(font());
+    objects.push(content("BT /F1 12 Tf 20 300 Td (The first page is an ordinary page) Tj ET"));
+    objects.push(content("BT /F1 4 Tf 1 100 Td (A strip) Tj ET"));
+    std::fs::write(path, pdf_file(&objects)).expect("write pdf");
+}
+
+/// How [`damaged_epub`] breaks a book.
+#[derive(Clone, Copy, Debug)]
+pub enum EpubDamage {
+    /// The second chapter listed in the reading order is not in the file.
+    MissingChapter,
+    /// The second chapter's href climbs out of the book (`../../c2.xhtml`).
+    EscapingHref,
+    /// Both chapters are listed as encrypted in `META-INF/encryption.xml`
+    /// with AES, as DRM writes them.
+    Drm,
+}
+
+/// A two-chapter EPUB broken as `damage` says. MuPDF opens each of these
+/// and lays out "ERROR: cannot find chapter …" in place of the chapters it
+/// cannot read.
+pub fn damaged_epub(path: &Path, damage: EpubDamage) {
+    let chapters =
+        [("One", vec!["The first chapter reads well.".to_owned()]), ("Two", vec!["So does the second.".to_owned()])];
+    let good = path.with_extension("good.epub");
+    epub(&good, "Damaged", &chapters);
+    let mut source = zip::ZipArchive::new(std::fs::File::open(&good).expect("open")).expect("zip");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).expect("create"));
+    let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for i in 0..source.len() {
+        let mut entry = source.by_index(i).expect("entry");
+        let name = entry.name().to_owned();
+        let mut body = String::new();
+        std::io::Read::read_to_string(&mut entry, &mut body).expect("read");
+        match (damage, name.as_str()) {
+            (EpubDamage::MissingChapter, "OEBPS/c2.xhtml") => continue,
+            (EpubDamage::EscapingHref, "OEBPS/content.opf") => {
+                body = body.replace(r#"href="c2.xhtml""#, r#"href="../../c2.xhtml""#)
+            }
+            _ => {}
+        }
+        zip.start_file(name, stored).expect("entry");
+        zip.write_all(body.as_bytes()).expect("write");
+    }
+    if let EpubDamage::Drm = damage {
+        let data: String = (1..=2)
+            .map(|i| {
+                format!(
+                    r#"<enc:EncryptedData><enc:EncryptionMethod Algorithm="http://www.w3.org/2001/04/xmlenc#aes128-cbc"/><enc:CipherData><enc:CipherReference URI="OEBPS/c{i}.xhtml"/></enc:CipherData></enc:EncryptedData>"#
+                )
+            })
+            .collect();
+        zip.start_file("META-INF/encryption.xml", stored).expect("entry");
+        let xml = format!(
+            r#"<?xml version="1.0"?><encryption xmlns="urn:oasis:names:tc:opendocument:xmlns:container" xmlns:enc="http://www.w3.org/2001/04/xmlenc#">{data}</encryption>"#
+        );
+        zip.write_all(xml.as_bytes()).expect("write");
+    }
+    zip.finish().expect("finish");
+    std::fs::remove_file(good).expect("remove");
+}
+
+/// A two-page PDF: the first page is turned with `/Rotate 90`, the second
+/// draws its line of text turned a quarter with its text matrix, as scans
+/// of landscape tables and spine labels do. `pdftotext` finds both lines.
+pub fn rotated_pdf(path: &Path) {
+    let page = |rotate: &str, contents: u32| {
+        format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 400] {rotate} /Contents {contents} 0 R \
+             /Resources << /Font << /F1 5 0 R >> >> >>"
+        )
+    };
+    let objects = vec![
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 >>".into(),
+        page("/Rotate 90", 6),
+        page("", 7),
+        font(),
+        content("BT /F1 12 Tf 20 300 Td (The page is turned a quarter) Tj ET"),
+        content("BT /F1 12 Tf 0 1 -1 0 150 40 Tm (These words run up the page) Tj ET"),
+    ];
+    std::fs::write(path, pdf_file(&objects)).expect("write pdf");
+}

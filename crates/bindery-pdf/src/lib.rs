@@ -19,6 +19,7 @@
 //! `spawn_blocking`).
 
 mod doc;
+mod epub;
 mod error;
 #[cfg(feature = "testing")]
 pub mod fixtures;

@@ -53,3 +53,42 @@ fn markup_nested_past_the_limit_is_refused_before_mupdf_lays_it_out() {
     });
     assert!(text.iter().any(|t| t == "deep"), "{text:?}");
 }
+
+/// MuPDF opens an EPUB whose reading order names a chapter it cannot read
+/// and lays out its own "ERROR: cannot find chapter …" in its place; the
+/// book would become ready with that as its text. Each such file is refused
+/// with what is wrong with it, and the intact book is still read.
+#[test]
+fn an_epub_whose_chapters_are_missing_escaping_or_encrypted_is_refused_with_the_reason() {
+    use fixtures::EpubDamage;
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        (EpubDamage::MissingChapter, "the EPUB is damaged: its chapter OEBPS/c2.xhtml is missing from the file"),
+        (EpubDamage::EscapingHref, "the EPUB is unsafe: its chapter \"../../c2.xhtml\" points outside the book"),
+        (EpubDamage::Drm, "the EPUB is protected by DRM (its chapters are encrypted); upload a copy without DRM"),
+    ];
+    for (damage, reason) in cases {
+        let path = tmp.path().join(format!("{damage:?}.epub"));
+        fixtures::damaged_epub(&path, damage);
+        let err = Doc::open(&path, DocKind::Epub, OpenOptions::default()).err();
+        assert_eq!(err.map(|e| e.to_string()).as_deref(), Some(reason), "{damage:?}");
+    }
+    let good = tmp.path().join("good.epub");
+    fixtures::epub(&good, "Good", &[("One", vec!["Fine.".to_owned()])]);
+    let doc = Doc::open(&good, DocKind::Epub, OpenOptions::default()).unwrap();
+    let text: String = (1..=doc.page_count()).map(|n| format!("{:?}", doc.page_text(n).unwrap())).collect();
+    assert!(text.contains("Fine.") && !text.contains("ERROR"), "{text}");
+}
+
+/// Text on a page turned with `/Rotate 90`, and text drawn a quarter turn
+/// by its matrix, is read like any other (`pdftotext` finds both).
+#[test]
+fn rotated_pages_and_rotated_text_yield_their_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("rotated.pdf");
+    fixtures::rotated_pdf(&path);
+    let doc = Doc::open(&path, DocKind::Pdf, OpenOptions::default()).unwrap();
+    let text = |n| doc.page_text(n).unwrap().lines.iter().map(|l| l.text.clone()).collect::<Vec<_>>().join("\n");
+    assert_eq!(text(1), "The page is turned a quarter");
+    assert_eq!(text(2), "These words run up the page");
+}

@@ -115,14 +115,14 @@ pub fn registry_with(analyzers: Analyzers) -> Registry {
 /// children run as `sandbox` says.
 pub fn registry_with_sandbox(analyzers: Analyzers, sandbox: Sandbox) -> Registry {
     let mut r = Registry::new()
-        .with_stage(Arc::new(book::Extract::new(sandbox)))
-        .with_stage(Arc::new(book::Ocr))
-        .with_stage(Arc::new(book::Raster))
+        .with_stage(Arc::new(book::Extract::new(sandbox.clone())))
+        .with_stage(Arc::new(book::Ocr::new(sandbox.clone())))
+        .with_stage(Arc::new(book::Raster::new(sandbox.clone())))
         .with_stage(Arc::new(book::Structure))
         .with_stage(Arc::new(book::Enrich::new(analyzers.clone())))
         .with_stage(Arc::new(book::Dictionary))
         .with_stage(Arc::new(book::Narrate))
-        .with_stage(Arc::new(book::Cover))
+        .with_stage(Arc::new(book::Cover::new(sandbox)))
         .with_stage(Arc::new(book::Index))
         .with_pipeline(book::pipeline());
     r.analyzers = analyzers;

@@ -237,3 +237,55 @@ async fn process_json_prints_a_line_for_every_file() {
     }
     assert_eq!(docs[4]["status"], "ready", "{}", docs[4]);
 }
+
+/// A PDF whose text reads cleanly but whose one image needs far more memory
+/// than the limit to decode: before rendering moved into the child, the
+/// worker itself decoded it (`raster`, `cover`), unbounded. Now the
+/// document fails at its first attempt with the page named and the setting
+/// to raise, and a good PDF in the same run is still made ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_too_large_to_render_fails_its_document_and_the_worker_carries_on() {
+    let cli = Cli::sqlite().await;
+    let dir = cli.dir.path();
+    let huge = dir.join("huge-image.pdf");
+    // 12,000² grey pixels for the image and again for its mask: about 290 MB.
+    fixtures::huge_image_pdf(&huge, 12_000);
+    let good = dir.join("good.pdf");
+    fixtures::deep_outline_pdf(&good, 3);
+    let (huge, good) = (huge.display().to_string(), good.display().to_string());
+    let out = cli.run(&["process", "--json", "--parse-memory-mb", "200", huge.as_str(), good.as_str()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let docs = stdout_json(&out);
+    assert_eq!(docs.len(), 2, "one line per file; stderr: {stderr}");
+    let error = docs[0]["error"].as_str().unwrap_or_default();
+    assert_eq!(docs[0]["status"], "failed", "{}", docs[0]);
+    assert!(error.contains("page 1 needs more than 200 MiB to render (the limit set by parse-memory-mb)"), "{error:?}");
+    let events = cli.store().await.read_stream(docs[0]["id"].as_str().unwrap(), 0, 1_000).await.unwrap();
+    // `raster` and `cover` both render page 1 and may run at the same time; each fails at its first attempt.
+    let failed: Vec<_> = events.iter().filter(|e| e.ty == "stage.failed").map(|e| e.data["stage"].clone()).collect();
+    assert!(!failed.is_empty(), "a stage failed");
+    assert!(failed.iter().all(|s| failed.iter().filter(|t| *t == s).count() == 1), "retried: {failed:?}");
+    assert_eq!(docs[1]["status"], "ready", "{}; stderr: {stderr}", docs[1]);
+}
+
+/// One page of a book is a strip 20 points wide and 14,400 tall: its
+/// thumbnails would be taller than the pixel limit and than WebP allows.
+/// That page goes without thumbnails, the document says so in its
+/// warnings, and the book is ready (it used to fail whole in `raster`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_oversized_page_goes_without_thumbnails_and_the_book_is_ready_with_a_warning() {
+    let cli = Cli::sqlite().await;
+    let tall = cli.dir.path().join("tall.pdf");
+    fixtures::tall_page_pdf(&tall, 14_400);
+    let tall = tall.display().to_string();
+    let out = cli.run(&["process", "--json", tall.as_str()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let docs = stdout_json(&out);
+    assert_eq!(docs.len(), 1, "stderr: {stderr}");
+    assert_eq!(docs[0]["status"], "ready", "{}; stderr: {stderr}", docs[0]);
+    let warnings = docs[0]["warnings"].as_array().expect("warnings listed");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let warning = warnings[0].as_str().unwrap();
+    assert!(warning.starts_with("no thumbnail for page 2: "), "{warning}");
+    assert!(warning.contains("pixels"), "{warning}");
+}

@@ -1,8 +1,10 @@
 //! `cover`: the first page of a paged document, or a generated typographic
 //! cover (title, author) when there is none or it is blank; 160, 480 and
-//! 1200 px wide, in WebP and JPEG.
+//! 1200 px wide, in WebP and JPEG. The page is rendered by MuPDF in a child
+//! process with limits (see [`crate::sandbox`]).
 
 use super::{blocking, io};
+use crate::sandbox::{RenderJob, RenderSize, Sandbox};
 use crate::stage::{Stage, StageContext, StageError, StageOutput};
 use async_trait::async_trait;
 use bindery_media::image::RgbImage;
@@ -11,7 +13,16 @@ use serde_json::json;
 
 pub const WIDTHS: [u32; 3] = [160, 480, 1200];
 
-pub struct Cover;
+/// The stage, with the sandbox its first page is rendered in.
+pub struct Cover {
+    sandbox: Sandbox,
+}
+
+impl Cover {
+    pub fn new(sandbox: Sandbox) -> Self {
+        Self { sandbox }
+    }
+}
 
 /// The artifact kind of one rendition, e.g. `cover-480.webp`.
 pub fn kind(width: u32, format: ImageFormat) -> String {
@@ -24,17 +35,23 @@ impl Stage for Cover {
         "cover"
     }
 
+    /// The sandbox's deadline ends the rendering; the rest is downloading,
+    /// encoding and storing.
+    fn timeout(&self) -> std::time::Duration {
+        self.sandbox.options().timeout + std::time::Duration::from_secs(120)
+    }
+
     async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError> {
         let book = ctx.book().await?;
         let dir = tempfile::tempdir().map_err(io)?;
-        let source = match ctx.format()?.paged() {
-            Some(kind) => Some((ctx.source_file(dir.path()).await?, kind)),
+        let page = match ctx.format()?.paged() {
+            Some(kind) => self.first_page(ctx, dir.path(), kind).await?,
             None => None,
         };
         let title = book.title.clone().unwrap_or_else(|| ctx.document.source.clone());
         let author = book.author.clone();
         let (origin, images) = blocking("cover", move || {
-            let page = source.and_then(|(path, kind)| first_page(&path, kind)).filter(|img| !is_blank(img));
+            let page = page.filter(|img| !is_blank(img));
             let (origin, img) = match page {
                 Some(img) => ("first-page", img),
                 None => (
@@ -55,12 +72,21 @@ impl Stage for Cover {
     }
 }
 
-/// Page 1 rendered 1200 px wide, or `None` if it cannot be rendered (the
-/// typographic cover is the fallback, not a failure).
-fn first_page(path: &std::path::Path, kind: bindery_pdf::DocKind) -> Option<RgbImage> {
-    let doc = bindery_pdf::Doc::open(path, kind, bindery_pdf::OpenOptions::default()).ok()?;
-    let r = doc.render_rgb(1, WIDTHS[2]).ok()?;
-    RgbImage::from_raw(r.width, r.height, r.pixels)
+impl Cover {
+    /// Page 1 rendered 1200 px wide, or `None` if MuPDF refuses to render it
+    /// (the typographic cover is the fallback, not a failure). A crash or
+    /// running out of memory fails the document, as anywhere the sandbox runs.
+    async fn first_page(
+        &self,
+        ctx: &StageContext,
+        dir: &std::path::Path,
+        kind: bindery_pdf::DocKind,
+    ) -> Result<Option<RgbImage>, StageError> {
+        let source = ctx.source_file(dir).await?;
+        let job = RenderJob { page: 1, size: RenderSize::RgbWidth(WIDTHS[2]) };
+        let (mut images, _) = self.sandbox.render(&source, kind, dir, &[job], true).await?;
+        Ok(images.pop().flatten().and_then(|r| RgbImage::from_raw(r.width, r.height, r.pixels)))
+    }
 }
 
 /// A page with almost no ink is no cover.

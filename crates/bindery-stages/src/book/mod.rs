@@ -168,11 +168,3 @@ pub(crate) async fn blocking<T: Send + 'static>(
         Err(e) => Err(StageError::Retryable(format!("{what} was interrupted: {e}"))),
     }
 }
-
-pub(crate) fn pdf_error(e: bindery_pdf::PdfError) -> StageError {
-    if e.is_retryable() {
-        StageError::Retryable(e.to_string())
-    } else {
-        StageError::Permanent(e.to_string())
-    }
-}

@@ -1,21 +1,25 @@
 //! `ocr`: recognise the pages whose text layer is missing or unusable, and
 //! uploaded images.
 //!
-//! Pages are rendered in grey at 300 dpi on one thread (MuPDF handles stay
-//! on the thread that opened them) and handed through a two-slot channel to
-//! `bindery_ocr::recognize_pages`, which runs one Tesseract engine per core.
-//! At most a handful of page images exist at any time, whatever the book's
-//! length. Results are written as JSON Lines with each page's confidence.
+//! Pages are rendered in grey at 300 dpi by MuPDF in a child process with
+//! limits (see [`crate::sandbox`]), a batch of pages per child so starting
+//! it costs little, and handed through a two-slot channel to
+//! `bindery_ocr::recognize_pages`, which runs one Tesseract engine per core
+//! in the worker: Tesseract reads only the rendered pixels, never the
+//! upload. At most a batch and a handful of page images exist at any time,
+//! whatever the book's length. Results are written as JSON Lines with each
+//! page's confidence.
 
 use super::extract::PagesHeader;
 use super::{blocking, io, kinds, Format};
+use crate::sandbox::{RenderJob, RenderSize, Sandbox};
 use crate::stage::{Stage, StageContext, StageError, StageOutput};
 use async_trait::async_trait;
 use bindery_ocr::{GreyImage, OcrError, OcrOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::io::{BufRead, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// OCR renders pages without a scanned image at this resolution, Tesseract's
@@ -33,7 +37,21 @@ pub struct OcrLine {
     pub confidence: f32,
 }
 
-pub struct Ocr;
+/// Pages rendered per child: few enough that a batch of 300 dpi pages
+/// (about 9 MB each) stays small on disk and in memory, many enough that
+/// starting the child is a small part of the work.
+pub const RENDER_BATCH: usize = 8;
+
+/// The stage, with the sandbox its pages are rendered in.
+pub struct Ocr {
+    sandbox: Sandbox,
+}
+
+impl Ocr {
+    pub fn new(sandbox: Sandbox) -> Self {
+        Self { sandbox }
+    }
+}
 
 #[async_trait]
 impl Stage for Ocr {
@@ -68,17 +86,24 @@ impl Stage for Ocr {
         let (pages, dpis) = match format {
             Format::Image => {
                 let bytes = tokio::fs::read(&source).await.map_err(io)?;
-                let count = bindery_media::image_pages(&bytes, bindery_pdf::OpenOptions::default().max_pages)
+                let count = bindery_media::image_pages(&bytes, self.sandbox.options().limits.max_pages)
                     .map_err(|e| StageError::Permanent(format!("image: {e}")))?;
                 ((1..=count).collect(), vec![OCR_DPI; count as usize])
             }
             _ => (pages, dpis),
         };
         let languages = bindery_ocr::language_for("und").to_owned();
+        let renderer = Renderer {
+            format,
+            source,
+            scratch: dir.path().join("pages"),
+            sandbox: self.sandbox.clone(),
+            runtime: tokio::runtime::Handle::current(),
+        };
+        std::fs::create_dir(&renderer.scratch).map_err(io)?;
         let out2 = out.clone();
         let pages2 = pages.clone();
-        let confidences =
-            blocking("OCR", move || recognise(format, &source, &pages2, &dpis, &languages, &out2)).await?;
+        let confidences = blocking("OCR", move || recognise(renderer, &pages2, &dpis, &languages, &out2)).await?;
         let stored = ctx.blobs.put_file(&out).await.map_err(StageError::from_blob)?;
         let mean = confidences.iter().sum::<f32>() / confidences.len().max(1) as f32;
         Ok(StageOutput {
@@ -104,9 +129,19 @@ pub(crate) async fn read_header(ctx: &StageContext) -> Result<PagesHeader, Stage
     serde_json::from_str(&line).map_err(|e| StageError::Permanent(format!("pages artifact header: {e}")))
 }
 
-fn recognise(
+/// Where and how pages are rendered, moved to the rendering thread.
+struct Renderer {
     format: Format,
-    source: &Path,
+    source: PathBuf,
+    /// A folder the children write page images into.
+    scratch: PathBuf,
+    sandbox: Sandbox,
+    /// The stage's runtime, which the rendering thread blocks on to run children.
+    runtime: tokio::runtime::Handle,
+}
+
+fn recognise(
+    renderer: Renderer,
     pages: &[u32],
     dpis: &[u32],
     languages: &str,
@@ -116,8 +151,8 @@ fn recognise(
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let (tx, rx) = std::sync::mpsc::sync_channel::<Result<GreyImage, OcrError>>(2);
     let render = {
-        let (source, pages, dpis) = (source.to_owned(), pages.to_vec(), dpis.to_vec());
-        std::thread::spawn(move || render_pages(format, &source, &pages, &dpis, tx))
+        let (pages, dpis) = (pages.to_vec(), dpis.to_vec());
+        std::thread::spawn(move || render_pages(&renderer, &pages, &dpis, tx))
     };
     let mut file = std::io::BufWriter::new(std::fs::File::create(out).map_err(io)?);
     let mut confidences = Vec::with_capacity(pages.len());
@@ -148,17 +183,17 @@ fn recognise(
     Ok(confidences)
 }
 
-/// Produces the grey page images on this thread, stopping early if the
-/// recogniser went away.
+/// Produces the grey page images on this thread, a batch per child,
+/// stopping early if the recogniser went away. A child that crashes or runs
+/// out of memory fails the stage with the sandbox's reason.
 fn render_pages(
-    format: Format,
-    source: &Path,
+    renderer: &Renderer,
     pages: &[u32],
     dpis: &[u32],
     tx: std::sync::mpsc::SyncSender<Result<GreyImage, OcrError>>,
 ) -> Result<(), StageError> {
-    if format == Format::Image {
-        let bytes = std::fs::read(source).map_err(io)?;
+    if renderer.format == Format::Image {
+        let bytes = std::fs::read(&renderer.source).map_err(io)?;
         let limits = bindery_media::DecodeLimits { max_pixels: MAX_IMAGE_PIXELS, ..Default::default() };
         for &n in pages {
             let grey = bindery_media::decode_grey_page(&bytes, n - 1, &limits)
@@ -170,13 +205,17 @@ fn render_pages(
         }
         return Ok(());
     }
-    let kind = format.paged().expect("paged format");
-    let doc = bindery_pdf::Doc::open(source, kind, bindery_pdf::OpenOptions::default()).map_err(super::pdf_error)?;
-    for (&n, &dpi) in pages.iter().zip(dpis) {
-        let page = doc.render_grey(n, dpi).map(|r| GreyImage { width: r.width, height: r.height, pixels: r.pixels });
-        let page = page.map_err(|e| OcrError::BadImage(format!("rendering page {n}: {e}")));
-        if tx.send(page).is_err() {
-            break;
+    let kind = renderer.format.paged().expect("paged format");
+    let jobs: Vec<RenderJob> =
+        pages.iter().zip(dpis).map(|(&page, &dpi)| RenderJob { page, size: RenderSize::GreyDpi(dpi) }).collect();
+    for batch in jobs.chunks(RENDER_BATCH) {
+        let rendered = renderer.sandbox.render(&renderer.source, kind, &renderer.scratch, batch, false);
+        let (images, _) = renderer.runtime.block_on(rendered)?;
+        for image in images.into_iter().flatten() {
+            let grey = GreyImage { width: image.width, height: image.height, pixels: image.pixels };
+            if tx.send(Ok(grey)).is_err() {
+                return Ok(());
+            }
         }
     }
     Ok(())

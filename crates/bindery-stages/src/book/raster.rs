@@ -1,10 +1,19 @@
-//! `raster`: page thumbnails for the UI, two sizes in WebP, one page at a
-//! time. The renditions are stored as blobs and listed in one `thumbnails`
+//! `raster`: page thumbnails for the UI, two sizes in WebP. Pages are
+//! rendered by MuPDF in a child process with limits (see
+//! [`crate::sandbox`]), a batch of pages per child, and encoded and stored
+//! here. The renditions are stored as blobs and listed in one `thumbnails`
 //! manifest artifact, so a 1,000-page book adds one artifact to its events,
 //! not two thousand. Full pages at a chosen resolution are rendered on
 //! request by `bindery pages`, not here.
+//!
+//! A page that cannot be rendered (one very tall page, a damaged one) goes
+//! without thumbnails and is named in the summary's `warnings`: the rest of
+//! the book is worth showing. A crash or running out of memory still fails
+//! the document, as anywhere the sandbox runs.
 
-use super::{io, kinds};
+use super::ocr::read_header;
+use super::{blocking, io, kinds};
+use crate::sandbox::{RenderJob, RenderSize, Sandbox};
 use crate::stage::{Stage, StageContext, StageError, StageOutput};
 use async_trait::async_trait;
 use bindery_media::image::RgbImage;
@@ -14,7 +23,24 @@ use std::collections::BTreeMap;
 
 pub const THUMBNAIL_WIDTHS: [u32; 2] = [120, 360];
 
-pub struct Raster;
+/// WebP cannot be taller than this; a page this tall at a thumbnail's
+/// width is a strip, not a page worth a thumbnail.
+const MAX_THUMBNAIL_HEIGHT: u32 = 16_383;
+
+/// Pages rendered per child: thumbnails are small, so a child's start is
+/// shared by many pages.
+const PAGES_PER_CHILD: usize = 32;
+
+/// The stage, with the sandbox its pages are rendered in.
+pub struct Raster {
+    sandbox: Sandbox,
+}
+
+impl Raster {
+    pub fn new(sandbox: Sandbox) -> Self {
+        Self { sandbox }
+    }
+}
 
 #[async_trait]
 impl Stage for Raster {
@@ -30,50 +56,49 @@ impl Stage for Raster {
         let Some(kind) = ctx.format()?.paged() else {
             return Ok(StageOutput { outputs: vec![], summary: json!({"pages": 0, "skipped": "not a paged format"}) });
         };
+        let pages = read_header(ctx).await?.pages;
         let dir = tempfile::tempdir().map_err(io)?;
         let source = ctx.source_file(dir.path()).await?;
-        // Two pages in flight at most: the renderer waits for uploads.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<(u32, Vec<bindery_media::EncodedImage>), StageError>>(2);
-        let render = tokio::task::spawn_blocking(move || {
-            let doc = match bindery_pdf::Doc::open(&source, kind, bindery_pdf::OpenOptions::default()) {
-                Ok(d) => d,
-                Err(e) => return tx.blocking_send(Err(super::pdf_error(e))).unwrap_or(()),
-            };
-            for n in 1..=doc.page_count() {
-                // MuPDF renders each size directly: cheaper and sharper than
-                // rendering once and resampling.
-                let result = THUMBNAIL_WIDTHS
-                    .iter()
-                    .map(|&w| {
-                        let r = doc.render_rgb(n, w).map_err(super::pdf_error)?;
-                        let (width, height) = (r.width, r.height);
-                        let img = RgbImage::from_raw(width, height, r.pixels)
-                            .ok_or_else(|| StageError::Permanent(format!("page {n}: bad raster")))?;
-                        let bytes = encode(&img, ImageFormat::Webp).map_err(super::narrate::media_error)?;
-                        Ok(bindery_media::EncodedImage { width, height, format: ImageFormat::Webp, bytes })
-                    })
-                    .collect::<Result<Vec<_>, StageError>>()
-                    .map(|imgs| (n, imgs));
-                if tx.blocking_send(result).is_err() {
-                    return;
-                }
-            }
-        });
+        let scratch = dir.path().join("pages");
+        std::fs::create_dir(&scratch).map_err(io)?;
+        // MuPDF renders each size directly: cheaper and sharper than rendering once and resampling.
+        let jobs: Vec<RenderJob> = (1..=pages)
+            .flat_map(|page| THUMBNAIL_WIDTHS.map(|w| RenderJob { page, size: RenderSize::RgbWidth(w) }))
+            .collect();
         let mut manifest: BTreeMap<u32, BTreeMap<u32, String>> = BTreeMap::new();
-        while let Some(item) = rx.recv().await {
-            let (n, imgs) = item?;
-            for img in imgs {
-                let stored = ctx.blobs.put_bytes(img.bytes.into()).await.map_err(StageError::from_blob)?;
-                manifest.entry(n).or_default().insert(img.width, stored.key);
+        let mut warnings = Vec::new();
+        for batch in jobs.chunks(PAGES_PER_CHILD * THUMBNAIL_WIDTHS.len()) {
+            let (images, skipped) = self.sandbox.render(&source, kind, &scratch, batch, true).await?;
+            warnings.extend(skipped.into_iter().map(|s| format!("no thumbnail for page {}: {}", s.page, s.reason)));
+            for (job, image) in batch.iter().zip(images) {
+                let (Some(image), RenderSize::RgbWidth(width)) = (image, job.size) else { continue };
+                let page = job.page;
+                if image.height > MAX_THUMBNAIL_HEIGHT {
+                    if !warnings.iter().any(|w| w.starts_with(&format!("no thumbnail for page {page}:"))) {
+                        warnings.push(format!(
+                            "no thumbnail for page {page}: it is {}×{} pixels at that width, too tall for a thumbnail",
+                            image.width, image.height
+                        ));
+                    }
+                    continue;
+                }
+                let bytes = blocking("thumbnail encoding", move || {
+                    let img = RgbImage::from_raw(image.width, image.height, image.pixels)
+                        .ok_or_else(|| StageError::Permanent(format!("page {}: bad raster", image.page)))?;
+                    encode(&img, ImageFormat::Webp).map_err(super::narrate::media_error)
+                })
+                .await?;
+                let stored = ctx.blobs.put_bytes(bytes.into()).await.map_err(StageError::from_blob)?;
+                manifest.entry(page).or_default().insert(width, stored.key);
             }
         }
-        render.await.map_err(|_| StageError::Permanent("rendering thumbnails crashed".into()))?;
-        let pages: Vec<_> = manifest.iter().map(|(n, sizes)| json!({"page": n, "webp": sizes})).collect();
-        let body = serde_json::to_vec(&json!({"widths": THUMBNAIL_WIDTHS, "pages": pages})).expect("json");
+        let listed: Vec<_> = manifest.iter().map(|(n, sizes)| json!({"page": n, "webp": sizes})).collect();
+        let body = serde_json::to_vec(&json!({"widths": THUMBNAIL_WIDTHS, "pages": listed})).expect("json");
         let artifact = ctx.store(kinds::THUMBNAILS, "application/json", body).await?;
-        Ok(StageOutput {
-            outputs: vec![artifact],
-            summary: json!({"pages": manifest.len(), "widths": THUMBNAIL_WIDTHS}),
-        })
+        let mut summary = json!({"pages": manifest.len(), "widths": THUMBNAIL_WIDTHS});
+        if !warnings.is_empty() {
+            summary["warnings"] = json!(warnings);
+        }
+        Ok(StageOutput { outputs: vec![artifact], summary })
     }
 }

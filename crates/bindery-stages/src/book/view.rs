@@ -77,6 +77,7 @@ pub fn book_view(state: &DocumentState, loaded: &Loaded, full_text: bool) -> Val
         "source": state.source,
         "status": state.status.as_str(),
         "error": state.error,
+        "warnings": state.warnings(),
         "media_type": state.media_type,
         "bytes": state.bytes,
         "pipeline": state.pipeline,

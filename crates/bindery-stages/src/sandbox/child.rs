@@ -8,11 +8,11 @@
 //! by the parent.
 
 use crate::book::extract::{extract_pages, Failure};
-use bindery_pdf::{DocKind, OpenOptions};
+use bindery_pdf::{Doc, DocKind, OpenOptions};
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// One piece of work on an untrusted file.
@@ -29,6 +29,74 @@ pub enum Request {
         #[serde(default)]
         limits: OpenOptions,
     },
+    /// Page images for `ocr`, `raster` and `cover`: job `i` of `jobs` is
+    /// written as raw rows of pixels to `dir/i.raw`; answers a
+    /// [`RenderAnswer`]. With `skip_unrenderable`, a page MuPDF refuses to
+    /// render (too large, damaged) is listed in the answer's `skipped`
+    /// instead of failing the request; running out of memory always fails
+    /// it, since the next page would only fail the same way. The file is
+    /// opened within the same per-document `limits` as for `Extract`.
+    Render {
+        source: PathBuf,
+        kind: DocKind,
+        dir: PathBuf,
+        jobs: Vec<RenderJob>,
+        skip_unrenderable: bool,
+        #[serde(default)]
+        limits: OpenOptions,
+    },
+}
+
+impl Request {
+    /// What the child does to the file, in words for reasons ("while
+    /// rendering page 3").
+    pub fn activity(&self) -> &'static str {
+        match self {
+            Request::Extract { .. } => "reading",
+            Request::Render { .. } => "rendering",
+        }
+    }
+}
+
+/// One page image to render.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenderJob {
+    /// 1-based page number.
+    pub page: u32,
+    pub size: RenderSize,
+}
+
+/// How large, and in which colours, a page is rendered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RenderSize {
+    /// Grey at a resolution, as OCR wants it.
+    GreyDpi(u32),
+    /// RGB, this many pixels wide, for thumbnails and covers.
+    RgbWidth(u32),
+}
+
+/// The child's answer to [`Request::Render`]: for each job, the image it
+/// wrote, or `None` when its page was skipped.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RenderAnswer {
+    pub images: Vec<Option<Rendered>>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// One image written to `dir/i.raw`: `height` rows of `width` × `channels` bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rendered {
+    pub width: u32,
+    pub height: u32,
+    pub channels: u8,
+}
+
+/// A page that could not be rendered, and why, in the document's terms.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub page: u32,
+    pub reason: String,
 }
 
 /// One line of the child's standard output.
@@ -75,6 +143,10 @@ pub fn serve(mut args: impl Iterator<Item = OsString>) -> ExitCode {
                                    "outline": header.outline.len(), "title": header.title, "author": header.author})
             })
         }
+        Request::Render { source, kind, dir, jobs, skip_unrenderable, limits } => {
+            render(&source, kind, &dir, &jobs, skip_unrenderable, &limits, &mut |phase| say(&Message::Phase(phase)))
+                .map(|answer| serde_json::to_value(answer).expect("answers serialise"))
+        }
     };
     say(&match answer {
         Ok(value) => Message::Done(value),
@@ -84,4 +156,40 @@ pub fn serve(mut args: impl Iterator<Item = OsString>) -> ExitCode {
         Err(Failure::Io(e)) => Message::Failed { message: format!("local disk: {e}"), retryable: true, memory: false },
     });
     ExitCode::SUCCESS
+}
+
+/// Renders `jobs` one after the other, announcing each page before MuPDF
+/// touches it, so a crash is reported with the page that caused it.
+fn render(
+    source: &Path,
+    kind: DocKind,
+    dir: &Path,
+    jobs: &[RenderJob],
+    skip_unrenderable: bool,
+    limits: &OpenOptions,
+    phase: &mut dyn FnMut(String),
+) -> Result<RenderAnswer, Failure> {
+    let doc = Doc::open(source, kind, limits.clone())?;
+    let mut answer = RenderAnswer::default();
+    for (i, job) in jobs.iter().enumerate() {
+        phase(format!("page {}", job.page));
+        let raster = match job.size {
+            RenderSize::GreyDpi(dpi) => doc.render_grey(job.page, dpi),
+            RenderSize::RgbWidth(width) => doc.render_rgb(job.page, width),
+        };
+        let raster = match raster {
+            Ok(raster) => raster,
+            Err(e) if skip_unrenderable && !e.is_retryable() && !e.is_out_of_memory() => {
+                if answer.skipped.last().is_none_or(|s| s.page != job.page) {
+                    answer.skipped.push(Skipped { page: job.page, reason: e.to_string() });
+                }
+                answer.images.push(None);
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        std::fs::write(dir.join(format!("{i}.raw")), &raster.pixels)?;
+        answer.images.push(Some(Rendered { width: raster.width, height: raster.height, channels: raster.channels }));
+    }
+    Ok(answer)
 }

@@ -30,7 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 
-pub use child::{serve, Message, Request};
+pub use child::{serve, Message, RenderAnswer, RenderJob, RenderSize, Rendered, Request, Skipped};
 
 /// The name of this crate's child binary, looked for beside the running
 /// executable when no program is configured.
@@ -131,13 +131,14 @@ impl Sandbox {
             (messages, tail, status)
         })
         .await;
+        let activity = request.activity();
         let Ok((messages, tail, status)) = finished else {
             group.kill();
             let _ = child.wait().await;
             // Reaped: its process group number may be reused from now on, so it is not killed again.
             group.disarm();
             return Err(StageError::Permanent(format!(
-                "reading this file took longer than {} s (the limit set by parse-timeout-secs)",
+                "{activity} this file took longer than {} s (the limit set by parse-timeout-secs)",
                 o.timeout.as_secs_f64()
             )));
         };
@@ -145,47 +146,124 @@ impl Sandbox {
         group.disarm();
         let status = status.map_err(|e| StageError::Retryable(format!("waiting for the document reader: {e}")))?;
         let (phase, last) = messages;
+        let phase = Phase { activity, part: phase.as_deref() };
         match (status.code(), last) {
             (Some(0), Some(Message::Done(value))) => Ok(value),
             (Some(0), Some(Message::Failed { message, retryable: true, .. })) => Err(StageError::Retryable(message)),
-            (Some(0), Some(Message::Failed { memory: true, .. })) => Err(self.out_of_memory()),
+            (Some(0), Some(Message::Failed { memory: true, .. })) => Err(self.out_of_memory(phase)),
             (Some(0), Some(Message::Failed { message, .. })) => Err(StageError::Permanent(message)),
-            _ => Err(self.crashed(status, &phase, &tail)),
+            _ => Err(self.crashed(status, phase, &tail)),
         }
     }
 
-    fn out_of_memory(&self) -> StageError {
-        StageError::Permanent(format!(
-            "reading this file needed more than {} MiB of memory (the limit set by parse-memory-mb)",
-            self.0.memory >> 20
-        ))
+    /// Renders `jobs` of the paged document `source` in one child, into
+    /// `dir`, and reads the images back. Images the child claims are checked
+    /// against what it wrote, so a confused child cannot make the worker
+    /// read past a file or allocate without bound.
+    pub async fn render(
+        &self,
+        source: &Path,
+        kind: bindery_pdf::DocKind,
+        dir: &Path,
+        jobs: &[RenderJob],
+        skip_unrenderable: bool,
+    ) -> Result<(Vec<Option<Image>>, Vec<Skipped>), StageError> {
+        let request = Request::Render {
+            source: source.to_owned(),
+            kind,
+            dir: dir.to_owned(),
+            jobs: jobs.to_vec(),
+            skip_unrenderable,
+            limits: self.0.limits.clone(),
+        };
+        let answer: RenderAnswer = serde_json::from_value(self.run(&request).await?).map_err(nonsense)?;
+        if answer.images.len() != jobs.len() {
+            return Err(nonsense(format!("{} images for {} pages", answer.images.len(), jobs.len())));
+        }
+        let mut images = Vec::with_capacity(jobs.len());
+        for (i, rendered) in answer.images.into_iter().enumerate() {
+            let Some(r) = rendered else {
+                images.push(None);
+                continue;
+            };
+            let path = dir.join(format!("{i}.raw"));
+            let expected = r.width as u64 * r.height as u64 * r.channels as u64;
+            let found = tokio::fs::metadata(&path).await.map_err(crate::book::io)?.len();
+            let most = 3 * self.0.limits.max_render_pixels;
+            if !matches!(r.channels, 1 | 3) || found != expected || expected > most {
+                return Err(nonsense(format!("page image {i} has {found} bytes, not {expected}")));
+            }
+            let pixels = tokio::fs::read(&path).await.map_err(crate::book::io)?;
+            // The image is in memory now; the next batch reuses the folder.
+            tokio::fs::remove_file(&path).await.map_err(crate::book::io)?;
+            images.push(Some(Image { page: jobs[i].page, width: r.width, height: r.height, pixels }));
+        }
+        Ok((images, answer.skipped))
+    }
+
+    fn out_of_memory(&self, phase: Phase) -> StageError {
+        let mib = self.0.memory >> 20;
+        StageError::Permanent(match (phase.activity, phase.part) {
+            ("rendering", Some(page)) => {
+                format!("{page} needs more than {mib} MiB to render (the limit set by parse-memory-mb)")
+            }
+            ("rendering", None) => {
+                format!("a page needs more than {mib} MiB to render (the limit set by parse-memory-mb)")
+            }
+            _ => format!("reading this file needed more than {mib} MiB of memory (the limit set by parse-memory-mb)"),
+        })
     }
 
     /// Why the child ended without an answer, in words about the file.
-    fn crashed(&self, status: std::process::ExitStatus, phase: &str, stderr: &str) -> StageError {
+    fn crashed(&self, status: std::process::ExitStatus, phase: Phase, stderr: &str) -> StageError {
         if stderr.contains("memory allocation of") {
-            return self.out_of_memory();
+            return self.out_of_memory(phase);
         }
+        let activity = phase.activity;
+        let part = phase.part.unwrap_or("the start of the file");
         if stderr.contains("has overflowed its stack") {
             return StageError::Permanent(format!(
-                "the file is nested too deeply for the document reader (it ran out of stack while reading {phase})"
+                "the file is nested too deeply for the document reader (it ran out of stack while {activity} {part})"
             ));
         }
         let cpu = self.0.timeout.as_secs() + 1;
         StageError::Permanent(match status.signal() {
             Some(libc::SIGXCPU) | Some(libc::SIGKILL) => format!(
-                "reading this file used more than {cpu} s of processor time or was stopped by the system \
+                "{activity} this file used more than {cpu} s of processor time or was stopped by the system \
                  (the limit set by parse-timeout-secs)"
             ),
             Some(signal) => format!(
-                "the file made the document reader crash (signal {signal}) while reading {phase}; \
+                "the file made the document reader crash (signal {signal}) while {activity} {part}; \
                  it is probably damaged"
             ),
             None => format!(
-                "the document reader stopped unexpectedly ({status}) while reading {phase}; the file is probably damaged"
+                "the document reader stopped unexpectedly ({status}) while {activity} {part}; \
+                 the file is probably damaged"
             ),
         })
     }
+}
+
+/// Where the child was when it ended: what it was doing, and the part of
+/// the file it last announced ("page 12"), if any.
+#[derive(Clone, Copy)]
+struct Phase<'a> {
+    activity: &'static str,
+    part: Option<&'a str>,
+}
+
+/// A page image read back from a render child.
+#[derive(Clone, Debug)]
+pub struct Image {
+    pub page: u32,
+    pub width: u32,
+    pub height: u32,
+    /// Packed rows: one byte per pixel in grey, three in RGB.
+    pub pixels: Vec<u8>,
+}
+
+fn nonsense(e: impl std::fmt::Display) -> StageError {
+    StageError::Permanent(format!("the document reader answered nonsense: {e}"))
 }
 
 /// Kills a child's whole process group when dropped armed: at the deadline,
@@ -249,12 +327,12 @@ fn limit_child(memory: u64, cpu_secs: u64, parent: libc::pid_t) -> std::io::Resu
 
 /// Reads the child's messages: the last phase it announced (for crash
 /// reports) and its final answer, if it gave one.
-async fn read_messages(stdout: impl AsyncRead + Unpin) -> (String, Option<Message>) {
+async fn read_messages(stdout: impl AsyncRead + Unpin) -> (Option<String>, Option<Message>) {
     let mut lines = BufReader::new(stdout.take(MAX_STDOUT)).lines();
-    let (mut phase, mut last) = ("opening the file".to_owned(), None);
+    let (mut phase, mut last) = (None, None);
     while let Ok(Some(line)) = lines.next_line().await {
         match serde_json::from_str::<Message>(&line) {
-            Ok(Message::Phase(p)) => phase = p,
+            Ok(Message::Phase(p)) => phase = Some(p),
             Ok(m) => last = Some(m),
             Err(_) => {}
         }
