@@ -111,11 +111,13 @@ async fn bad_input_fails_permanently_with_a_clear_reason(b: Backend) {
     assert_eq!(app.store.jobs(None, 0, 10).await.unwrap()[0].attempt, 1, "permanent errors are not retried");
     let empty = app.process("empty.txt", b"").await;
     assert_eq!(empty.error.as_deref(), Some("stage ingest: the file is empty"));
-    let pdf = app.process("fake.txt", b"%PDF-1.7 binary").await;
+    // A PDF by its structure (header, binary comment, first object), whatever its name, cut before its end.
+    let pdf = app.process("fake.txt", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< >>\nendobj\n").await;
     assert_eq!(pdf.error.as_deref(), Some("stage extract: the PDF is truncated: it has no end-of-file marker"));
     let html = app.process("page.pdf", b"<html><body>hi</body></html>").await;
     assert_eq!(html.error.as_deref(), Some("stage ingest: the file is named .pdf but its first bytes look like HTML"));
-    let audio = app.process("song.mp3", b"ID3\x04rest").await;
+    // An ID3v2.4 tag: version, revision, no flags, a synchsafe size, then the audio.
+    let audio = app.process("song.mp3", b"ID3\x04\x00\x00\x00\x00\x00\x0arest").await;
     assert_eq!(audio.error.as_deref(), Some("stage ingest: MP3 files are not supported"));
     // Nothing else is lost: a good document still goes through.
     assert_ready(&app.process("ok.md", &sample_markdown()).await);

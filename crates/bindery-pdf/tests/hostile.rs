@@ -40,8 +40,8 @@ fn markup_nested_past_the_limit_is_refused_before_mupdf_lays_it_out() {
         let err = err.unwrap_or_else(|| panic!("{depth} levels were accepted"));
         assert!(
             err.to_string()
-                == "the EPUB's OEBPS/c1.xhtml nests its elements more than 256 levels deep: \
-                                the file is damaged or made to crash readers",
+                == "the EPUB's OEBPS/c1.xhtml nests its elements more than 256 levels deep, the most this \
+                                instance accepts (max-nesting-depth): the file is damaged or made to crash readers",
             "{depth}: {err}"
         );
     }
