@@ -23,6 +23,10 @@ if [ "${1:-}" = "--test" ]; then
   command -v psql >/dev/null || need_apt+=(postgresql-client)
   # Baselines the tests and benchmarks compare against.
   command -v pdftotext >/dev/null || need_apt+=(poppler-utils)
+  # The API contract test installs schemathesis into a virtual environment
+  # (scripts/install-schemathesis.sh); Debian's python3 needs python3-venv for that.
+  command -v python3 >/dev/null || need_apt+=(python3)
+  python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
   # The web UI's end-to-end test drives headless Chromium through chromedriver.
   have_pkg chromium || need_apt+=(chromium)
   have_pkg chromium-driver || need_apt+=(chromium-driver)
