@@ -138,6 +138,12 @@ impl IntoResponse for ApiError {
         if matches!(self, ApiError::Unauthenticated | ApiError::InvalidToken) {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if matches!(self, ApiError::TooLarge(_) | ApiError::BodyTooLarge(_)) {
+            // The rest of the body is never read, so the server drops the connection after this answer. Saying so
+            // keeps a client from putting the connection back in its pool and writing its next request into a
+            // closed socket (a broken pipe instead of an answer).
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         response
     }
 }
@@ -187,6 +193,15 @@ pub type ApiResult<T> = Result<T, ApiError>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_body_closes_the_connection_and_nothing_else_does() {
+        for e in [ApiError::TooLarge(1), ApiError::BodyTooLarge(String::new())] {
+            assert_eq!(e.into_response().headers()[header::CONNECTION], "close");
+        }
+        let other = ApiError::RateLimited(Duration::from_secs(1)).into_response();
+        assert!(other.headers().get(header::CONNECTION).is_none());
+    }
 
     /// Codes are a contract: this pins every one, so a rename shows up in review.
     #[test]
