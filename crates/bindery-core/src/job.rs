@@ -102,4 +102,15 @@ pub struct Job {
     pub last_error: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// How many times the job's worker stopped (its lease expired) while the job ran. A job rescued once is a
+    /// suspect: it runs again alone on its worker, and a second stop fails it (see `JobQueue::rescue_expired`).
+    #[serde(default)]
+    pub orphaned: i32,
+}
+
+impl Job {
+    /// Whether the job must run alone on its worker, having been running once when its worker stopped.
+    pub fn is_suspect(&self) -> bool {
+        self.orphaned > 0
+    }
 }

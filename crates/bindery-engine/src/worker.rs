@@ -8,6 +8,13 @@
 //! those the store says are no longer ours (cancelled, or taken over), then
 //! lets the engine stop remote work a cancelled job may have left running. A
 //! rescuer puts jobs of dead workers back in the queue.
+//!
+//! A worker that dies (outside the sandboxed parsers: an abort, the kernel's
+//! out-of-memory killer) takes all its running jobs with it, and only one of
+//! them may be the cause. So a rescued job loses no attempt and becomes a
+//! suspect, which a worker runs alone: it lets what it runs finish, then
+//! holds every slot for the suspect. A suspect whose worker stops again is
+//! the cause and fails at once; the others finish on their own.
 
 use crate::run::Attempt;
 use crate::Engine;
@@ -17,7 +24,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{AbortHandle, JoinHandle};
 use tokio_util::sync::CancellationToken;
 
@@ -130,6 +137,43 @@ impl Drop for Pending {
     }
 }
 
+/// What starting a claimed job needs: the job runs in its own task, holding its slot (`permit`, every slot for a
+/// suspect) until it is done, and sends its attempt to the settler.
+struct Launch {
+    engine: Engine,
+    tx: mpsc::UnboundedSender<(Attempt, Pending)>,
+    pending: Arc<AtomicUsize>,
+    running: Running,
+}
+
+impl Launch {
+    fn start(&self, job: Job, permit: OwnedSemaphorePermit) {
+        metrics::counter!("bindery_jobs_claimed_total", "queue" => job.queue.clone()).increment(1);
+        let engine = self.engine.clone();
+        let tx = self.tx.clone();
+        let id = job.id;
+        let copy = job.document.is_some().then(|| job.clone());
+        let span = tracing::info_span!("job", job = id, queue = %job.queue, document = job.document.as_deref().unwrap_or(""),
+            correlation = job.payload["correlation"].as_str().unwrap_or(""), attempt = job.attempt);
+        let counted = Pending::new(&self.pending);
+        let running = self.running.clone();
+        // Hold the map while spawning, so the task cannot remove its entry before it is inserted.
+        let mut map = self.running.lock().unwrap();
+        let handle = tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                let attempt = engine.run_job(job).await;
+                running.lock().unwrap().remove(&id);
+                // If the settler is gone the result is dropped with its count; the lease expires and the job runs
+                // again.
+                let _ = tx.send((attempt, counted));
+                drop(permit);
+            },
+            span,
+        ));
+        map.insert(id, (handle.abort_handle(), copy));
+    }
+}
+
 impl Worker {
     pub fn new(engine: Engine, opts: WorkerOptions) -> Self {
         Self { engine, opts }
@@ -155,11 +199,42 @@ impl Worker {
         let depth = opts.depth_every.map(|every| tokio::spawn(depths(engine.clone(), every, background.clone())));
         let mut stats = WorkerStats::default();
         tracing::info!(worker = %opts.id, concurrency = opts.concurrency, "worker started");
+        let every_slot = opts.concurrency.max(1) as u32;
+        let launch =
+            Launch { engine: engine.clone(), tx: tx.clone(), pending: pending.clone(), running: running.clone() };
+        // Suspects (jobs that were running when their worker stopped) run alone, so that a document that kills its
+        // worker is caught at its second stop and never takes another document with it. A rescue is rare, so the
+        // store is asked about them at most once a poll interval, not at every claim.
+        let mut suspect_checked: Option<tokio::time::Instant> = None;
         loop {
             let first = tokio::select! {
                 p = slots.clone().acquire_owned() => p.expect("semaphore is never closed"),
                 _ = shutdown.cancelled() => break,
             };
+            if suspect_checked.is_none_or(|t| t.elapsed() >= opts.poll) {
+                suspect_checked = Some(tokio::time::Instant::now());
+                if matches!(store.suspect_waiting(&opts.queues, now_ms()).await, Ok(true)) {
+                    // Let what runs finish, then take the suspect holding every slot.
+                    drop(first);
+                    let all = tokio::select! {
+                        p = slots.clone().acquire_many_owned(every_slot) => p.expect("semaphore is never closed"),
+                        _ = shutdown.cancelled() => break,
+                    };
+                    let now = now_ms();
+                    match store.claim_suspect(&opts.id, &opts.queues, now + opts.lease.as_millis() as i64, now).await {
+                        Ok(Some(job)) => {
+                            tracing::warn!(job = job.id, queue = %job.queue, "running alone a job whose worker stopped while it ran");
+                            stats.claimed += 1;
+                            launch.start(job, all);
+                            // Another suspect may wait: look again as soon as this one is done.
+                            suspect_checked = None;
+                        }
+                        Ok(None) => drop(all),
+                        Err(e) => tracing::warn!(error = %e, "claiming a suspect job failed"),
+                    }
+                    continue;
+                }
+            }
             let mut permits = vec![first];
             while permits.len() < opts.claim_batch {
                 match slots.clone().try_acquire_owned() {
@@ -200,33 +275,11 @@ impl Worker {
             }
             stats.claimed += jobs.len();
             for job in jobs {
-                metrics::counter!("bindery_jobs_claimed_total", "queue" => job.queue.clone()).increment(1);
                 let permit = permits.pop().expect("claimed no more than the permits held");
-                let engine = engine.clone();
-                let tx = tx.clone();
-                let id = job.id;
-                let copy = job.document.is_some().then(|| job.clone());
-                let span = tracing::info_span!("job", job = id, queue = %job.queue, document = job.document.as_deref().unwrap_or(""),
-                    correlation = job.payload["correlation"].as_str().unwrap_or(""), attempt = job.attempt);
-                let counted = Pending::new(&pending);
-                let running2 = running.clone();
-                // Hold the map while spawning, so the task cannot remove its
-                // entry before it is inserted.
-                let mut map = running.lock().unwrap();
-                let handle = tokio::spawn(tracing::Instrument::instrument(
-                    async move {
-                        let attempt = engine.run_job(job).await;
-                        running2.lock().unwrap().remove(&id);
-                        // If the settler is gone the result is dropped with
-                        // its count; the lease expires and the job runs again.
-                        let _ = tx.send((attempt, counted));
-                        drop(permit);
-                    },
-                    span,
-                ));
-                map.insert(id, (handle.abort_handle(), copy));
+                launch.start(job, permit);
             }
         }
+        drop(launch);
         // Graceful stop: let running jobs finish and their results settle.
         let deadline = tokio::time::Instant::now() + opts.lease;
         while (!running.lock().unwrap().is_empty() || pending.load(Ordering::SeqCst) > 0)
@@ -307,13 +360,14 @@ async fn rescuer(engine: Engine, opts: WorkerOptions, stop: CancellationToken) {
                     metrics::counter!("bindery_jobs_rescued_total").increment(report.rescued);
                     tracing::warn!(count = report.rescued, "rescued jobs whose worker stopped heartbeating");
                 }
-                for job in report.exhausted {
-                    // Settled under the lost worker's name: the commit only
-                    // applies while the job is still that worker's.
-                    let error = format!(
-                        "lease expired on its last attempt: worker {} stopped heartbeating",
-                        job.worker.as_deref().unwrap_or("?")
-                    );
+                for job in report.stopped_twice {
+                    // Settled under the lost worker's name: the commit only applies while the job is still that
+                    // worker's.
+                    tracing::error!(job = job.id, queue = %job.queue, "a job stopped its worker twice, the second time alone; failing it");
+                    let error = "processing stopped twice while working on this document, the second time with \
+                                 nothing else running (a crash, or memory running out); it was set aside so that it \
+                                 cannot stop the service again. Retry it once the cause is fixed"
+                        .to_owned();
                     let worker = job.worker.clone().unwrap_or_default();
                     let attempt = Attempt {
                         job,

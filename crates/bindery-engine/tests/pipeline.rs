@@ -29,6 +29,8 @@ on_both!(
     panicking_stage_does_not_kill_the_worker,
     cancel_stops_a_document,
     expired_lease_is_rescued,
+    a_stopped_worker_costs_its_other_jobs_nothing,
+    a_job_that_stops_its_worker_alone_fails_at_once,
     replay_rebuilds_identical_projections,
 );
 
@@ -173,9 +175,67 @@ async fn expired_lease_is_rescued(b: Backend) {
     tokio::time::timeout(Duration::from_secs(30), handle.join()).await.unwrap();
     let s = app.state(sub.id.as_str()).await;
     assert_ready(&s);
+    // The lost attempt is given back: the stop may have been another job's doing.
     let extract = app.store.job(lost[0].id).await.unwrap().unwrap();
-    assert_eq!((extract.state, extract.attempt), (JobState::Completed, 2));
+    assert_eq!((extract.state, extract.attempt, extract.orphaned), (JobState::Completed, 1, 1));
     assert_eq!(app.types(sub.id.as_str()).await.iter().filter(|t| *t == event::STAGE_COMPLETED).count(), STAGES);
+}
+
+/// A worker dies holding three jobs, each allowed a single attempt. Only one of them could have been the cause, so
+/// none is charged: each runs again alone (one after the other, never beside another job), and all three
+/// documents end ready.
+async fn a_stopped_worker_costs_its_other_jobs_nothing(b: Backend) {
+    let Some(app) = TestApp::spawn(b, "extract=sleep(300)").await else { return };
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let content = format!("# Part {n}\n\n{}", String::from_utf8(sample_markdown()).unwrap());
+        ids.push(app.engine.submit(&app.file(&format!("{n}.md"), content.as_bytes())).await.unwrap().id);
+    }
+    let now = bindery_core::time::now_ms();
+    let lost = app.store.claim("ghost", &[], 10, now + 300, now).await.unwrap();
+    assert_eq!(lost.len(), 3, "the three extract jobs");
+    let mut opts = app.worker_options();
+    opts.lease = Duration::from_millis(600);
+    tokio::time::timeout(Duration::from_secs(60), Worker::new(app.engine.clone(), opts).run().join()).await.unwrap();
+    for id in &ids {
+        assert_ready(&app.state(id.as_str()).await);
+    }
+    let mut finished = Vec::new();
+    for job in &lost {
+        let j = app.store.job(job.id).await.unwrap().unwrap();
+        assert_eq!((j.state, j.attempt, j.orphaned), (JobState::Completed, 1, 1), "{j:?}");
+        let events = app.store.read_stream(j.document.as_deref().unwrap(), 0, 100).await.unwrap();
+        let done = events.iter().find(|e| e.ty == event::STAGE_COMPLETED && e.data["stage"] == "extract").unwrap();
+        finished.push(done.time_ms);
+    }
+    // Each suspect sleeps 300 ms before its stage runs: run alone, they finish at least that far apart.
+    finished.sort();
+    assert!(finished.windows(2).all(|w| w[1] - w[0] >= 300), "suspects ran side by side: {finished:?}");
+}
+
+/// A job that was running when its worker stopped, then stopped its next worker while running alone, is what
+/// stops workers: it fails at once, with a reason, and a document beside it is not touched.
+async fn a_job_that_stops_its_worker_alone_fails_at_once(b: Backend) {
+    let Some(app) = TestApp::spawn(b, "").await else { return };
+    let culprit = app.engine.submit(&app.file("culprit.md", &sample_markdown())).await.unwrap().id;
+    let now = bindery_core::time::now_ms();
+    let first = app.store.claim("ghost", &[], 1, now + 100, now).await.unwrap().remove(0);
+    assert_eq!(app.store.rescue_expired(now + 101).await.unwrap().rescued, 1);
+    let again = app.store.claim_suspect("ghost-2", &[], now + 200, now + 102).await.unwrap().unwrap();
+    assert_eq!(again.id, first.id);
+    let bystander =
+        app.engine.submit(&app.file("bystander.md", b"# Alone\n\nA quiet book with a few words.")).await.unwrap().id;
+    // Past the second lease, a worker's rescuer finds the culprit and fails it; the bystander is processed.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    app.drain(&app.engine).await;
+    let failed = app.state(culprit.as_str()).await;
+    assert_eq!(failed.status, DocumentStatus::Failed, "{failed:?}");
+    let reason = failed.error.unwrap_or_default();
+    assert!(reason.contains("stopped twice") && reason.contains("nothing else running"), "{reason}");
+    let events = app.store.read_stream(culprit.as_str(), 0, 100).await.unwrap();
+    assert_eq!(events.iter().filter(|e| e.ty == event::STAGE_FAILED).count(), 1);
+    assert_eq!(app.store.job(first.id).await.unwrap().unwrap().state, JobState::Dead);
+    assert_ready(&app.state(bystander.as_str()).await);
 }
 
 async fn replay_rebuilds_identical_projections(b: Backend) {

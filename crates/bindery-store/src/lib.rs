@@ -64,7 +64,7 @@ pub trait EventLog: Send + Sync {
 pub trait JobQueue: Send + Sync {
     /// Claims up to `limit` available jobs whose `run_at` has come, best
     /// priority first, honouring per-queue concurrency limits across all
-    /// workers. `queues` empty means every queue.
+    /// workers, suspects excepted. `queues` empty means every queue.
     async fn claim(
         &self,
         worker: &str,
@@ -77,10 +77,25 @@ pub trait JobQueue: Send + Sync {
     /// are no longer this worker's (cancelled, or rescued after a lost lease),
     /// whose work must stop.
     async fn heartbeat(&self, worker: &str, ids: &[i64], lease_until: Millis, now: Millis) -> Result<Vec<i64>>;
-    /// Puts running jobs whose lease expired back to `available`. Jobs that
-    /// have no attempts left are returned untouched instead, for the engine
-    /// to fail with their events.
+    /// Puts running jobs whose lease expired back to `available`, as
+    /// suspects: the attempt is given back (the job may only have been beside
+    /// the one that stopped its worker) and `orphaned` counts the stop. A
+    /// suspect whose lease expires again ran alone (see `claim_suspect`), so
+    /// it is what stops its workers: it is returned untouched instead, for
+    /// the engine to fail with its events.
     async fn rescue_expired(&self, now: Millis) -> Result<RescueReport>;
+    /// Whether a suspect job (see `rescue_expired`) of `queues` is available
+    /// now. `claim` never takes suspects.
+    async fn suspect_waiting(&self, queues: &[String], now: Millis) -> Result<bool>;
+    /// Claims the best available suspect job of `queues`, honouring queue
+    /// limits, for a worker that runs nothing else until it is settled.
+    async fn claim_suspect(
+        &self,
+        worker: &str,
+        queues: &[String],
+        lease_until: Millis,
+        now: Millis,
+    ) -> Result<Option<Job>>;
     async fn job(&self, id: i64) -> Result<Option<Job>>;
     async fn jobs(&self, state: Option<JobState>, after_id: i64, limit: i64) -> Result<Vec<Job>>;
     /// Whether any job is available (now or later) or running, read in one

@@ -82,8 +82,9 @@ pub struct Committed {
 pub struct RescueReport {
     /// Jobs put back to `available`.
     pub rescued: u64,
-    /// Expired jobs with no attempts left, still `running`.
-    pub exhausted: Vec<Job>,
+    /// Expired suspects: their worker stopped twice while they ran, the
+    /// second time with nothing else running. Still `running`.
+    pub stopped_twice: Vec<Job>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

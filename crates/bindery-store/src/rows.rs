@@ -4,7 +4,7 @@
 
 /// The columns every job query selects, in the order `job_from_row!` reads.
 pub(crate) const JOB_COLUMNS: &str = "id, queue, kind, document, payload, priority, state, attempt, \
-     max_attempts, run_at, lease_until, worker, unique_key, last_error, created_at, updated_at";
+     max_attempts, run_at, lease_until, worker, unique_key, last_error, created_at, updated_at, orphaned";
 
 pub(crate) const EVENT_COLUMNS: &str =
     "sequence, stream, version, id, type, data, time_ms, correlation_id, causation_id";
@@ -32,6 +32,7 @@ macro_rules! job_from_row {
             last_error: row.try_get("last_error")?,
             created_at: row.try_get("created_at")?,
             updated_at: row.try_get("updated_at")?,
+            orphaned: row.try_get("orphaned")?,
         })
     }};
 }

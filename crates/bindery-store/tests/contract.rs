@@ -19,6 +19,7 @@ bindery_store::contract!(
     retry_dead_and_revive,
     waiting_gives_back_the_attempt,
     rescue_puts_expired_jobs_back,
+    suspects_honour_queue_limits,
     unfinished_jobs_are_available_or_running,
     queue_limits_hold,
     cancel_documents_cancels_their_jobs,
@@ -223,15 +224,50 @@ async fn rescue_puts_expired_jobs_back(store: DynStore) {
     let claimed = store.claim("dead-worker", &[], 10, T0 + 1000, T0).await.unwrap();
     assert_eq!(claimed.len(), 2);
     let early = store.rescue_expired(T0 + 999).await.unwrap();
-    assert_eq!((early.rescued, early.exhausted.len()), (0, 0));
+    assert_eq!((early.rescued, early.stopped_twice.len()), (0, 0));
+    // Both come back, the one on its last attempt too: the stop may have been the other's doing, so the attempt
+    // is given back and each is a suspect.
     let report = store.rescue_expired(T0 + 1001).await.unwrap();
-    assert_eq!(report.rescued, 1);
-    assert_eq!(report.exhausted.iter().map(|j| Some(j.id)).collect::<Vec<_>>(), vec![ids[1]]);
-    let back = store.job(ids[0].unwrap()).await.unwrap().unwrap();
-    assert_eq!(back.state, JobState::Available);
-    assert!(back.last_error.unwrap().contains("dead-worker"));
-    let again = store.claim("w2", &[], 10, T0 + 5000, T0 + 1002).await.unwrap();
-    assert_eq!((again.len(), again[0].attempt), (1, 2));
+    assert_eq!((report.rescued, report.stopped_twice.len()), (2, 0));
+    for id in &ids {
+        let back = store.job(id.unwrap()).await.unwrap().unwrap();
+        assert_eq!((back.state, back.attempt, back.orphaned), (JobState::Available, 0, 1));
+        assert!(back.is_suspect());
+        assert!(back.last_error.unwrap().contains("dead-worker"));
+    }
+    // Suspects are not claimed with the others, only one at a time by `claim_suspect`.
+    assert!(store.claim("w2", &[], 10, T0 + 5000, T0 + 1002).await.unwrap().is_empty());
+    assert!(store.suspect_waiting(&[], T0 + 1002).await.unwrap());
+    assert!(!store.suspect_waiting(&["other".into()], T0 + 1002).await.unwrap(), "only the queues served");
+    let alone = store.claim_suspect("w2", &[], T0 + 5000, T0 + 1002).await.unwrap().unwrap();
+    assert_eq!((alone.id, alone.attempt, alone.state), (ids[0].unwrap(), 1, JobState::Running));
+    store.commit(finish(alone.id, "w2", Outcome::Completed), T0 + 1003).await.unwrap();
+    // The other stops its worker again, alone this time: it is the cause, handed back to be failed.
+    let culprit = store.claim_suspect("w3", &[], T0 + 2000, T0 + 1004).await.unwrap().unwrap();
+    assert_eq!(culprit.id, ids[1].unwrap());
+    assert!(store.claim_suspect("w4", &[], T0 + 5000, T0 + 1005).await.unwrap().is_none(), "none left");
+    assert!(!store.suspect_waiting(&[], T0 + 1005).await.unwrap());
+    let report = store.rescue_expired(T0 + 2001).await.unwrap();
+    assert_eq!(report.rescued, 0);
+    assert_eq!(
+        report.stopped_twice.iter().map(|j| (j.id, j.worker.as_deref())).collect::<Vec<_>>(),
+        [(culprit.id, Some("w3"))]
+    );
+    assert_eq!(store.job(culprit.id).await.unwrap().unwrap().state, JobState::Running, "left for the engine to fail");
+}
+
+async fn suspects_honour_queue_limits(store: DynStore) {
+    store.set_queue_limit("narrow", Some(1)).await.unwrap();
+    let ids = enqueue(&store, vec![job("narrow"), job("narrow")]).await;
+    let first = store.claim("dead-worker", &[], 1, T0 + 1000, T0).await.unwrap().remove(0);
+    assert_eq!(first.id, ids[0].unwrap());
+    store.rescue_expired(T0 + 1001).await.unwrap();
+    let other = store.claim("w", &[], 1, T0 + 5000, T0 + 1002).await.unwrap().remove(0);
+    assert_eq!(other.id, ids[1].unwrap(), "the queue's one slot goes to the job that is not a suspect");
+    assert!(store.claim_suspect("w2", &[], T0 + 5000, T0 + 1003).await.unwrap().is_none(), "the queue is full");
+    store.commit(finish(other.id, "w", Outcome::Completed), T0 + 1004).await.unwrap();
+    let suspect = store.claim_suspect("w2", &[], T0 + 5000, T0 + 1005).await.unwrap().unwrap();
+    assert_eq!(suspect.id, first.id);
 }
 
 async fn unfinished_jobs_are_available_or_running(store: DynStore) {

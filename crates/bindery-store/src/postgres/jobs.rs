@@ -34,7 +34,7 @@ impl JobQueue for PgStore {
         .await?;
         let sql = format!(
             "WITH next AS ( \
-               SELECT id FROM jobs WHERE state = 'available' AND run_at <= $3 \
+               SELECT id FROM jobs WHERE state = 'available' AND run_at <= $3 AND orphaned = 0 \
                AND (cardinality($4::TEXT[]) = 0 OR queue = ANY($4)) AND NOT (queue = ANY($5)) \
                ORDER BY priority, run_at, id LIMIT $6 FOR UPDATE SKIP LOCKED) \
              UPDATE jobs SET state = 'running', attempt = attempt + 1, worker = $1, lease_until = $2, updated_at = $3 \
@@ -81,13 +81,14 @@ impl JobQueue for PgStore {
 
     async fn rescue_expired(&self, now: Millis) -> Result<RescueReport> {
         let sql = format!(
-            "UPDATE jobs SET state = 'available', last_error = {LEASE_EXPIRED_SQL}, worker = NULL, lease_until = NULL, \
-             run_at = $1, updated_at = $1 WHERE state = 'running' AND lease_until < $1 AND attempt < max_attempts"
+            "UPDATE jobs SET state = 'available', orphaned = orphaned + 1, attempt = attempt - 1, \
+             last_error = {LEASE_EXPIRED_SQL}, worker = NULL, lease_until = NULL, run_at = $1, updated_at = $1 \
+             WHERE state = 'running' AND lease_until < $1 AND orphaned = 0"
         );
         let rescued = sqlx::query(&sql).bind(now).execute(&self.pool).await?.rows_affected();
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'running' AND lease_until < $1");
         let rows = sqlx::query(&sql).bind(now).fetch_all(&self.pool).await?;
-        let exhausted = rows.iter().map(|r| job_from_row!(r)).collect::<Result<Vec<_>>>()?;
+        let stopped_twice = rows.iter().map(|r| job_from_row!(r)).collect::<Result<Vec<_>>>()?;
         if rescued > 0 {
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(super::JOBS_CHANNEL)
@@ -96,7 +97,63 @@ impl JobQueue for PgStore {
                 .await?;
             self.jobs_notify.notify_waiters();
         }
-        Ok(RescueReport { rescued, exhausted })
+        Ok(RescueReport { rescued, stopped_twice })
+    }
+
+    async fn suspect_waiting(&self, queues: &[String], now: Millis) -> Result<bool> {
+        let any: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'available' AND orphaned > 0 AND run_at <= $1 \
+             AND (cardinality($2::TEXT[]) = 0 OR queue = ANY($2)))",
+        )
+        .bind(now)
+        .bind(queues)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(any)
+    }
+
+    async fn claim_suspect(
+        &self,
+        worker: &str,
+        queues: &[String],
+        lease_until: Millis,
+        now: Millis,
+    ) -> Result<Option<Job>> {
+        let mut tx = self.pool.begin().await?;
+        let next: Option<(i64, String)> = sqlx::query_as(
+            "SELECT id, queue FROM jobs WHERE state = 'available' AND orphaned > 0 AND run_at <= $1 \
+             AND (cardinality($2::TEXT[]) = 0 OR queue = ANY($2)) \
+             ORDER BY priority, run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(now)
+        .bind(queues)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((id, queue)) = next else { return Ok(None) };
+        // A limited queue is counted under its row's lock, as `claim_limited` does, so the limit holds; a full queue
+        // leaves its suspect for later (rare enough that the next suspect is not looked for).
+        let max: Option<i32> = sqlx::query_scalar("SELECT max_running FROM queues WHERE name = $1 FOR UPDATE")
+            .bind(&queue)
+            .fetch_optional(&mut *tx)
+            .await?
+            .flatten();
+        if let Some(max) = max {
+            let running: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE queue = $1 AND state = 'running'")
+                .bind(&queue)
+                .fetch_one(&mut *tx)
+                .await?;
+            if running >= max as i64 {
+                return Ok(None);
+            }
+        }
+        let sql = format!(
+            "UPDATE jobs SET state = 'running', attempt = attempt + 1, worker = $1, lease_until = $2, updated_at = $3 \
+             WHERE id = $4 RETURNING {JOB_COLUMNS}"
+        );
+        let row = sqlx::query(&sql).bind(worker).bind(lease_until).bind(now).bind(id).fetch_one(&mut *tx).await?;
+        let job = job_from_row!(&row)?;
+        tx.commit().await?;
+        Ok(Some(job))
     }
 
     async fn job(&self, id: i64) -> Result<Option<Job>> {
@@ -186,7 +243,7 @@ impl PgStore {
         }
         let sql = format!(
             "WITH next AS ( \
-               SELECT id FROM jobs WHERE state = 'available' AND run_at <= $3 AND queue = $4 \
+               SELECT id FROM jobs WHERE state = 'available' AND run_at <= $3 AND orphaned = 0 AND queue = $4 \
                ORDER BY priority, run_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) \
              UPDATE jobs SET state = 'running', attempt = attempt + 1, worker = $1, lease_until = $2, updated_at = $3 \
              FROM next WHERE jobs.id = next.id RETURNING {}",

@@ -38,7 +38,7 @@ impl JobQueue for SqliteStore {
             // `INDEXED BY`: left alone, the planner prefers `jobs_state` and
             // sorts every available job on each claim.
             "SELECT COALESCE(json_group_array(id), '[]') FROM (SELECT id FROM jobs INDEXED BY jobs_fetch \
-             WHERE state = 'available' AND run_at <= ? \
+             WHERE state = 'available' AND run_at <= ? AND orphaned = 0 \
              AND (json_array_length(?) = 0 OR queue IN (SELECT value FROM json_each(?))) \
              AND queue NOT IN (SELECT value FROM json_each(?)) ORDER BY priority, run_at, id LIMIT ?)",
         )
@@ -66,7 +66,7 @@ impl JobQueue for SqliteStore {
             }
             let ids: String = sqlx::query_scalar(
                 "SELECT COALESCE(json_group_array(id), '[]') FROM (SELECT id FROM jobs INDEXED BY jobs_fetch WHERE state = 'available' \
-                 AND run_at <= ? AND queue = ? ORDER BY priority, run_at, id LIMIT ?)",
+                 AND run_at <= ? AND orphaned = 0 AND queue = ? ORDER BY priority, run_at, id LIMIT ?)",
             )
             .bind(now)
             .bind(name)
@@ -115,18 +115,63 @@ impl JobQueue for SqliteStore {
     async fn rescue_expired(&self, now: Millis) -> Result<RescueReport> {
         let mut tx = self.begin().await?;
         let sql = format!(
-            "UPDATE jobs SET state = 'available', last_error = {LEASE_EXPIRED_SQL}, worker = NULL, lease_until = NULL, \
-             run_at = ?, updated_at = ? WHERE state = 'running' AND lease_until < ? AND attempt < max_attempts"
+            "UPDATE jobs SET state = 'available', orphaned = orphaned + 1, attempt = attempt - 1, \
+             last_error = {LEASE_EXPIRED_SQL}, worker = NULL, lease_until = NULL, run_at = ?, updated_at = ? \
+             WHERE state = 'running' AND lease_until < ? AND orphaned = 0"
         );
         let rescued = sqlx::query(&sql).bind(now).bind(now).bind(now).execute(&mut *tx).await?.rows_affected();
         let sql = format!("SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'running' AND lease_until < ?");
         let rows = sqlx::query(&sql).bind(now).fetch_all(&mut *tx).await?;
-        let exhausted = rows.iter().map(|r| job_from_row!(r)).collect::<Result<Vec<_>>>()?;
+        let stopped_twice = rows.iter().map(|r| job_from_row!(r)).collect::<Result<Vec<_>>>()?;
         tx.commit().await?;
         if rescued > 0 {
             self.jobs_notify.notify_waiters();
         }
-        Ok(RescueReport { rescued, exhausted })
+        Ok(RescueReport { rescued, stopped_twice })
+    }
+
+    async fn suspect_waiting(&self, queues: &[String], now: Millis) -> Result<bool> {
+        let served = json_strings(queues);
+        let any: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM jobs INDEXED BY jobs_suspects WHERE state = 'available' AND orphaned > 0 \
+             AND run_at <= ? AND (json_array_length(?) = 0 OR queue IN (SELECT value FROM json_each(?))))",
+        )
+        .bind(now)
+        .bind(&served)
+        .bind(&served)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok(any)
+    }
+
+    async fn claim_suspect(
+        &self,
+        worker: &str,
+        queues: &[String],
+        lease_until: Millis,
+        now: Millis,
+    ) -> Result<Option<Job>> {
+        let mut tx = self.begin().await?;
+        let served = json_strings(queues);
+        // The best suspect whose queue has room: none of the queue's limit, or fewer running than it allows (counted
+        // inside this write transaction, so the limit holds as it does for `claim`).
+        let id: Option<i64> = sqlx::query_scalar(
+            "SELECT j.id FROM jobs j INDEXED BY jobs_suspects LEFT JOIN queues q ON q.name = j.queue \
+             WHERE j.state = 'available' AND j.orphaned > 0 AND j.run_at <= ? \
+             AND (json_array_length(?) = 0 OR j.queue IN (SELECT value FROM json_each(?))) \
+             AND (q.max_running IS NULL \
+                  OR q.max_running > (SELECT COUNT(*) FROM jobs r WHERE r.queue = j.queue AND r.state = 'running')) \
+             ORDER BY j.priority, j.run_at, j.id LIMIT 1",
+        )
+        .bind(now)
+        .bind(&served)
+        .bind(&served)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(id) = id else { return Ok(None) };
+        let job = take(&mut tx, &json_ids(&[id]), worker, lease_until, now).await?.pop();
+        tx.commit().await?;
+        Ok(job)
     }
 
     async fn job(&self, id: i64) -> Result<Option<Job>> {
@@ -233,7 +278,7 @@ async fn take(
 const JOB_JSON: &str = "'id', id, 'queue', queue, 'kind', kind, 'document', document, 'payload', json(payload), \
      'priority', priority, 'state', state, 'attempt', attempt, 'max_attempts', max_attempts, 'run_at', run_at, \
      'lease_until', lease_until, 'worker', worker, 'unique_key', unique_key, 'last_error', last_error, \
-     'created_at', created_at, 'updated_at', updated_at";
+     'created_at', created_at, 'updated_at', updated_at, 'orphaned', orphaned";
 
 pub(super) fn json_ids(ids: &[i64]) -> String {
     serde_json::to_string(ids).expect("ids serialise")
