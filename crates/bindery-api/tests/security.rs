@@ -108,6 +108,8 @@ async fn oversized_credentials_are_refused_before_any_work() {
     // A 1 MiB e-mail address is refused by the body limit of the sign-in routes.
     let big = "a".repeat(1 << 20);
     let r = login_from(&app, "198.51.100.3", &format!("{big}@example.org"), "x").await;
+    // The rest of the body is never read, so the answer says the connection closes: a client must not reuse it.
+    assert_eq!(r.headers().get("connection").map(|v| v.as_bytes()), Some(&b"close"[..]));
     let (status, body) = problem(r).await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")));
     // Just under the body limit, but over what an address or a password may be: refused as wrong, without hashing,
