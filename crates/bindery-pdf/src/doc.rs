@@ -27,9 +27,8 @@ impl DocKind {
 
 /// Limits applied before and while reading. The `bindery` binary exposes
 /// them as settings named in the refusals: `max-pages`,
-/// `max-nesting-depth`, `max-epub-entry-mb` and `max-epub-unpacked-mb` (see
-/// the README's settings table); the pixel limit keeps its default until
-/// page rendering runs in the parse child.
+/// `max-page-megapixels`, `max-nesting-depth`, `max-epub-entry-mb` and
+/// `max-epub-unpacked-mb` (see the README's settings table).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct OpenOptions {

@@ -15,7 +15,7 @@ pub enum PdfError {
     TooManyPages { pages: u32, limit: u32 },
     #[error("the document has no readable pages (it is damaged or empty)")]
     NoPages,
-    #[error("page {page} is {width}×{height} pixels at {dpi} dpi, more than the limit of {limit} pixels")]
+    #[error("page {page} is {width}×{height} pixels at {dpi} dpi, more than the {} million pixels a page may have (max-page-megapixels)", megapixels(*.limit))]
     PageTooLarge { page: u32, width: u32, height: u32, dpi: u32, limit: u64 },
     #[error("the document is damaged or unreadable: {0}")]
     Corrupt(String),
@@ -50,6 +50,12 @@ fn thousands(n: u64) -> String {
         out.push(d);
     }
     out
+}
+
+/// Pixels in millions, as the setting counts them (a limit is set in whole millions; a default that is not reads
+/// rounded up).
+fn megapixels(pixels: u64) -> String {
+    thousands(pixels.div_ceil(1_000_000))
 }
 
 /// Bytes in MiB, rounded up so that a size just over a limit never reads as the limit.
@@ -98,6 +104,12 @@ mod tests {
              EPUB (max-epub-entry-mb)"
         );
         assert!(PdfError::OutlineTooDeep { limit: 8 }.to_string().contains("(max-nesting-depth)"));
+        let e = PdfError::PageTooLarge { page: 2, width: 9_000, height: 9_000, dpi: 300, limit: 40_000_000 };
+        assert_eq!(
+            e.to_string(),
+            "page 2 is 9000×9000 pixels at 300 dpi, more than the 40 million pixels a page may have \
+             (max-page-megapixels)"
+        );
         assert_eq!(thousands(1_234_567), "1,234,567");
         assert_eq!(thousands(999), "999");
     }

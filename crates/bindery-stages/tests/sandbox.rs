@@ -16,7 +16,7 @@ fn shell(script: &str, timeout: Duration) -> Sandbox {
         args: vec!["-c".into(), script.into(), "sh".into()],
         memory: 1 << 30,
         timeout,
-        limits: Default::default(),
+        ..Default::default()
     })
 }
 

@@ -42,6 +42,14 @@ pub struct Global {
     /// The most pages a PDF or EPUB may have; longer documents are refused [default: 3000].
     #[arg(long, env = "BINDERY_MAX_PAGES", global = true)]
     pub max_pages: Option<u32>,
+    /// The most pixels one page of a PDF or EPUB may be rendered to, in millions; a larger page fails OCR and goes
+    /// without thumbnails [default: 40].
+    #[arg(long, env = "BINDERY_MAX_PAGE_MEGAPIXELS", global = true)]
+    pub max_page_megapixels: Option<u64>,
+    /// The most pixels one page of an uploaded image may have, in millions; larger images are refused before they
+    /// are decoded [default: 100].
+    #[arg(long, env = "BINDERY_MAX_IMAGE_MEGAPIXELS", global = true)]
+    pub max_image_megapixels: Option<u64>,
     /// The deepest nesting accepted in a PDF's outline or an EPUB's markup [default: 256].
     #[arg(long, env = "BINDERY_MAX_NESTING_DEPTH", global = true)]
     pub max_nesting_depth: Option<u32>,

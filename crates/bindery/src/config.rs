@@ -18,6 +18,8 @@ pub struct FileConfig {
     pub parse_memory_mb: Option<u64>,
     pub parse_timeout_secs: Option<f64>,
     pub max_pages: Option<u32>,
+    pub max_page_megapixels: Option<u64>,
+    pub max_image_megapixels: Option<u64>,
     pub max_nesting_depth: Option<u32>,
     pub max_epub_entry_mb: Option<u64>,
     pub max_epub_unpacked_mb: Option<u64>,
@@ -63,6 +65,8 @@ pub struct Settings {
     pub parse_timeout: Duration,
     /// The per-document limits every parse of an upload applies.
     pub limits: bindery_pdf::OpenOptions,
+    /// The most pixels a page of an uploaded image may have (`max-image-megapixels`).
+    pub max_image_pixels: u64,
     file: WorkerDefaults,
 }
 
@@ -80,9 +84,10 @@ fn document_limits(g: &Global, file: &FileConfig) -> Result<bindery_pdf::OpenOpt
     let d = bindery_pdf::OpenOptions::default();
     let limits = bindery_pdf::OpenOptions {
         max_pages: g.max_pages.or(file.max_pages).unwrap_or(d.max_pages),
-        // Pages are rendered by `ocr`, `raster` and `cover`, which do not take these limits yet: the pixel limit
-        // stays the library's until rendering moves into the parse child with them.
-        max_render_pixels: d.max_render_pixels,
+        max_render_pixels: g
+            .max_page_megapixels
+            .or(file.max_page_megapixels)
+            .map_or(d.max_render_pixels, |mp| mp.saturating_mul(1_000_000)),
         max_depth: g.max_nesting_depth.or(file.max_nesting_depth).unwrap_or(d.max_depth),
         max_entry_bytes: g.max_epub_entry_mb.or(file.max_epub_entry_mb).map_or(d.max_entry_bytes, |mb| mb << 20),
         max_unpacked_bytes: g
@@ -92,6 +97,7 @@ fn document_limits(g: &Global, file: &FileConfig) -> Result<bindery_pdf::OpenOpt
     };
     let positive = [
         ("max-pages", limits.max_pages as u64),
+        ("max-page-megapixels", limits.max_render_pixels),
         ("max-nesting-depth", limits.max_depth as u64),
         ("max-epub-entry-mb", limits.max_entry_bytes),
         ("max-epub-unpacked-mb", limits.max_unpacked_bytes),
@@ -137,6 +143,8 @@ impl Settings {
         anyhow::ensure!(parse_memory_mb >= 64, "--parse-memory-mb must be at least 64");
         let parse_timeout = g.parse_timeout_secs.or(file.parse_timeout_secs).unwrap_or(120.0);
         anyhow::ensure!(parse_timeout > 0.0, "--parse-timeout-secs must be positive");
+        let image_megapixels = g.max_image_megapixels.or(file.max_image_megapixels).unwrap_or(100);
+        anyhow::ensure!(image_megapixels > 0, "--max-image-megapixels must be at least 1");
         let defaults = WorkerDefaults {
             concurrency: file.concurrency,
             lease_secs: file.lease_secs,
@@ -167,6 +175,7 @@ impl Settings {
             parse_memory_mb,
             parse_timeout: Duration::from_secs_f64(parse_timeout),
             limits,
+            max_image_pixels: image_megapixels.saturating_mul(1_000_000),
             file: defaults,
         })
     }

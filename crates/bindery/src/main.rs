@@ -109,6 +109,7 @@ fn sandbox(s: &Settings) -> Result<bindery_stages::Sandbox> {
         memory: s.parse_memory_mb << 20,
         timeout: s.parse_timeout,
         limits: s.limits.clone(),
+        max_image_pixels: s.max_image_pixels,
     }))
 }
 

@@ -188,19 +188,28 @@ async fn per_document_limits_are_settings_named_in_each_refusal() {
     fixtures::nested_epub(&nested, 20);
     let big_entry = dir.join("big-entry.epub");
     fixtures::huge_chapter_epub(&big_entry, 2 << 20);
+    // An image of 1.2 million pixels, uploaded as it is and as the scanned page of a PDF (rendered for OCR at the
+    // scan's own resolution).
+    let image = dir.join("wide.png");
+    bindery_media::image::GrayImage::from_pixel(2_000, 600, bindery_media::image::Luma([255])).save(&image).unwrap();
+    let scan = dir.join("scan.pdf");
+    fixtures::scanned_pdf(&[&image], &scan);
     let config = dir.join("bindery.toml");
-    std::fs::write(&config, "max-epub-entry-mb = 1\n").unwrap();
+    std::fs::write(&config, "max-epub-entry-mb = 1\nmax-page-megapixels = 1\n").unwrap();
 
-    let paths = [&pages, &nested, &big_entry].map(|p| p.display().to_string());
+    let paths = [&pages, &nested, &big_entry, &scan, &image].map(|p| p.display().to_string());
     let mut args = vec!["process", "--json", "--max-pages", "2", "--config", config.to_str().unwrap()];
     args.extend(paths.iter().map(String::as_str));
-    let out = cli.cmd(&args).env("BINDERY_MAX_NESTING_DEPTH", "8").output().unwrap();
+    let out =
+        cli.cmd(&args).env("BINDERY_MAX_NESTING_DEPTH", "8").env("BINDERY_MAX_IMAGE_MEGAPIXELS", "1").output().unwrap();
     let docs = stdout_json(&out);
-    assert_eq!(docs.len(), 3, "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(docs.len(), paths.len(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
     let expected = [
         "the book has 3 pages; this instance accepts at most 2 (max-pages)",
         "nests its elements more than 8 levels deep, the most this instance accepts (max-nesting-depth)",
         "MiB; this instance accepts at most 1 MiB per file inside an EPUB (max-epub-entry-mb)",
+        "more than the 1 million pixels a page may have (max-page-megapixels)",
+        "page 1 of the image is 2000×600 pixels, more than the 1 million pixels an image may have (max-image-megapixels)",
     ];
     for ((path, doc), reason) in paths.iter().zip(&docs).zip(expected) {
         assert_eq!(doc["status"], "failed", "{path}: {doc}");

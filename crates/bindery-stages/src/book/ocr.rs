@@ -25,9 +25,6 @@ use std::time::Duration;
 /// OCR renders pages without a scanned image at this resolution, Tesseract's
 /// sweet spot for book type; scans are rendered at their own resolution.
 pub const OCR_DPI: u32 = 300;
-/// Images with more pixels than this are refused before decoding (a
-/// decompression bomb claims billions).
-pub const MAX_IMAGE_PIXELS: u64 = 100_000_000;
 
 /// One line of the `ocr` artifact.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -87,7 +84,7 @@ impl Stage for Ocr {
             Format::Image => {
                 let bytes = tokio::fs::read(&source).await.map_err(io)?;
                 let count = bindery_media::image_pages(&bytes, self.sandbox.options().limits.max_pages)
-                    .map_err(|e| StageError::Permanent(format!("image: {e}")))?;
+                    .map_err(|e| image_refused(None, e))?;
                 ((1..=count).collect(), vec![OCR_DPI; count as usize])
             }
             _ => (pages, dpis),
@@ -183,6 +180,19 @@ fn recognise(
     Ok(confidences)
 }
 
+/// Why an uploaded image cannot be read, in the uploader's terms: a page over the pixel limit names the setting.
+fn image_refused(page: Option<u32>, e: bindery_media::MediaError) -> StageError {
+    let which = page.map_or_else(|| "the image".to_owned(), |n| format!("page {n} of the image"));
+    StageError::Permanent(match e {
+        bindery_media::MediaError::TooLarge { width, height, max_pixels, .. } => format!(
+            "{which} is {width}×{height} pixels, more than the {} million pixels an image may have \
+             (max-image-megapixels)",
+            max_pixels.div_ceil(1_000_000)
+        ),
+        other => format!("{which} cannot be read: {other}"),
+    })
+}
+
 /// Produces the grey page images on this thread, a batch per child,
 /// stopping early if the recogniser went away. A child that crashes or runs
 /// out of memory fails the stage with the sandbox's reason.
@@ -194,10 +204,13 @@ fn render_pages(
 ) -> Result<(), StageError> {
     if renderer.format == Format::Image {
         let bytes = std::fs::read(&renderer.source).map_err(io)?;
-        let limits = bindery_media::DecodeLimits { max_pixels: MAX_IMAGE_PIXELS, ..Default::default() };
+        // Images with more pixels than the setting are refused before decoding (a decompression bomb claims
+        // billions).
+        let max_pixels = renderer.sandbox.options().max_image_pixels;
+        let limits = bindery_media::DecodeLimits { max_pixels, ..Default::default() };
         for &n in pages {
-            let grey = bindery_media::decode_grey_page(&bytes, n - 1, &limits)
-                .map_err(|e| StageError::Permanent(format!("image, page {n}: {e}")))?;
+            let grey =
+                bindery_media::decode_grey_page(&bytes, n - 1, &limits).map_err(|e| image_refused(Some(n), e))?;
             let (width, height) = grey.dimensions();
             if tx.send(Ok(GreyImage { width, height, pixels: grey.into_raw() })).is_err() {
                 break;

@@ -53,9 +53,12 @@ pub struct SandboxOptions {
     pub timeout: Duration,
     /// The per-document limits (pages, nesting, unpacked sizes, pixels per
     /// page) handed to every request; the `bindery` binary's `max-*`
-    /// settings. Requests that render pages are meant to take their pixel
-    /// limit from here.
+    /// settings, `max-page-megapixels` included.
     pub limits: bindery_pdf::OpenOptions,
+    /// The most pixels a page of an uploaded image may have. Images are not
+    /// parsed in the child: the worker decodes them with the memory-safe
+    /// `image` crate, which checks this before allocating.
+    pub max_image_pixels: u64,
 }
 
 impl Default for SandboxOptions {
@@ -66,6 +69,7 @@ impl Default for SandboxOptions {
             memory: 2 << 30,
             timeout: Duration::from_secs(120),
             limits: bindery_pdf::OpenOptions::default(),
+            max_image_pixels: 100_000_000,
         }
     }
 }
