@@ -364,3 +364,25 @@ pub fn rotated_pdf(path: &Path) {
     ];
     std::fs::write(path, pdf_file(&objects)).expect("write pdf");
 }
+
+/// A PDF whose page tree declares three pages but holds two, as a file cut
+/// short or badly merged leaves it: the first two pages read, the third
+/// cannot be found.
+pub fn missing_page_pdf(path: &Path) {
+    let page = |contents: u32| {
+        format!(
+            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 400] /Contents {contents} 0 R \
+             /Resources << /Font << /F1 5 0 R >> >> >>"
+        )
+    };
+    let objects = vec![
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 3 >>".into(),
+        page(6),
+        page(7),
+        font(),
+        content("BT /F1 12 Tf 20 300 Td (The first page reads well enough) Tj ET"),
+        content("BT /F1 12 Tf 20 300 Td (The second page reads well too) Tj ET"),
+    ];
+    std::fs::write(path, pdf_file(&objects)).expect("write pdf");
+}

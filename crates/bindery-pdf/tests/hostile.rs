@@ -92,3 +92,20 @@ fn rotated_pages_and_rotated_text_yield_their_text() {
     assert_eq!(text(1), "The page is turned a quarter");
     assert_eq!(text(2), "These words run up the page");
 }
+
+/// A page the page tree declares but does not hold is an error of that page
+/// alone: the others read, and the error says the file is damaged (the
+/// `extract` stage counts such pages and warns instead of failing the book).
+#[test]
+fn a_page_missing_from_the_page_tree_fails_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("missing-page.pdf");
+    fixtures::missing_page_pdf(&path);
+    let doc = Doc::open(&path, DocKind::Pdf, OpenOptions::default()).unwrap();
+    assert_eq!(doc.page_count(), 3);
+    let text = |n| doc.page_text(n).map(|p| p.lines.iter().map(|l| l.text.clone()).collect::<Vec<_>>().join("\n"));
+    assert_eq!(text(1).unwrap(), "The first page reads well enough");
+    assert_eq!(text(2).unwrap(), "The second page reads well too");
+    let e = text(3).unwrap_err();
+    assert!(matches!(e, bindery_pdf::PdfError::Corrupt(_)) && !e.is_out_of_memory(), "{e:?}");
+}

@@ -218,6 +218,26 @@ async fn per_document_limits_are_settings_named_in_each_refusal() {
     }
 }
 
+/// A page the file declares but that cannot be read costs its own text, not the book: the book is made ready from
+/// the pages that read, with a warning naming the missing page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_page_is_counted_in_a_warning_not_a_failed_book() {
+    let cli = Cli::sqlite().await;
+    let damaged = cli.dir.path().join("damaged.pdf");
+    fixtures::missing_page_pdf(&damaged);
+    let docs = process_all_ready(&cli, &[damaged.display().to_string()]);
+    let warnings = docs[0]["warnings"].as_array().expect("warnings listed");
+    assert_eq!(
+        warnings.iter().filter_map(|w| w.as_str()).collect::<Vec<_>>(),
+        ["page 3 of 3 could not be read: the file is damaged there, and the book is missing that text"]
+    );
+    let id = docs[0]["id"].as_str().unwrap();
+    let shown: serde_json::Value = serde_json::from_slice(&cli.run(&["show", id, "--json"]).stdout).unwrap();
+    assert_eq!(shown["pages"].as_u64(), Some(3), "{shown}");
+    let words: u64 = shown["chapters"].as_array().unwrap().iter().filter_map(|c| c["words"].as_u64()).sum();
+    assert_eq!(words, 12, "the words of the two pages that read: {shown}");
+}
+
 /// `process --json` prints one line for every file given, whatever became
 /// of it: a missing file, a folder, an empty file and an unsupported type
 /// (refused before any job was made) beside a good text, in order.

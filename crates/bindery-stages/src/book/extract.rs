@@ -33,6 +33,11 @@ pub struct PagesHeader {
     /// Reflowed (EPUB): MuPDF's blocks are the source's paragraphs.
     #[serde(default)]
     pub reflowed: bool,
+    /// Pages the file declares but MuPDF could not load or read (a damaged
+    /// page tree or page): each stands in the artifact as an empty page, so
+    /// that numbering holds, and the document warns of them.
+    #[serde(default)]
+    pub unreadable_pages: Vec<u32>,
 }
 
 /// The stage, with the sandbox its parser runs in.
@@ -54,6 +59,8 @@ struct Summary {
     outline: usize,
     title: Option<String>,
     author: Option<String>,
+    #[serde(default)]
+    unreadable: Vec<u32>,
 }
 
 #[async_trait]
@@ -88,14 +95,32 @@ impl Stage for Extract {
                     bytes: stored.bytes,
                     media_type: "application/x-ndjson".into(),
                 };
-                Ok(StageOutput {
-                    summary: json!({"pages": header.pages, "ocr_pages": header.ocr_pages,
-                                    "outline": header.outline, "title": header.title, "author": header.author}),
-                    outputs: vec![artifact],
-                })
+                let mut summary = json!({"pages": header.pages, "ocr_pages": header.ocr_pages,
+                                         "outline": header.outline, "title": header.title, "author": header.author});
+                if let Some(warning) = unreadable_warning(&header.unreadable, header.pages) {
+                    summary["unreadable_pages"] = json!(header.unreadable);
+                    summary["warnings"] = json!([warning]);
+                }
+                Ok(StageOutput { summary, outputs: vec![artifact] })
             }
         }
     }
+}
+
+/// The warning a document carries when some of its pages could not be read, naming them (the first few).
+fn unreadable_warning(pages: &[u32], total: u32) -> Option<String> {
+    const NAMED: usize = 10;
+    let (first, rest) = pages.split_at(pages.len().min(NAMED));
+    let mut named = first.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+    if !rest.is_empty() {
+        named.push_str(&format!(" and {} more", rest.len()));
+    }
+    let count = match pages.len() {
+        0 => return None,
+        1 => format!("page {named} of {total} could not be read"),
+        n => format!("{n} of {total} pages could not be read ({named})"),
+    };
+    Some(format!("{count}: the file is damaged there, and the book is missing that text"))
 }
 
 /// Why [`extract_pages`] stopped: the file, or the local disk.
@@ -149,7 +174,16 @@ pub(crate) fn extract_pages(
     let mut body = std::io::BufWriter::new(std::fs::File::create(&body_path)?);
     for n in 1..=doc.page_count() {
         phase(format!("page {n}"));
-        let page = doc.page_text(n)?;
+        let page = match doc.page_text(n) {
+            Ok(page) => page,
+            // A damaged page costs its own text, not the book: it stands as an empty page and the document says
+            // so. Running out of memory is the limit's doing, not damage, and fails as everywhere else.
+            Err(e @ PdfError::Corrupt(_)) if !e.is_out_of_memory() => {
+                header.unreadable_pages.push(n);
+                bindery_pdf::PageText { number: n, ..Default::default() }
+            }
+            Err(e) => return Err(e.into()),
+        };
         if page.ocr_need() != OcrNeed::No {
             header.ocr_pages.push(n);
             header.ocr_dpi.push(page.ocr_dpi());
@@ -159,6 +193,9 @@ pub(crate) fn extract_pages(
     }
     body.flush()?;
     drop(body);
+    if header.pages > 0 && header.unreadable_pages.len() == header.pages as usize {
+        return Err(PdfError::NoPages.into());
+    }
     let mut file = std::io::BufWriter::new(std::fs::File::create(out)?);
     serde_json::to_writer(&mut file, &header).map_err(std::io::Error::other)?;
     file.write_all(b"\n")?;

@@ -56,13 +56,16 @@ impl Stage for Raster {
         let Some(kind) = ctx.format()?.paged() else {
             return Ok(StageOutput { outputs: vec![], summary: json!({"pages": 0, "skipped": "not a paged format"}) });
         };
-        let pages = read_header(ctx).await?.pages;
+        let header = read_header(ctx).await?;
+        let pages = header.pages;
         let dir = tempfile::tempdir().map_err(io)?;
         let source = ctx.source_file(dir.path()).await?;
         let scratch = dir.path().join("pages");
         std::fs::create_dir(&scratch).map_err(io)?;
         // MuPDF renders each size directly: cheaper and sharper than rendering once and resampling.
+        // Pages `extract` could not read are warned of once, there, and not tried again.
         let jobs: Vec<RenderJob> = (1..=pages)
+            .filter(|page| !header.unreadable_pages.contains(page))
             .flat_map(|page| THUMBNAIL_WIDTHS.map(|w| RenderJob { page, size: RenderSize::RgbWidth(w) }))
             .collect();
         let mut manifest: BTreeMap<u32, BTreeMap<u32, String>> = BTreeMap::new();

@@ -8,7 +8,7 @@
 //! by the parent.
 
 use crate::book::extract::{extract_pages, Failure};
-use bindery_pdf::{Doc, DocKind, OpenOptions};
+use bindery_pdf::{Doc, DocKind, OpenOptions, PdfError};
 use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
 use std::io::Write;
@@ -140,7 +140,8 @@ pub fn serve(mut args: impl Iterator<Item = OsString>) -> ExitCode {
         Request::Extract { source, kind, out: pages, limits } => {
             extract_pages(&source, kind, &pages, &limits, &mut |phase| say(&Message::Phase(phase))).map(|header| {
                 serde_json::json!({"pages": header.pages, "ocr_pages": header.ocr_pages.len(),
-                                   "outline": header.outline.len(), "title": header.title, "author": header.author})
+                                   "outline": header.outline.len(), "title": header.title, "author": header.author,
+                                   "unreadable": header.unreadable_pages})
             })
         }
         Request::Render { source, kind, dir, jobs, skip_unrenderable, limits } => {
@@ -181,7 +182,12 @@ fn render(
             Ok(raster) => raster,
             Err(e) if skip_unrenderable && !e.is_retryable() && !e.is_out_of_memory() => {
                 if answer.skipped.last().is_none_or(|s| s.page != job.page) {
-                    answer.skipped.push(Skipped { page: job.page, reason: e.to_string() });
+                    // MuPDF's own words ("code: 4, message: …") mean nothing to the uploader.
+                    let reason = match e {
+                        PdfError::Corrupt(_) => "the page could not be read (the file is damaged there)".to_owned(),
+                        e => e.to_string(),
+                    };
+                    answer.skipped.push(Skipped { page: job.page, reason });
                 }
                 answer.images.push(None);
                 continue;
