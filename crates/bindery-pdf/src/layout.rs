@@ -58,9 +58,18 @@ fn merge_same_row(lines: Vec<&TextLine>) -> Vec<&TextLine> {
     lines
 }
 
+/// The widest page searched for two columns, in points: the largest page
+/// PDF allows in its default units (200 inches). The search keeps a flag
+/// per point of width, and a file may state any width (a `MediaBox` or a
+/// `UserUnit` of 10^30), so a wider page is read as one column.
+const MAX_COLUMNS_WIDTH: f32 = 14_400.0;
+
 /// An x position in the middle of the page crossed by no narrow line, with
 /// enough lines on both sides to be two columns.
 fn find_gutter(page: &PageText) -> Option<f32> {
+    if page.width.is_nan() || page.width > MAX_COLUMNS_WIDTH {
+        return None;
+    }
     let width = page.width.max(1.0) as usize;
     let narrow: Vec<&TextLine> = page.lines.iter().filter(|l| (l.x1 - l.x0) < page.width * 0.55).collect();
     if narrow.len() < 10 {
@@ -68,8 +77,11 @@ fn find_gutter(page: &PageText) -> Option<f32> {
     }
     let mut covered = vec![false; width + 1];
     for l in &narrow {
-        let (a, b) = (l.x0.max(0.0) as usize, (l.x1.max(0.0) as usize).min(width));
-        covered[a.min(width)..=b].iter_mut().for_each(|c| *c = true);
+        // A line whose box is empty (its left edge past its right one) covers nothing.
+        let (a, b) = ((l.x0.max(0.0) as usize).min(width), (l.x1.max(0.0) as usize).min(width));
+        if a <= b {
+            covered[a..=b].iter_mut().for_each(|c| *c = true);
+        }
     }
     let (lo, hi) = (width * 3 / 10, width * 7 / 10);
     let mut best: Option<(usize, usize)> = None; // (start, len) of the widest gap
@@ -314,6 +326,18 @@ mod tests {
         let page = PageText { width: 600.0, height: 800.0, lines, ..PageText::default() };
         let order: Vec<String> = reading_order(&page).iter().map(|l| l.text.clone()).collect();
         assert_eq!(order, (0..12).map(|i| i.to_string()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_page_of_any_size_or_lines_of_any_shape_are_read_in_some_order() {
+        // MuPDF reports what the file says: a MediaBox (or UserUnit) of 10^30 points, and lines whose box is
+        // empty (x0 past x1), as a page of invisible or degenerate glyphs gives.
+        for width in [1e30, f32::INFINITY, f32::NAN, 1e9] {
+            let mut lines: Vec<TextLine> = (0..12).map(|i| line(50.0, 40.0 + i as f32 * 12.0, 300.0, "a")).collect();
+            lines.push(line(400.0, 100.0, 20.0, "empty box"));
+            let page = PageText { width, height: 800.0, lines, ..PageText::default() };
+            assert_eq!(reading_order(&page).len(), page.lines.len(), "width {width}");
+        }
     }
 
     #[test]

@@ -23,6 +23,8 @@ mod epub;
 mod error;
 #[cfg(feature = "testing")]
 pub mod fixtures;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod layout;
 mod markup;
 #[cfg(any(feature = "mupdf-ocr", feature = "mupdf-ocr-bundled"))]

@@ -45,6 +45,11 @@ impl Cli {
         self.cmd(args).output().expect("bindery runs")
     }
 
+    /// [`Cli::run`], measuring the memory the run took (see [`Peak`]).
+    pub fn run_measured(&self, args: &[&str]) -> (Output, Peak) {
+        measure(self.cmd(args))
+    }
+
     pub fn spawn(&self, args: &[&str], failpoints: &str) -> Child {
         self.cmd(args)
             .env("BINDERY_FAILPOINTS", failpoints)
@@ -79,6 +84,86 @@ impl Cli {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         stdout_json(&out).into_iter().map(|v| v["id"].as_str().unwrap().to_owned()).collect()
     }
+}
+
+/// The memory a run of the binary took, in bytes of resident memory.
+#[derive(Clone, Copy, Debug)]
+pub struct Peak {
+    /// The largest peak of any one process of the run: the binary itself or
+    /// a program it started (a parse child, ffmpeg). Exact: the kernel's
+    /// `ru_maxrss` of the reaped binary covers the descendants it reaped.
+    pub largest_process: u64,
+    /// The binary's own peak (`VmHWM`), as last sampled before it exited.
+    pub own: u64,
+    /// The largest total of the binary and all its descendants at one
+    /// moment, sampled every 10 ms.
+    pub tree: u64,
+}
+
+/// Runs `cmd` to its end as [`Command::output`] does, sampling the memory
+/// of its process tree from `/proc` while it runs, and reaps it with
+/// `wait4` for its exact peak.
+pub fn measure(mut cmd: Command) -> (Output, Peak) {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("bindery runs");
+    let pid = child.id() as libc::pid_t;
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            pipe.read_to_end(&mut bytes).expect("reading the binary's output");
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped")));
+    let (mut own, mut tree) = (0, 0);
+    let (status, usage) = loop {
+        let mut pids = vec![pid];
+        let mut i = 0;
+        while let Some(&p) = pids.get(i) {
+            pids.extend(children(p));
+            i += 1;
+        }
+        own = own.max(status_kib(pid, "VmHWM:").unwrap_or(0) << 10);
+        tree = tree.max(pids.iter().filter_map(|&p| status_kib(p, "VmRSS:")).sum::<u64>() << 10);
+        let mut status = 0;
+        // SAFETY: zeroes are a valid `rusage`, which `wait4` fills in.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: plain system call on our own child, with valid pointers. `Child` is never waited for after this,
+        // so the process is reaped exactly once.
+        let reaped = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if reaped == pid {
+            break (status, usage);
+        }
+        assert_eq!(reaped, 0, "wait4: {}", std::io::Error::last_os_error());
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    drop(child);
+    use std::os::unix::process::ExitStatusExt;
+    let output = Output {
+        status: std::process::ExitStatus::from_raw(status),
+        stdout: stdout.join().expect("stdout"),
+        stderr: stderr.join().expect("stderr"),
+    };
+    // Linux counts `ru_maxrss` in KiB.
+    (output, Peak { largest_process: (usage.ru_maxrss as u64) << 10, own, tree })
+}
+
+/// The children of every thread of process `pid` (a parse child is started
+/// by whichever runtime thread ran its stage).
+fn children(pid: libc::pid_t) -> Vec<libc::pid_t> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+    tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| list.split_whitespace().filter_map(|p| p.parse().ok()).collect::<Vec<_>>())
+        .collect()
+}
+
+/// A `kB` field of `/proc/PID/status`; `None` once the process is gone.
+fn status_kib(pid: libc::pid_t, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line[field.len()..].trim().trim_end_matches("kB").trim().parse().ok()
 }
 
 pub fn stdout_json(out: &Output) -> Vec<serde_json::Value> {
