@@ -21,10 +21,20 @@ pub fn analyze_book(book: &Book) -> Analysis {
     let doc = Doc::new(book);
     let cast = build_cast(&doc);
     let weights = weights(&doc);
-    let chapters: Vec<ChapterAnalysis> = (0..doc.chapters.len()).map(|c| chapter(&doc, c, &cast, &weights)).collect();
+    // Each chapter's sentences are scored against the book's weights (for the book's summary) and
+    // the chapter's own (for the chapter's) in one pass.
+    let mut book_scored: Vec<Scored> = Vec::new();
+    let chapters: Vec<ChapterAnalysis> = (0..doc.chapters.len())
+        .map(|c| {
+            let mut scored = score_chapter(&doc, c, &[&weights.book, &weights.chapters[c]]);
+            let own = scored.pop().expect("one list per weight map");
+            book_scored.append(&mut scored[0]);
+            chapter(&doc, c, &cast, &weights, &own)
+        })
+        .collect();
     Analysis {
         analyzer: "offline".to_string(),
-        summary: book_summary(&doc, &weights),
+        summary: book_summary(&doc, &book_scored),
         keywords: top(&weights.book, &weights.display, BOOK_KEYWORDS)
             .into_iter()
             .map(|(term, score)| Keyword { term, score })
@@ -57,15 +67,13 @@ pub fn analyze_book(book: &Book) -> Analysis {
     }
 }
 
-fn book_summary(doc: &Doc, weights: &Weights) -> String {
-    let scored: Vec<Scored> = (0..doc.chapters.len()).flat_map(|c| score_chapter(doc, c, &weights.book)).collect();
+fn book_summary(doc: &Doc, scored: &[Scored]) -> String {
     let per_chapter = BOOK_SUMMARY.div_ceil(doc.chapters.len().max(1));
-    join(&pick(&scored, BOOK_SUMMARY, per_chapter))
+    join(&pick(scored, BOOK_SUMMARY, per_chapter))
 }
 
-fn chapter(doc: &Doc, c: usize, cast: &Cast, weights: &Weights) -> ChapterAnalysis {
+fn chapter(doc: &Doc, c: usize, cast: &Cast, weights: &Weights, scored: &[Scored]) -> ChapterAnalysis {
     let ch = &doc.chapters[c];
-    let scored = score_chapter(doc, c, &weights.chapters[c]);
     let mood = Mood::of(ch.paragraphs.iter().flat_map(|p| &p.sentences), doc.lang);
     let mut mentioned: Vec<Vec<usize>> = vec![Vec::new(); ch.paragraphs.len()];
     for (e, entity) in cast.entities.iter().enumerate() {
@@ -73,25 +81,25 @@ fn chapter(doc: &Doc, c: usize, cast: &Cast, weights: &Weights) -> ChapterAnalys
             mentioned[p].push(e);
         }
     }
-    let breaks: Vec<bool> = ch.paragraphs.iter().map(|p| is_break(&p.text)).collect();
+    let breaks: Vec<bool> = ch.paragraphs.iter().map(|p| is_break(p.text)).collect();
     let scenes = split(&mentioned, &breaks)
         .into_iter()
         .enumerate()
-        .map(|(i, (first, last))| scene(i, first, last, &mentioned, cast, &scored))
+        .map(|(i, (first, last))| scene(i, first, last, &mentioned, cast, scored))
         .collect();
     let dialogue = ch
         .paragraphs
         .iter()
         .enumerate()
         .filter_map(|(p, paragraph)| {
-            let text = quoted_text(&paragraph.text)?;
+            let text = quoted_text(paragraph.text)?;
             let speaker = speaker(paragraph, cast, doc.lang).map(|e| cast.entities[e].name.clone());
             Some(DialogueLine { paragraph: p as u32, speaker, text })
         })
         .collect();
     ChapterAnalysis {
         index: ch.index,
-        summary: join(&pick(&scored, chapter_length(scored.len()), usize::MAX)),
+        summary: join(&pick(scored, chapter_length(scored.len()), usize::MAX)),
         keywords: top(&weights.chapters[c], &weights.display, CHAPTER_KEYWORDS).into_iter().map(|(t, _)| t).collect(),
         sentiment: mood.sentiment(),
         tonality: mood.tonality().to_string(),
@@ -124,7 +132,7 @@ fn scene(i: usize, first: usize, last: usize, mentioned: &[Vec<usize>], cast: &C
         last_paragraph: last as u32,
         characters: names(Kind::Character),
         places: names(Kind::Place),
-        summary: best.map(|s| s.text.clone()).unwrap_or_default(),
+        summary: best.map(|s| s.text.to_string()).unwrap_or_default(),
         setting: None,
         atmosphere: None,
     }

@@ -14,10 +14,13 @@ pub fn quoted_text(text: &str) -> Option<String> {
     if let Some(rest) = trimmed.strip_prefix("--").or_else(|| trimmed.strip_prefix('—')) {
         return Some(rest.trim().to_string());
     }
-    let chars: Vec<char> = text.chars().collect();
     let mut spans: Vec<String> = Vec::new();
     let mut open: Option<(char, String)> = None;
-    for (i, &c) in chars.iter().enumerate() {
+    // The characters around the current one, without collecting the paragraph's characters.
+    let mut chars = text.chars().peekable();
+    let mut prev: Option<char> = None;
+    while let Some(c) = chars.next() {
+        let before = prev.replace(c);
         match open.as_mut() {
             None => {
                 let close = match c {
@@ -32,9 +35,8 @@ pub fn quoted_text(text: &str) -> Option<String> {
             Some((close, span)) => {
                 // A curly apostrophe inside a word ("it’s") does not close a quotation.
                 let inside_word = c == '’'
-                    && i > 0
-                    && chars[i - 1].is_alphanumeric()
-                    && chars.get(i + 1).is_some_and(|n| n.is_alphanumeric());
+                    && before.is_some_and(char::is_alphanumeric)
+                    && chars.peek().is_some_and(|n| n.is_alphanumeric());
                 if c == *close && !inside_word {
                     let s = span.trim().to_string();
                     if !s.is_empty() {
@@ -64,7 +66,7 @@ pub fn quoted_text(text: &str) -> Option<String> {
 /// The character a paragraph's speech verb names, if any.
 pub fn speaker(paragraph: &Paragraph, cast: &Cast, lang: Lang) -> Option<usize> {
     for sentence in &paragraph.sentences {
-        let toks = &sentence.tokens;
+        let toks = &sentence.tokens();
         for (v, verb) in toks.iter().enumerate() {
             if !verb.word || !is_speech_verb(&verb.lower, lang) {
                 continue;

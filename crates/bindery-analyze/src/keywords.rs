@@ -36,7 +36,7 @@ pub fn weights(doc: &Doc) -> Weights {
     for chapter in &doc.chapters {
         let mut c: HashMap<String, u32> = HashMap::new();
         for sentence in chapter.paragraphs.iter().flat_map(|p| &p.sentences) {
-            for token in sentence.words() {
+            for token in sentence.tokens().iter().filter(|t| t.word) {
                 if let Some(t) = term(doc, token) {
                     *forms.entry(t.clone()).or_default().entry(token.lower.clone()).or_insert(0) += 1;
                     *c.entry(t).or_insert(0) += 1;

@@ -44,7 +44,7 @@ fn is_name_token(t: &Token, lang: Lang) -> bool {
 pub fn common_speakers(doc: &Doc) -> HashSet<String> {
     let mut counts: HashMap<String, u32> = HashMap::new();
     for sentence in doc.sentences() {
-        let toks = &sentence.tokens;
+        let toks = &sentence.tokens();
         for i in 0..toks.len().saturating_sub(2) {
             let (verb, article, noun) = (&toks[i], &toks[i + 1], &toks[i + 2]);
             let ends_clause = toks.get(i + 3).is_none_or(|t| !t.word);
@@ -72,7 +72,7 @@ pub fn find_mentions(doc: &Doc, speakers: &HashSet<String>) -> Vec<Mention> {
     for (ci, chapter) in doc.chapters.iter().enumerate() {
         for (pi, paragraph) in chapter.paragraphs.iter().enumerate() {
             for sentence in &paragraph.sentences {
-                scan_sentence(doc, &sentence.tokens, speakers, ci, pi, &mut out);
+                scan_sentence(doc, &sentence.tokens(), speakers, ci, pi, &mut out);
             }
         }
     }

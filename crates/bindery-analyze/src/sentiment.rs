@@ -21,10 +21,11 @@ pub struct Mood {
 }
 
 impl Mood {
-    pub fn of<'a>(sentences: impl IntoIterator<Item = &'a Sentence>, lang: Lang) -> Mood {
+    pub fn of<'s, 'a: 's>(sentences: impl IntoIterator<Item = &'s Sentence<'a>>, lang: Lang) -> Mood {
         let mut mood = Mood::default();
         for sentence in sentences {
-            let words: Vec<&str> = sentence.words().map(|t| t.lower.as_str()).collect();
+            let tokens = sentence.tokens();
+            let words: Vec<&str> = tokens.iter().filter(|t| t.word).map(|t| t.lower.as_str()).collect();
             mood.words += words.len() as u32;
             for (i, w) in words.iter().enumerate() {
                 let Some(e) = emotion(w, lang) else { continue };
@@ -86,7 +87,7 @@ mod tests {
     use crate::text::split_sentences;
 
     fn mood(text: &str, lang: Lang) -> Mood {
-        let sentences: Vec<Sentence> = split_sentences(text).iter().map(|s| Sentence::parse(s, lang)).collect();
+        let sentences: Vec<Sentence> = split_sentences(text).into_iter().map(|s| Sentence::new(s, lang)).collect();
         Mood::of(&sentences, lang)
     }
 

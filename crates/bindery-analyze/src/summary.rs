@@ -10,45 +10,51 @@ use crate::keywords::term;
 
 /// A sentence and its score, located by paragraph and sentence position in its chapter.
 #[derive(Clone, Debug)]
-pub struct Scored {
+pub struct Scored<'a> {
     pub chapter: usize,
     pub paragraph: usize,
     pub sentence: usize,
     pub score: f32,
-    pub text: String,
+    pub text: &'a str,
 }
 
-/// Scores every sentence of a chapter against a term-weight map.
-pub fn score_chapter(doc: &Doc, chapter: usize, weights: &HashMap<String, f32>) -> Vec<Scored> {
+/// Scores every sentence of a chapter against each of `weights` (the book's and the chapter's
+/// term weights), one list of scores per map, tokenising each sentence once for all of them.
+pub fn score_chapter<'a>(doc: &Doc<'a>, chapter: usize, weights: &[&HashMap<String, f32>]) -> Vec<Vec<Scored<'a>>> {
     let ch: &ChapterDoc = &doc.chapters[chapter];
     let total = ch.paragraphs.iter().map(|p| p.sentences.len()).sum::<usize>().max(1) as f32;
-    let mut out = Vec::new();
+    let mut out = vec![Vec::new(); weights.len()];
     let mut position = 0usize;
     for (pi, paragraph) in ch.paragraphs.iter().enumerate() {
         for (si, sentence) in paragraph.sentences.iter().enumerate() {
-            let terms: HashSet<String> = sentence.words().filter_map(|t| term(doc, t)).collect();
-            let words = sentence.words().count();
-            let mut score = if terms.is_empty() {
-                0.0
-            } else {
-                terms.iter().map(|t| weights.get(t).copied().unwrap_or(0.0)).sum::<f32>() / (terms.len() as f32).sqrt()
-            };
-            score *= match words {
-                0..=5 => 0.2,
-                6..=45 => 1.0,
-                46..=70 => 0.6,
-                _ => 0.3,
-            };
+            let tokens = sentence.tokens();
+            let terms: HashSet<String> = tokens.iter().filter(|t| t.word).filter_map(|t| term(doc, t)).collect();
+            let words = tokens.iter().filter(|t| t.word).count();
             let dialogue = sentence.text.starts_with(['‘', '“', '«', '"', '—', '-']);
-            if dialogue {
-                score *= 0.5;
-            }
-            if !balanced(&sentence.text) {
-                score *= 0.4;
-            }
+            let balanced = balanced(sentence.text);
             let p = position as f32 / total;
-            score *= 1.0 + 0.5 * (1.0 - p) * (1.0 - p);
-            out.push(Scored { chapter, paragraph: pi, sentence: si, score, text: sentence.text.clone() });
+            for (weights, out) in weights.iter().zip(&mut out) {
+                let mut score = if terms.is_empty() {
+                    0.0
+                } else {
+                    terms.iter().map(|t| weights.get(t).copied().unwrap_or(0.0)).sum::<f32>()
+                        / (terms.len() as f32).sqrt()
+                };
+                score *= match words {
+                    0..=5 => 0.2,
+                    6..=45 => 1.0,
+                    46..=70 => 0.6,
+                    _ => 0.3,
+                };
+                if dialogue {
+                    score *= 0.5;
+                }
+                if !balanced {
+                    score *= 0.4;
+                }
+                score *= 1.0 + 0.5 * (1.0 - p) * (1.0 - p);
+                out.push(Scored { chapter, paragraph: pi, sentence: si, score, text: sentence.text });
+            }
             position += 1;
         }
     }
@@ -72,8 +78,8 @@ fn balanced(text: &str) -> bool {
 }
 
 /// The `k` best sentences, at most `per_chapter` from any one chapter, in reading order.
-pub fn pick(scored: &[Scored], k: usize, per_chapter: usize) -> Vec<&Scored> {
-    let mut ranked: Vec<&Scored> = scored.iter().filter(|s| s.score > 0.0).collect();
+pub fn pick<'s, 'a>(scored: &'s [Scored<'a>], k: usize, per_chapter: usize) -> Vec<&'s Scored<'a>> {
+    let mut ranked: Vec<&Scored<'a>> = scored.iter().filter(|s| s.score > 0.0).collect();
     ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut taken: HashMap<usize, usize> = HashMap::new();
     let mut chosen = Vec::new();
@@ -93,7 +99,7 @@ pub fn pick(scored: &[Scored], k: usize, per_chapter: usize) -> Vec<&Scored> {
 
 /// Joins picked sentences into one summary string.
 pub fn join(picked: &[&Scored]) -> String {
-    picked.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(" ")
+    picked.iter().map(|s| s.text).collect::<Vec<_>>().join(" ")
 }
 
 /// How many sentences a chapter summary gets: three for a real chapter, fewer for a short one.

@@ -40,22 +40,30 @@ pub struct Token {
     pub possessive: bool,
 }
 
-/// A sentence and its tokens.
-#[derive(Clone, Debug)]
-pub struct Sentence {
-    pub text: String,
-    pub tokens: Vec<Token>,
+/// A sentence: its text, borrowed from the book, and the language to tokenise it in. Tokens are
+/// made when a step asks for them and dropped when it is done: a book's tokens held at once
+/// would cost many times the book's size, and tokenising again is linear.
+#[derive(Clone, Copy, Debug)]
+pub struct Sentence<'a> {
+    pub text: &'a str,
+    pub lang: Lang,
 }
 
-impl Sentence {
-    pub fn parse(text: &str, lang: Lang) -> Sentence {
-        Sentence { text: text.to_string(), tokens: tokenize(text, lang) }
+impl<'a> Sentence<'a> {
+    pub fn new(text: &'a str, lang: Lang) -> Sentence<'a> {
+        Sentence { text, lang }
     }
 
-    pub fn words(&self) -> impl Iterator<Item = &Token> {
-        self.tokens.iter().filter(|t| t.word)
+    /// The sentence's word and punctuation tokens.
+    pub fn tokens(&self) -> Vec<Token> {
+        tokenize(self.text, self.lang)
     }
 }
+
+/// A run of text without sentence punctuation is cut into pieces of at most this many bytes, at
+/// whitespace. No sentence of real prose comes near it; it bounds what one sentence's tokens cost
+/// when a file has no full stops at all.
+pub const MAX_SENTENCE_BYTES: usize = 64 * 1024;
 
 const ABBREVIATIONS: &[&str] = &[
     "mr", "mrs", "ms", "dr", "st", "mt", "jr", "sr", "messrs", "mme", "mmes", "mlle", "mlles", "mm", "me", "mgr", "vs",
@@ -65,45 +73,39 @@ const ABBREVIATIONS: &[&str] = &[
 const CLOSERS: &[char] = &['’', '”', '»', '"', ')', ']', '\''];
 const OPENERS: &[char] = &['‘', '“', '«', '"', '(', '['];
 
-/// Splits a paragraph into sentences, keeping each sentence's text verbatim (trimmed).
-pub fn split_sentences(paragraph: &str) -> Vec<String> {
-    let chars: Vec<(usize, char)> = paragraph.char_indices().collect();
-    let n = chars.len();
+/// Splits a paragraph into sentences, keeping each sentence's text verbatim (trimmed). Works on
+/// byte offsets into the paragraph, so it allocates nothing per character.
+pub fn split_sentences(paragraph: &str) -> Vec<&str> {
+    let len = paragraph.len();
+    let is_terminator = |c: char| matches!(c, '.' | '!' | '?' | '…');
+    // The offset of the first character at or after `from` that `keep` does not accept.
+    let skip = |from: usize, keep: &dyn Fn(char) -> bool| {
+        from + paragraph[from..].find(|d: char| !keep(d)).unwrap_or(len - from)
+    };
     let mut out = Vec::new();
     let mut start = 0usize;
     let mut i = 0usize;
-    while i < n {
-        let c = chars[i].1;
-        if !matches!(c, '.' | '!' | '?' | '…') {
-            i += 1;
+    while let Some(c) = paragraph[i..].chars().next() {
+        if !is_terminator(c) {
+            i += c.len_utf8();
             continue;
         }
-        let mut j = i + 1;
-        while j < n && (matches!(chars[j].1, '.' | '!' | '?' | '…') || CLOSERS.contains(&chars[j].1)) {
-            j += 1;
-        }
-        if j >= n {
-            break;
-        }
-        if !chars[j].1.is_whitespace() {
+        let j = skip(i + c.len_utf8(), &|d| is_terminator(d) || CLOSERS.contains(&d));
+        let Some(after) = paragraph[j..].chars().next() else { break };
+        if !after.is_whitespace() {
             i = j;
             continue;
         }
-        let mut k = j;
-        while k < n && chars[k].1.is_whitespace() {
-            k += 1;
-        }
-        if k >= n {
-            break;
-        }
-        let next = chars[k].1;
-        let dash = next == '—' || (next == '-' && k + 1 < n && chars[k + 1].1 == '-');
+        let k = skip(j, &char::is_whitespace);
+        let mut rest = paragraph[k..].chars();
+        let Some(next) = rest.next() else { break };
+        let dash = next == '—' || (next == '-' && rest.next() == Some('-'));
         let starts_new = next.is_uppercase() || next.is_ascii_digit() || OPENERS.contains(&next) || dash;
-        let abbreviation = c == '.' && j == i + 1 && is_abbreviation(&chars[..i]);
+        // A full stop right before the space (no closer or second stop) may end an abbreviation.
+        let abbreviation = c == '.' && j == i + 1 && is_abbreviation(&paragraph[..i]);
         if starts_new && !abbreviation {
-            let end = chars[j].0;
-            push_trimmed(&mut out, &paragraph[start..end]);
-            start = chars[k].0;
+            push_trimmed(&mut out, &paragraph[start..j]);
+            start = k;
         }
         i = k;
     }
@@ -111,17 +113,27 @@ pub fn split_sentences(paragraph: &str) -> Vec<String> {
     out
 }
 
-fn push_trimmed(out: &mut Vec<String>, s: &str) {
-    let s = s.trim();
+/// Pushes a trimmed sentence, cut at whitespace into pieces of at most [`MAX_SENTENCE_BYTES`].
+fn push_trimmed<'a>(out: &mut Vec<&'a str>, s: &'a str) {
+    let mut s = s.trim();
+    while s.len() > MAX_SENTENCE_BYTES {
+        let mut cut = MAX_SENTENCE_BYTES;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        // The last whitespace before the limit, or the limit itself in a text without any.
+        let cut = s[..cut].rfind(char::is_whitespace).filter(|&w| w > 0).unwrap_or(cut);
+        out.push(&s[..cut]);
+        s = s[cut..].trim_start();
+    }
     if !s.is_empty() {
-        out.push(s.to_string());
+        out.push(s);
     }
 }
 
 /// Whether the word just before a full stop is an abbreviation or an initial ("W." in "Stamp W. Proctor").
-fn is_abbreviation(before: &[(usize, char)]) -> bool {
-    let word: String = before.iter().rev().take_while(|(_, c)| c.is_alphabetic()).map(|(_, c)| *c).collect();
-    let word: String = word.chars().rev().collect();
+fn is_abbreviation(before: &str) -> bool {
+    let word = &before[before.trim_end_matches(char::is_alphabetic).len()..];
     if word.is_empty() {
         return false;
     }

@@ -14,7 +14,7 @@ use bindery_core::book::Book;
 use serde::{Deserialize, Serialize};
 
 use crate::stopwords::is_stop_word;
-use crate::text::{self, Token};
+use crate::text;
 use crate::{french, Definition, Pos, WordNet};
 
 /// Knobs for [`build`].
@@ -82,12 +82,6 @@ impl Dictionary {
     }
 }
 
-struct Sentence {
-    chapter: u32,
-    text: String,
-    tokens: Vec<Token>,
-}
-
 #[derive(Default)]
 struct Tally {
     count: u32,
@@ -101,34 +95,36 @@ struct Tally {
 pub fn build(book: &Book, wordnet: Option<&WordNet>, opts: &Options) -> Dictionary {
     let language = book.language.to_lowercase();
     let lang = language.get(..2).unwrap_or(&language);
-    let sentences: Vec<Sentence> = book
-        .chapters
-        .iter()
-        .flat_map(|c| c.paragraphs.iter().map(move |p| (c.index, p)))
-        .flat_map(|(chapter, p)| text::sentences(p).into_iter().map(move |s| (chapter, s)))
-        .map(|(chapter, s)| Sentence { chapter, tokens: text::tokens(&s, lang), text: s })
-        .collect();
+    // Every sentence with its chapter's index and its tokens, made afresh by each of the two passes below: a whole
+    // book's sentences and tokens held at once would cost many times the book's size.
+    let sentences = move || {
+        book.chapters
+            .iter()
+            .flat_map(|c| c.paragraphs.iter().map(move |p| (c.index, p)))
+            .flat_map(|(chapter, p)| text::sentences(p).into_iter().map(move |s| (chapter, s)))
+            .map(move |(chapter, s)| (chapter, text::tokens(&s, lang), s))
+    };
 
     // A proper noun is a word capitalised in mid-sentence and never written in lower case anywhere in the book;
     // sentence-initial capitals prove nothing either way.
     let mut lower_seen = HashSet::new();
     let mut capitalised_mid = HashSet::new();
-    for token in sentences.iter().flat_map(|s| &s.tokens) {
+    for token in sentences().flat_map(|(_, tokens, _)| tokens) {
         if token.all_caps {
             continue;
         }
         if !token.capitalised {
-            lower_seen.insert(token.text.clone());
+            lower_seen.insert(token.text);
         } else if !token.sentence_initial {
-            capitalised_mid.insert(token.text.clone());
+            capitalised_mid.insert(token.text);
         }
     }
     let english_wordnet = wordnet.filter(|_| lang == "en");
 
     let mut lemmas: HashMap<String, Option<(String, Option<Pos>)>> = HashMap::new();
     let mut tallies: HashMap<String, Tally> = HashMap::new();
-    for sentence in &sentences {
-        for token in &sentence.tokens {
+    for (chapter, tokens, sentence) in sentences() {
+        for token in &tokens {
             let word = &token.text;
             if token.numeric || word.chars().count() < opts.min_len || is_stop_word(word, lang) {
                 continue;
@@ -155,7 +151,7 @@ pub fn build(book: &Book, wordnet: Option<&WordNet>, opts: &Options) -> Dictiona
             }
             tally.forms.insert(word.clone());
             if tally.first.is_none() {
-                tally.first = Some(Occurrence { chapter: sentence.chapter, sentence: sentence.text.clone() });
+                tally.first = Some(Occurrence { chapter, sentence: sentence.clone() });
             }
         }
     }

@@ -27,7 +27,7 @@ pub use decode::{
 pub use encode::{encode, encode_sizes, scaled_height, EncodedImage, ImageFormat, JPEG_QUALITY, WEBP_QUALITY};
 pub use error::MediaError;
 pub use narrate::{narrate, tool_versions, voice_for_language, AudioFormat, NarrateOptions, Narration, ToolVersions};
-pub use preview::preview_text;
+pub use preview::{preview_text, MAX_BYTES_PER_WORD};
 
 /// Re-exported so callers name the same `image` version as this crate's signatures.
 pub use image;

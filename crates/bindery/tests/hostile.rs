@@ -352,3 +352,202 @@ async fn one_oversized_page_goes_without_thumbnails_and_the_book_is_ready_with_a
     assert!(warning.starts_with("no thumbnail for page 2: "), "{warning}");
     assert!(warning.contains("pixels"), "{warning}");
 }
+
+/// Prose generated for the memory test: paragraphs of two to six sentences
+/// of five to twenty-four words, drawn from common English words of every
+/// length, with names, commas and dialogue in quotes, and no chapter
+/// headings. A fixed seed makes it the same text every run.
+fn generated_prose(bytes: usize) -> String {
+    const WORDS: &[&str] = &[
+        "the",
+        "and",
+        "of",
+        "to",
+        "a",
+        "in",
+        "was",
+        "she",
+        "it",
+        "that",
+        "her",
+        "with",
+        "as",
+        "had",
+        "said",
+        "for",
+        "on",
+        "at",
+        "all",
+        "but",
+        "very",
+        "little",
+        "out",
+        "down",
+        "up",
+        "about",
+        "would",
+        "could",
+        "thought",
+        "again",
+        "time",
+        "off",
+        "went",
+        "into",
+        "long",
+        "garden",
+        "window",
+        "curious",
+        "suddenly",
+        "remember",
+        "nothing",
+        "beautiful",
+        "wonderful",
+        "perhaps",
+        "question",
+        "afternoon",
+        "conversation",
+        "particularly",
+        "extraordinary",
+        "uncomfortable",
+        "rabbit",
+        "sea",
+        "wind",
+        "road",
+        "home",
+        "tired",
+        "sister",
+        "bank",
+        "pictures",
+        "daisies",
+        "waistcoat",
+        "pocket",
+        "watch",
+        "hedge",
+        "tunnel",
+        "well",
+        "cupboards",
+        "shelves",
+        "maps",
+        "marmalade",
+        "jar",
+        "afraid",
+        "somebody",
+        "underneath",
+        "tumbling",
+        "stairs",
+        "latitude",
+        "longitude",
+        "antipathies",
+        "politely",
+        "frightened",
+        "melancholy",
+        "hurried",
+        "delighted",
+        "quarrel",
+    ];
+    const NAMES: &[&str] = &["Alice", "Dinah", "Mabel", "Ada", "Phileas Fogg", "Passepartout", "the Hatter"];
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut out = String::with_capacity(bytes + 1024);
+    while out.len() < bytes {
+        for _ in 0..2 + next(5) {
+            let quoted = next(4) == 0;
+            let mut sentence = String::new();
+            for w in 0..5 + next(20) {
+                let word = if next(12) == 0 { NAMES[next(NAMES.len())] } else { WORDS[next(WORDS.len())] };
+                if w > 0 {
+                    sentence.push_str(if next(9) == 0 { ", " } else { " " });
+                }
+                sentence.push_str(word);
+            }
+            let mut chars = sentence.chars();
+            let first = chars.next().map(|c| c.to_uppercase().collect::<String>()).unwrap_or_default();
+            let sentence = format!("{first}{}{}", chars.as_str(), [".", "!", "?", "."][next(4)]);
+            out.push_str(&if quoted {
+                format!("‘{sentence}’ said {}. ", NAMES[next(NAMES.len())])
+            } else {
+                sentence + " "
+            });
+        }
+        out.pop();
+        out.push_str("\n\n");
+    }
+    out
+}
+
+/// Runs `bindery process --json` on one file and returns its line and the
+/// peak resident memory of the process and of the children it waited for
+/// (`wait4`'s `ru_maxrss`, in bytes), read from the kernel once it exited.
+// The child is reaped by `wait4`, which `Child::wait` cannot stand in for.
+#[allow(clippy::zombie_processes)]
+fn process_with_peak(cli: &Cli, path: &std::path::Path) -> (serde_json::Value, u64) {
+    let out = cli.dir.path().join("stdout.json");
+    let err = cli.dir.path().join("stderr.log");
+    let child = cli
+        .cmd(&["process", "--json", "--concurrency", "2", path.to_str().unwrap()])
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: `rusage` is plain data the kernel fills in; `pid` is our own
+    // child, reaped here exactly once (the `Child` handle never waits).
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let waited = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(waited, pid, "waited for bindery: {}", std::io::Error::last_os_error());
+    let stderr = std::fs::read_to_string(&err).unwrap_or_default();
+    let line = std::fs::read_to_string(&out).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("{e}: {line}; {stderr}"));
+    assert_eq!(doc["status"], "ready", "{doc}; stderr: {stderr}");
+    // Linux reports ru_maxrss in kibibytes.
+    (doc, usage.ru_maxrss as u64 * 1024)
+}
+
+/// Issue 13: a long plain text without chapter markers is one chapter of
+/// many thousands of paragraphs, which every stage after `structure` reads
+/// whole. Processing it must take memory in a small multiple of its size:
+/// what a few megabytes of text add to the peak resident memory of
+/// `bindery process` (its stages, the analyzer, the dictionary, the search
+/// index), over the same run on a short text, stays under
+/// `MAX_BYTES_PER_TEXT_BYTE` times what they add to the file, two stages
+/// at a time. Before the stages streamed and borrowed the text, a token
+/// cost two owned strings and every stage held the book beside its JSON:
+/// some 73 times the text. Now about 28 times, most of it SQLite parsing
+/// the search index's one JSON argument (`bindery-store`); the bound comes
+/// down to 8 when that goes. See docs/security.md ("Hostile files").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_text_without_chapters_is_processed_in_a_small_multiple_of_its_size() {
+    const MAX_BYTES_PER_TEXT_BYTE: u64 = 40;
+    let cli = Cli::sqlite().await;
+    let small = cli.dir.path().join("short.txt");
+    let long = cli.dir.path().join("long.txt");
+    std::fs::write(&small, generated_prose(64 << 10)).unwrap();
+    std::fs::write(&long, generated_prose(3 << 20)).unwrap();
+    let (small_doc, small_peak) = process_with_peak(&cli, &small);
+    let (long_doc, long_peak) = process_with_peak(&cli, &long);
+    let chapters = long_doc["chapters"].as_array().map(Vec::len);
+    assert_eq!(chapters, Some(1), "no chapter markers: one chapter; {long_doc}");
+    assert!(long_doc["words"].as_u64().unwrap() > 400_000, "{long_doc}");
+    let added_text = std::fs::metadata(&long).unwrap().len() - std::fs::metadata(&small).unwrap().len();
+    let added_memory = long_peak.saturating_sub(small_peak);
+    let mib = |b: u64| b as f64 / (1 << 20) as f64;
+    println!(
+        "peak resident memory: {:.0} MiB for {}, {:.0} MiB for the long text: {:.1} bytes per added byte of text",
+        mib(small_peak),
+        small_doc["source"],
+        mib(long_peak),
+        added_memory as f64 / added_text as f64
+    );
+    assert!(
+        added_memory <= MAX_BYTES_PER_TEXT_BYTE * added_text,
+        "{:.1} MiB more text took {:.1} MiB more memory (at most {MAX_BYTES_PER_TEXT_BYTE} times allowed)",
+        mib(added_text),
+        mib(added_memory)
+    );
+}

@@ -42,14 +42,13 @@ impl Stage for Cover {
     }
 
     async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError> {
-        let book = ctx.book().await?;
+        let (title, author) = title_and_author(ctx).await?;
         let dir = tempfile::tempdir().map_err(io)?;
         let page = match ctx.format()?.paged() {
             Some(kind) => self.first_page(ctx, dir.path(), kind).await?,
             None => None,
         };
-        let title = book.title.clone().unwrap_or_else(|| ctx.document.source.clone());
-        let author = book.author.clone();
+        let title = title.unwrap_or_else(|| ctx.document.source.clone());
         let (origin, images) = blocking("cover", move || {
             let page = page.filter(|img| !is_blank(img));
             let (origin, img) = match page {
@@ -86,6 +85,24 @@ impl Cover {
         let job = RenderJob { page: 1, size: RenderSize::RgbWidth(WIDTHS[2]) };
         let (mut images, _) = self.sandbox.render(&source, kind, dir, &[job], true).await?;
         Ok(images.pop().flatten().and_then(|r| RgbImage::from_raw(r.width, r.height, r.pixels)))
+    }
+}
+
+/// The book's title and author, from `structure`'s summary, which records
+/// them: a cover needs no more of the book, whose whole text may be large.
+/// A document whose summary lacks them (made before the summary named
+/// them) reads the book.
+async fn title_and_author(ctx: &StageContext) -> Result<(Option<String>, Option<String>), StageError> {
+    let summary = ctx.document.results.get("structure").and_then(|s| s.as_object());
+    match summary {
+        Some(s) if s.contains_key("title") && s.contains_key("author") => {
+            let field = |k: &str| s[k].as_str().map(str::to_owned);
+            Ok((field("title"), field("author")))
+        }
+        _ => {
+            let book = ctx.book().await?;
+            Ok((book.title, book.author))
+        }
     }
 }
 

@@ -207,7 +207,8 @@ pub(crate) fn extract_pages(
 async fn extract_text(ctx: &StageContext) -> Result<StageOutput, StageError> {
     let raw = ctx.blobs.get_bytes(&ctx.document.blob_key, text::MAX_TEXT_BYTES).await.map_err(StageError::from_blob)?;
     let cleaned = text::clean(&raw)?;
-    let artifact = ctx.store(kinds::TEXT, "text/plain; charset=utf-8", cleaned.body.as_bytes().to_vec()).await?;
+    drop(raw);
+    let artifact = ctx.store(kinds::TEXT, "text/plain; charset=utf-8", cleaned.body.into_bytes()).await?;
     Ok(StageOutput {
         summary: json!({"bytes": artifact.bytes, "language": cleaned.language,
                         "title": cleaned.title, "author": cleaned.author}),

@@ -19,11 +19,12 @@ impl Stage for Index {
 
     async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError> {
         let search = ctx.search.as_ref().ok_or_else(|| StageError::Permanent("no search index configured".into()))?;
-        let book = ctx.book().await?;
-        let chapters: Vec<IndexedChapter> = book
-            .chapters
-            .iter()
-            .map(|c| IndexedChapter { index: c.index as i32, title: c.title.clone(), text: c.text() })
+        let mut book = ctx.book().await?;
+        // Each chapter's paragraphs are joined into its text and dropped at
+        // once, so the book's text is held once here, not twice.
+        let chapters: Vec<IndexedChapter> = std::mem::take(&mut book.chapters)
+            .into_iter()
+            .map(|c| IndexedChapter { index: c.index as i32, text: c.text(), title: c.title })
             .collect();
         let title = book.title.clone().unwrap_or_else(|| ctx.document.source.clone());
         search

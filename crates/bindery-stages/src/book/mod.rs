@@ -144,10 +144,28 @@ impl StageContext {
         Ok(path.to_owned())
     }
 
-    /// The structured book written by `structure`.
+    /// The structured book written by `structure`. The JSON is streamed into
+    /// a scratch file and parsed from there, so the stage holds the book
+    /// once, not the book and its JSON side by side; several stages read the
+    /// book at the same time.
     pub async fn book(&self) -> Result<Book, StageError> {
-        let raw = self.read(kinds::BOOK, MAX_BOOK_JSON).await?;
-        serde_json::from_slice(&raw).map_err(|e| StageError::Permanent(format!("book artifact: {e}")))
+        let key = self.artifact(kinds::BOOK)?.key.clone();
+        match self.blobs.head(&key).await.map_err(StageError::from_blob)? {
+            None => return Err(StageError::from_blob(bindery_blob::BlobError::NotFound(key))),
+            Some(size) if size > MAX_BOOK_JSON => {
+                return Err(StageError::from_blob(bindery_blob::BlobError::TooLarge { limit: MAX_BOOK_JSON }))
+            }
+            Some(_) => {}
+        }
+        let dir = tempfile::tempdir().map_err(io)?;
+        let path = self.artifact_file(kinds::BOOK, &dir.path().join("book.json")).await?;
+        blocking("reading the book", move || {
+            let file = std::io::BufReader::new(std::fs::File::open(&path).map_err(io)?);
+            let book = serde_json::from_reader(file).map_err(|e| StageError::Permanent(format!("book artifact: {e}")));
+            drop(dir);
+            book
+        })
+        .await
     }
 }
 

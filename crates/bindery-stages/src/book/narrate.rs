@@ -5,8 +5,8 @@
 use super::kinds;
 use crate::stage::{Stage, StageContext, StageError, StageOutput};
 use async_trait::async_trait;
-use bindery_core::Book;
-use bindery_media::{narrate, preview_text, AudioFormat, MediaError, NarrateOptions, Narration};
+use bindery_core::{Book, Chapter};
+use bindery_media::{narrate, preview_text, AudioFormat, MediaError, NarrateOptions, Narration, MAX_BYTES_PER_WORD};
 use serde_json::json;
 
 /// Length of the ingest-time preview.
@@ -26,7 +26,7 @@ impl Stage for Narrate {
         let Some(chapter) = book.chapters.iter().find(|c| c.words() > 0) else {
             return Ok(StageOutput { outputs: vec![], summary: json!({"skipped": "no text to narrate"}) });
         };
-        let text = chapter.text();
+        let text = opening(chapter, opts.words_per_minute);
         let preview = preview_text(&text, PREVIEW_SECONDS, opts.words_per_minute);
         let audio = narrate(preview, &opts).await.map_err(media_error)?;
         let artifact = ctx.store(kinds::NARRATION_PREVIEW, audio.media_type, audio.bytes).await?;
@@ -36,6 +36,35 @@ impl Stage for Narrate {
             outputs: vec![artifact],
         })
     }
+}
+
+/// The beginning of a chapter's text (its paragraphs separated by blank
+/// lines), as much as [`preview_text`] reads for the preview: it looks at no
+/// more than [`MAX_BYTES_PER_WORD`] bytes per word of its budget and the
+/// character after them, so a chapter that is a whole long text is not
+/// copied to give a minute of speech. The preview is the same as from the
+/// whole chapter.
+fn opening(chapter: &Chapter, words_per_minute: u32) -> String {
+    let budget = u64::from(PREVIEW_SECONDS) * u64::from(words_per_minute) / 60;
+    let read = usize::try_from(budget.saturating_mul(MAX_BYTES_PER_WORD)).unwrap_or(usize::MAX);
+    // A margin beyond what is read, for the whitespace the preview trims.
+    let limit = read.saturating_add(1024);
+    let mut text = String::new();
+    let mut paragraphs = chapter.paragraphs.iter();
+    for p in paragraphs.by_ref() {
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        text.push_str(p);
+        if text.len() > limit {
+            break;
+        }
+    }
+    // Only a chapter padded with whitespace beyond the margin needs all its text.
+    if paragraphs.len() > 0 && text.trim().len() <= read {
+        return chapter.text();
+    }
+    text
 }
 
 /// The voice language: the book's, or English when undetermined.

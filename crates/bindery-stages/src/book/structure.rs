@@ -37,9 +37,10 @@ impl Stage for Structure {
             Format::Text { markdown } => {
                 // `extract` already validated and cleaned the text, and read
                 // the title, author and language from the Gutenberg header it
-                // stripped: take them from its summary.
+                // stripped: take them from its summary. The bytes become the
+                // string without a copy when nothing else holds them.
                 let raw = ctx.read(kinds::TEXT, text::MAX_TEXT_BYTES).await?;
-                let body = String::from_utf8(raw.to_vec())
+                let body = String::from_utf8(Vec::from(raw))
                     .map_err(|e| StageError::Permanent(format!("text artifact is not UTF-8: {e}")))?;
                 let extract = ctx.document.results.get("extract");
                 let field = |k: &str| extract.and_then(|e| e[k].as_str()).map(str::to_owned);
@@ -67,8 +68,11 @@ impl Stage for Structure {
         let summary = json!({"chapters": book.chapters.len(), "titles": titles, "words": book.words(),
                              "title": book.title, "author": book.author, "language": book.language,
                              "pages": book.pages});
-        let artifact = ctx.store(kinds::BOOK, "application/json", serde_json::to_vec(&book).expect("book serialises"));
-        Ok(StageOutput { outputs: vec![artifact.await?], summary })
+        let json = serde_json::to_vec(&book).expect("book serialises");
+        // The book's JSON is stored alone: the book itself is no longer needed.
+        drop(book);
+        let artifact = ctx.store(kinds::BOOK, "application/json", json).await?;
+        Ok(StageOutput { outputs: vec![artifact], summary })
     }
 }
 

@@ -16,16 +16,43 @@ pub struct Loaded {
     pub analysis: Option<Analysis>,
 }
 
+/// Artifacts up to this size are parsed from memory, larger ones from a file.
+const IN_MEMORY: u64 = 4 << 20;
+
 /// Loads the `book` and `analysis` artifacts that exist so far.
 pub async fn load(state: &DocumentState, blobs: &BlobStore) -> Result<Loaded, bindery_blob::BlobError> {
-    async fn json<T: serde::de::DeserializeOwned>(
+    // A large artifact is streamed into a scratch file and parsed from
+    // there, so a long book is held once, not beside its JSON; a usual one
+    // is read and parsed in memory, which is quicker.
+    async fn json<T: serde::de::DeserializeOwned + Send + 'static>(
         state: &DocumentState,
         blobs: &BlobStore,
         kind: &str,
     ) -> Result<Option<T>, bindery_blob::BlobError> {
         let Some(a) = state.artifacts.iter().find(|a| a.kind == kind) else { return Ok(None) };
-        let raw = blobs.get_bytes(&a.key, super::MAX_BOOK_JSON).await?;
-        Ok(serde_json::from_slice(&raw).ok())
+        match blobs.head(&a.key).await? {
+            None => return Err(bindery_blob::BlobError::NotFound(a.key.clone())),
+            Some(size) if size > super::MAX_BOOK_JSON => {
+                return Err(bindery_blob::BlobError::TooLarge { limit: super::MAX_BOOK_JSON })
+            }
+            Some(size) if size <= IN_MEMORY => {
+                let raw = blobs.get_bytes(&a.key, super::MAX_BOOK_JSON).await?;
+                return Ok(serde_json::from_slice(&raw).ok());
+            }
+            Some(_) => {}
+        }
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join(format!("{kind}.json"));
+        blobs.get_file(&a.key, &path).await?;
+        let parsed = tokio::task::spawn_blocking(move || {
+            let file = std::io::BufReader::new(std::fs::File::open(&path)?);
+            let parsed = serde_json::from_reader(file).ok();
+            drop(dir);
+            Ok::<_, std::io::Error>(parsed)
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        Ok(parsed)
     }
     Ok(Loaded { book: json(state, blobs, kinds::BOOK).await?, analysis: json(state, blobs, kinds::ANALYSIS).await? })
 }

@@ -30,13 +30,20 @@ pub struct Cleaned {
 /// Decodes UTF-8, UTF-16 or UTF-32 (see [`decode`]), normalises line ends, drops a BOM and a Project
 /// Gutenberg header and licence, and finds title, author and language.
 pub fn clean(raw: &[u8]) -> Result<Cleaned, StageError> {
-    let text = decode(raw)?;
+    let mut text = decode(raw)?;
     let (title, author) = gutenberg_metadata(&text);
     let body = strip_gutenberg(&text);
     if body.trim().is_empty() {
         return Err(StageError::Permanent("the file contains no text".into()));
     }
-    Ok(Cleaned { language: detect_language(body).to_owned(), body: body.to_owned(), title, author })
+    let language = detect_language(body).to_owned();
+    // The body is cut out of the decoded text in place rather than copied:
+    // a text upload may be tens of megabytes.
+    let start = body.as_ptr() as usize - text.as_ptr() as usize;
+    let end = start + body.len();
+    text.truncate(end);
+    text.drain(..start);
+    Ok(Cleaned { language, body: text, title, author })
 }
 
 /// Splits cleaned text into a [`Book`]: chapters by heading shape, and
