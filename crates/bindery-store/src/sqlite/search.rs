@@ -10,6 +10,26 @@ use async_trait::async_trait;
 /// Tokens of context `snippet()` returns around the matches (FTS5's most is 64).
 const SNIPPET_TOKENS: i32 = 32;
 
+/// The most chapter text one insert statement carries (see `index_document`).
+const INSERT_BYTES: usize = 1 << 20;
+
+/// `chapters` in consecutive groups of at most `bytes` of text, a larger chapter alone.
+fn groups(chapters: &[IndexedChapter], bytes: usize) -> Vec<&[IndexedChapter]> {
+    let mut out = Vec::new();
+    let (mut start, mut size) = (0, 0);
+    for (i, c) in chapters.iter().enumerate() {
+        if i > start && size + c.text.len() > bytes {
+            out.push(&chapters[start..i]);
+            (start, size) = (i, 0);
+        }
+        size += c.text.len();
+    }
+    if start < chapters.len() {
+        out.push(&chapters[start..]);
+    }
+    out
+}
+
 #[async_trait]
 impl SearchIndex for SqliteStore {
     async fn index_document(
@@ -30,17 +50,37 @@ impl SearchIndex for SqliteStore {
         .bind(title)
         .execute(&mut *tx)
         .await?;
-        // One statement for all chapters: every statement is a hand-off to
-        // SQLite's thread, and a book has dozens of chapters.
-        sqlx::query(
-            "INSERT INTO search_chapters (document, chapter, chapter_title, body) \
-             SELECT ?, json_extract(value, '$.index'), json_extract(value, '$.title'), json_extract(value, '$.text') \
-             FROM json_each(?)",
-        )
-        .bind(document)
-        .bind(serde_json::to_string(chapters).expect("chapters serialise"))
-        .execute(&mut *tx)
-        .await?;
+        // Chapters go in groups of up to a mebibyte of text, one statement each: every statement is a hand-off to
+        // SQLite's thread, and a book has dozens of chapters, but SQLite holds a JSON argument many times over
+        // while `json_each` walks it, so one argument for a whole long text would be the largest part of its
+        // processing's peak. A chapter over the size goes alone, bound as it is.
+        for group in groups(chapters, INSERT_BYTES) {
+            match group {
+                [one] if one.text.len() > INSERT_BYTES => {
+                    sqlx::query(
+                        "INSERT INTO search_chapters (document, chapter, chapter_title, body) VALUES (?, ?, ?, ?)",
+                    )
+                    .bind(document)
+                    .bind(one.index)
+                    .bind(&one.title)
+                    .bind(&one.text)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                group => {
+                    sqlx::query(
+                        "INSERT INTO search_chapters (document, chapter, chapter_title, body) \
+                         SELECT ?, json_extract(value, '$.index'), json_extract(value, '$.title'), \
+                                json_extract(value, '$.text') \
+                         FROM json_each(?)",
+                    )
+                    .bind(document)
+                    .bind(serde_json::to_string(group).expect("chapters serialise"))
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -83,5 +123,20 @@ impl SearchIndex for SqliteStore {
         }
         let rows = q.bind(limit).fetch_all(&self.reader).await?;
         rows.iter().map(|r| hit_from_row!(r)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chapters_are_grouped_by_size_and_a_large_one_goes_alone() {
+        let chapter = |index, len| IndexedChapter { index, title: String::new(), text: "a".repeat(len) };
+        let chapters = [chapter(1, 4), chapter(2, 4), chapter(3, 20), chapter(4, 3), chapter(5, 3), chapter(6, 5)];
+        let indexes: Vec<Vec<i32>> =
+            groups(&chapters, 10).iter().map(|g| g.iter().map(|c| c.index).collect()).collect();
+        assert_eq!(indexes, [vec![1, 2], vec![3], vec![4, 5], vec![6]]);
+        assert!(groups(&[], 10).is_empty());
     }
 }
