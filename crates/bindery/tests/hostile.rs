@@ -272,6 +272,23 @@ async fn a_damaged_page_is_counted_in_a_warning_not_a_failed_book() {
     assert_eq!(words, 12, "the words of the two pages that read: {shown}");
 }
 
+/// A text over the size a text upload may be fails with that reason in words, not the storage's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_over_the_size_limit_is_refused_in_words() {
+    let cli = Cli::sqlite().await;
+    let big = cli.dir.path().join("big.txt");
+    std::fs::write(&big, "All work and no play. ".repeat((64 << 20) / 22 + 1)).unwrap();
+    let big = big.display().to_string();
+    let out = cli.run(&["process", "--json", big.as_str()]);
+    let docs = stdout_json(&out);
+    assert_eq!(docs.len(), 1, "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(docs[0]["status"], "failed", "{}", docs[0]);
+    assert_eq!(
+        docs[0]["error"],
+        "stage extract: the text is larger than 64 MiB, the most one text upload may be; split it into volumes"
+    );
+}
+
 /// `process --json` prints one line for every file given, whatever became
 /// of it: a missing file, a folder, an empty file and an unsupported type
 /// (refused before any job was made) beside a good text, in order.

@@ -205,7 +205,13 @@ pub(crate) fn extract_pages(
 }
 
 async fn extract_text(ctx: &StageContext) -> Result<StageOutput, StageError> {
-    let raw = ctx.blobs.get_bytes(&ctx.document.blob_key, text::MAX_TEXT_BYTES).await.map_err(StageError::from_blob)?;
+    let raw = ctx.blobs.get_bytes(&ctx.document.blob_key, text::MAX_TEXT_BYTES).await.map_err(|e| match e {
+        bindery_blob::BlobError::TooLarge { limit } => StageError::Permanent(format!(
+            "the text is larger than {} MiB, the most one text upload may be; split it into volumes",
+            limit >> 20
+        )),
+        e => StageError::from_blob(e),
+    })?;
     let cleaned = text::clean(&raw)?;
     drop(raw);
     let artifact = ctx.store(kinds::TEXT, "text/plain; charset=utf-8", cleaned.body.into_bytes()).await?;
