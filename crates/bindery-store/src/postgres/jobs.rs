@@ -37,7 +37,7 @@ impl JobQueue for PgStore {
                SELECT id FROM jobs WHERE state = 'available' AND run_at <= $3 AND orphaned = 0 \
                AND (cardinality($4::TEXT[]) = 0 OR queue = ANY($4)) AND NOT (queue = ANY($5)) \
                ORDER BY priority, run_at, id LIMIT $6 FOR UPDATE SKIP LOCKED) \
-             UPDATE jobs SET state = 'running', attempt = attempt + 1, worker = $1, lease_until = $2, updated_at = $3 \
+             UPDATE jobs SET {CLAIM_SET} \
              FROM next WHERE jobs.id = next.id RETURNING {}",
             qualified_job_columns()
         );
@@ -130,26 +130,11 @@ impl JobQueue for PgStore {
         .fetch_optional(&mut *tx)
         .await?;
         let Some((id, queue)) = next else { return Ok(None) };
-        // A limited queue is counted under its row's lock, as `claim_limited` does, so the limit holds; a full queue
-        // leaves its suspect for later (rare enough that the next suspect is not looked for).
-        let max: Option<i32> = sqlx::query_scalar("SELECT max_running FROM queues WHERE name = $1 FOR UPDATE")
-            .bind(&queue)
-            .fetch_optional(&mut *tx)
-            .await?
-            .flatten();
-        if let Some(max) = max {
-            let running: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE queue = $1 AND state = 'running'")
-                .bind(&queue)
-                .fetch_one(&mut *tx)
-                .await?;
-            if running >= max as i64 {
-                return Ok(None);
-            }
+        // A full queue leaves its suspect for later (rare enough that the next suspect is not looked for).
+        if queue_room(&mut tx, &queue).await?.is_some_and(|room| room <= 0) {
+            return Ok(None);
         }
-        let sql = format!(
-            "UPDATE jobs SET state = 'running', attempt = attempt + 1, worker = $1, lease_until = $2, updated_at = $3 \
-             WHERE id = $4 RETURNING {JOB_COLUMNS}"
-        );
+        let sql = format!("UPDATE jobs SET {CLAIM_SET} WHERE id = $4 RETURNING {JOB_COLUMNS}");
         let row = sqlx::query(&sql).bind(worker).bind(lease_until).bind(now).bind(id).fetch_one(&mut *tx).await?;
         let job = job_from_row!(&row)?;
         tx.commit().await?;
@@ -227,17 +212,8 @@ impl PgStore {
         now: Millis,
     ) -> Result<Vec<Job>> {
         let mut tx = self.pool.begin().await?;
-        let max: Option<i32> = sqlx::query_scalar("SELECT max_running FROM queues WHERE name = $1 FOR UPDATE")
-            .bind(queue)
-            .fetch_optional(&mut *tx)
-            .await?
-            .flatten();
-        let Some(max) = max else { return Ok(Vec::new()) };
-        let running: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE queue = $1 AND state = 'running'")
-            .bind(queue)
-            .fetch_one(&mut *tx)
-            .await?;
-        let take = (max as i64 - running).min(room);
+        let Some(free) = queue_room(&mut tx, queue).await? else { return Ok(Vec::new()) };
+        let take = free.min(room);
         if take <= 0 {
             return Ok(Vec::new());
         }
@@ -245,7 +221,7 @@ impl PgStore {
             "WITH next AS ( \
                SELECT id FROM jobs WHERE state = 'available' AND run_at <= $3 AND orphaned = 0 AND queue = $4 \
                ORDER BY priority, run_at, id LIMIT $5 FOR UPDATE SKIP LOCKED) \
-             UPDATE jobs SET state = 'running', attempt = attempt + 1, worker = $1, lease_until = $2, updated_at = $3 \
+             UPDATE jobs SET {CLAIM_SET} \
              FROM next WHERE jobs.id = next.id RETURNING {}",
             qualified_job_columns()
         );
@@ -260,6 +236,25 @@ impl PgStore {
         tx.commit().await?;
         rows.iter().map(|r| job_from_row!(r)).collect()
     }
+}
+
+/// What claiming sets, with `$1` the worker, `$2` the lease's end and `$3` now.
+const CLAIM_SET: &str = "state = 'running', attempt = attempt + 1, worker = $1, lease_until = $2, updated_at = $3";
+
+/// The free slots of `queue` under its limit, counted while holding the queue's row, so that claimers of a limited
+/// queue take turns and the limit holds across workers; `None` when the queue has no limit.
+async fn queue_room(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, queue: &str) -> Result<Option<i64>> {
+    let max: Option<i32> = sqlx::query_scalar("SELECT max_running FROM queues WHERE name = $1 FOR UPDATE")
+        .bind(queue)
+        .fetch_optional(&mut **tx)
+        .await?
+        .flatten();
+    let Some(max) = max else { return Ok(None) };
+    let running: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE queue = $1 AND state = 'running'")
+        .bind(queue)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(Some(max as i64 - running))
 }
 
 /// `JOB_COLUMNS` prefixed with the table name, for `UPDATE … FROM` clauses
