@@ -60,7 +60,7 @@ struct Summary {
     title: Option<String>,
     author: Option<String>,
     #[serde(default)]
-    unreadable: Vec<u32>,
+    unreadable_pages: Vec<u32>,
 }
 
 #[async_trait]
@@ -97,8 +97,8 @@ impl Stage for Extract {
                 };
                 let mut summary = json!({"pages": header.pages, "ocr_pages": header.ocr_pages,
                                          "outline": header.outline, "title": header.title, "author": header.author});
-                if let Some(warning) = unreadable_warning(&header.unreadable, header.pages) {
-                    summary["unreadable_pages"] = json!(header.unreadable);
+                if let Some(warning) = unreadable_warning(&header.unreadable_pages, header.pages) {
+                    summary["unreadable_pages"] = json!(header.unreadable_pages);
                     summary["warnings"] = json!([warning]);
                 }
                 Ok(StageOutput { summary, outputs: vec![artifact] })
