@@ -10,10 +10,7 @@ use bindery_core::book::{Book, Chapter};
 use serde_json::Value;
 
 fn corpus() -> Option<PathBuf> {
-    let dir = std::env::var_os("BINDERY_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
-    dir.join("books").is_dir().then_some(dir)
+    bindery_testkit::corpus("books").map(|_| bindery_testkit::corpus_root())
 }
 
 /// Strips the Project Gutenberg header and licence.
@@ -195,10 +192,7 @@ fn show(analysis: &Analysis) {
 
 #[test]
 fn finds_the_reference_characters_and_places() {
-    let Some(corpus) = corpus() else {
-        eprintln!("skipping: shared corpus absent (set BINDERY_CORPUS)");
-        return;
-    };
+    let Some(corpus) = corpus() else { return };
     let (c, p, alice) = evaluate(&corpus, "en-alice-in-wonderland.txt", "en-alice-in-wonderland.entities.json", "en");
     let top: Vec<String> = alice.characters.iter().take(40).map(|c| format!("{} ({})", c.name, c.mentions)).collect();
     println!("alice characters: {}", top.join(", "));

@@ -25,27 +25,15 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
 fn alice() -> Option<PathBuf> {
-    let corpus = std::env::var_os("BINDERY_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
-    let pdf = corpus.join("pdfs/en-alice-in-wonderland.pdf");
-    if pdf.exists() {
-        Some(pdf.canonicalize().unwrap())
-    } else {
-        eprintln!("skipping: {} not found (../shared is absent)", pdf.display());
-        None
-    }
+    Some(bindery_testkit::corpus("pdfs/en-alice-in-wonderland.pdf")?.canonicalize().unwrap())
 }
 
 fn browser_installed() -> bool {
-    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("{CHROMIUM} and {CHROMEDRIVER} are needed in CI; run scripts/setup.sh --test");
-    }
-    eprintln!("skipping: {CHROMIUM} or {CHROMEDRIVER} is not installed (apt-get install chromium chromium-driver)");
-    false
+    let present = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
+    bindery_testkit::require(
+        present,
+        format_args!("{CHROMIUM} or {CHROMEDRIVER} is not installed (scripts/setup.sh --test)"),
+    )
 }
 
 /// chromedriver on a free port, killed when dropped.

@@ -81,11 +81,10 @@ fn zero_width_is_bad_input() {
 }
 
 fn fonts_installed() -> bool {
-    let present = CoverFonts::from_env().is_ok();
-    if !present {
-        eprintln!("skipping: DejaVu fonts absent (apt-get install fonts-dejavu-core)");
-    }
-    present
+    bindery_testkit::require(
+        CoverFonts::from_env().is_ok(),
+        "DejaVu fonts are absent (apt-get install fonts-dejavu-core)",
+    )
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Accuracy proof on the ground-truth corpus: our engine must read every page about as well as the `tesseract` CLI
 //! (same library, same models, same defaults), and the run prints how fast each is per page.
 //!
-//! Skips with a message when the corpus or the CLI is absent. Timings are printed only, never asserted.
+//! Skips with a message when the corpus or the CLI is absent (fails under CI). Timings are printed only, never asserted.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -15,10 +15,7 @@ use bindery_ocr::{cer, recognize_pages, GreyImage, OcrError, OcrOptions, OcrPage
 const MARGIN: f64 = 0.005;
 
 fn corpus_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("BINDERY_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
-    dir.join("ocr").is_dir().then_some(dir)
+    bindery_testkit::corpus("ocr").map(|_| bindery_testkit::corpus_root())
 }
 
 /// The images of one language directory whose name ends in one of `extensions`, each with its `*.gt.txt`, sorted.
@@ -126,12 +123,8 @@ fn run_language(label: &'static str, lang: &str, samples: &[(PathBuf, String)]) 
 
 #[test]
 fn engine_reads_corpus_as_well_as_the_cli() {
-    let Some(corpus) = corpus_dir() else {
-        eprintln!("skipping: OCR corpus absent (set BINDERY_CORPUS or provide ../shared/corpus/ocr)");
-        return;
-    };
-    if Command::new("tesseract").arg("--version").output().is_err() {
-        eprintln!("skipping: the tesseract CLI is absent (apt-get install tesseract-ocr)");
+    let Some(corpus) = corpus_dir() else { return };
+    if !bindery_testkit::tool("tesseract", "--version") {
         return;
     }
     let english = samples(&corpus.join("ocr/en"), &["tiff", "tif"]);

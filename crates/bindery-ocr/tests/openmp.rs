@@ -5,13 +5,7 @@ use bindery_ocr::{Engine, GreyImage, OcrOptions};
 
 /// The corpus's smallest English page, decoded to grey; `None` (and the test skips) when the corpus is absent.
 fn corpus_page() -> Option<GreyImage> {
-    let dir = std::env::var_os("BINDERY_CORPUS")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
-    let path = dir.join("ocr/en/phototest.tif");
-    if !path.exists() {
-        return None;
-    }
+    let path = bindery_testkit::corpus("ocr/en/phototest.tif")?;
     let grey = image::open(&path).expect("phototest decodes").to_luma8();
     Some(GreyImage { width: grey.width(), height: grey.height(), pixels: grey.into_raw() })
 }
@@ -26,10 +20,7 @@ fn recognition_stays_on_the_calling_thread() {
         eprintln!("skipping: OMP_THREAD_LIMIT is set in the environment, so it cannot show the engine's own limit");
         return;
     }
-    let Some(page) = corpus_page() else {
-        eprintln!("skipping: OCR corpus absent (ocr/en/phototest.tif)");
-        return;
-    };
+    let Some(page) = corpus_page() else { return };
     let mut engine = Engine::new(&OcrOptions { languages: "eng".into(), dpi: 300, datapath: None }).expect("eng model");
     let before = threads_in_process();
     let result = engine.recognize(&page.pixels, page.width, page.height).expect("page recognises");

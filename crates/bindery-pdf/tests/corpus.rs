@@ -2,20 +2,7 @@
 
 use bindery_pdf::layout::{paragraphs, reading_order, Furniture};
 use bindery_pdf::{Doc, DocKind, OcrNeed, OpenOptions};
-use std::path::PathBuf;
-
-fn corpus(rel: &str) -> Option<PathBuf> {
-    let base = std::env::var_os("BINDERY_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
-    let p = base.join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipping: {} absent (corpus not found)", p.display());
-        None
-    }
-}
+use bindery_testkit::corpus;
 
 #[test]
 fn alice_has_pages_text_and_an_outline_or_headings() {

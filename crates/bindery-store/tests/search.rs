@@ -2,7 +2,6 @@
 //! each case on a fresh store, plus a run over the real Alice text.
 
 use bindery_store::{DynStore, IndexedChapter, SearchHit, SNIPPET_END, SNIPPET_START};
-use std::path::PathBuf;
 
 bindery_store::contract!(
     finds_the_chapter_with_a_marked_snippet,
@@ -174,13 +173,8 @@ async fn many_occurrences_rank_above_one(store: DynStore) {
 
 /// The real text of Alice, split at its "CHAPTER" headings.
 fn alice_chapters() -> Option<Vec<IndexedChapter>> {
-    let corpus = std::env::var_os("BINDERY_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
-    let Ok(text) = std::fs::read_to_string(corpus.join("books/en-alice-in-wonderland.txt")) else {
-        eprintln!("skipping: Alice corpus absent under {}", corpus.display());
-        return None;
-    };
+    let path = bindery_testkit::corpus("books/en-alice-in-wonderland.txt")?;
+    let text = std::fs::read_to_string(path).expect("read Alice");
     let start = text.find("*** START OF").map(|i| i + text[i..].find('\n').unwrap_or(0)).unwrap_or(0);
     let end = text.find("*** END OF").unwrap_or(text.len());
     let mut chapters: Vec<IndexedChapter> = Vec::new();

@@ -1,5 +1,5 @@
 //! The book commands through the real binary on the Alice PDF from the
-//! corpus (skipped when `../shared/corpus` is absent): `process`, `show
+//! corpus (skipped when `../shared/corpus` is absent, failed under CI): `process`, `show
 //! --json`, `search`, `export`, `dictionary`, `narrate` and `pages`.
 
 mod harness;
@@ -9,13 +9,7 @@ use std::io::Read;
 use std::path::PathBuf;
 
 fn alice() -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/pdfs/en-alice-in-wonderland.pdf");
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipping: {} not found (../shared is absent)", p.display());
-        None
-    }
+    bindery_testkit::corpus("pdfs/en-alice-in-wonderland.pdf")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

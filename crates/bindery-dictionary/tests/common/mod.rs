@@ -9,23 +9,14 @@ use bindery_core::book::{Book, Chapter};
 use bindery_dictionary::WordNet;
 
 pub fn corpus_book(name: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("BINDERY_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
-    let path = root.join("books").join(name);
-    if path.is_file() {
-        Some(path)
-    } else {
-        eprintln!("skipping: corpus absent ({} not found)", path.display());
-        None
-    }
+    bindery_testkit::corpus(&format!("books/{name}"))
 }
 
 pub fn wordnet() -> Option<WordNet> {
     match WordNet::open_default() {
         Ok(wn) => Some(wn),
         Err(e) => {
-            eprintln!("skipping: WordNet absent (install wordnet-base): {e}");
+            bindery_testkit::missing(format_args!("WordNet is absent (install wordnet-base): {e}"));
             None
         }
     }

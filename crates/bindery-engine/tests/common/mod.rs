@@ -9,7 +9,7 @@ use bindery_core::{DocumentState, DocumentStatus};
 use bindery_engine::worker::{Worker, WorkerOptions};
 use bindery_engine::{Engine, EngineOptions, Failpoints};
 use bindery_store::{testing, DynStore};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Events of a document that goes through: uploaded, one completion per
@@ -95,13 +95,7 @@ impl TestApp {
 }
 
 pub fn corpus(rel: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus").join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipping: corpus file {} not found (../shared is absent)", p.display());
-        None
-    }
+    bindery_testkit::corpus(rel)
 }
 
 pub fn assert_ready(s: &DocumentState) {

@@ -3,30 +3,16 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
-/// The shared public-domain corpus, or `None` (with a note) when it is absent.
+/// The shared public-domain corpus, or `None` (with a note, or a failure under CI) when it is absent.
 pub fn corpus_dir() -> Option<PathBuf> {
-    let dir = std::env::var_os("BINDERY_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        eprintln!("skipping: corpus absent at {}", dir.display());
-        None
-    }
+    bindery_testkit::corpus("")
 }
 
-/// Whether espeak-ng and ffmpeg are installed; tests needing them skip (loudly) otherwise.
+/// Whether espeak-ng and ffmpeg are installed; tests needing them skip (loudly) otherwise, and fail under CI.
 pub fn tools_present() -> bool {
-    let present = ["espeak-ng", "ffmpeg"]
-        .iter()
-        .all(|tool| Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok());
-    if !present {
-        eprintln!("skipping: espeak-ng or ffmpeg not installed (apt-get install espeak-ng ffmpeg)");
-    }
-    present
+    bindery_testkit::tool("espeak-ng", "--version") && bindery_testkit::tool("ffmpeg", "-version")
 }
 
 /// The duration ffprobe reads from `bytes`, in milliseconds, or `None` without ffprobe.
