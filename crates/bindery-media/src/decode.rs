@@ -64,7 +64,7 @@ pub fn decode_grey_with_limits(bytes: &[u8], limits: &DecodeLimits) -> Result<Gr
     reader.limits(decoder_limits);
     let map_err = |e: ImageError| match e {
         ImageError::Limits(_) => too_large(),
-        other => MediaError::Decode(other.to_string()),
+        other => undecodable(format, other),
     };
     let mut decoder = reader.into_decoder().map_err(map_err)?;
     if decoder.total_bytes() > limits.max_alloc {
@@ -90,9 +90,42 @@ fn header_dimensions(bytes: &[u8], format: image::ImageFormat, max_alloc: u64) -
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(limits);
     reader.into_dimensions().map_err(|e| match e {
-        ImageError::Limits(_) => MediaError::Decode(format!("image header needs more than {max_alloc} bytes: {e}")),
-        other => MediaError::Decode(other.to_string()),
+        ImageError::Limits(_) => MediaError::Decode(format!(
+            "the {} file's header needs more than {} MiB to read: the file is damaged or made to exhaust memory",
+            format_name(format),
+            max_alloc.div_ceil(1 << 20)
+        )),
+        other => undecodable(format, other),
     })
+}
+
+/// Why the decoder gave up, in an uploader's words, with what to do. The
+/// decoder's own words (chunk names, Huffman tables) help no uploader; they
+/// go to the log.
+fn undecodable(format: image::ImageFormat, e: ImageError) -> MediaError {
+    tracing::debug!(error = %e, "image decoder refused the file");
+    let name = format_name(format);
+    MediaError::Decode(match e {
+        ImageError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
+            format!("the {name} file is cut short (an interrupted transfer?); upload a complete copy")
+        }
+        ImageError::Unsupported(_) => {
+            format!("it uses a kind of {name} this instance cannot read; convert it to PNG or JPEG and upload it again")
+        }
+        _ => format!("the {name} file is damaged; upload an undamaged copy"),
+    })
+}
+
+/// The name an uploader knows a format by.
+fn format_name(format: image::ImageFormat) -> &'static str {
+    use image::ImageFormat as F;
+    match format {
+        F::Png => "PNG",
+        F::Jpeg => "JPEG",
+        F::Tiff => "TIFF",
+        F::WebP => "WebP",
+        _ => "image",
+    }
 }
 
 fn supported_format(bytes: &[u8]) -> Result<image::ImageFormat, MediaError> {
@@ -103,10 +136,11 @@ fn supported_format(bytes: &[u8]) -> Result<image::ImageFormat, MediaError> {
     }
     match image::guess_format(bytes) {
         Ok(format @ (F::Png | F::Jpeg | F::Tiff | F::WebP)) => Ok(format),
-        Ok(other) => {
-            Err(MediaError::Decode(format!("unsupported image format {other:?}; expected PNG, JPEG, TIFF or WebP")))
-        }
-        Err(_) => Err(MediaError::Decode("not a recognised image (expected PNG, JPEG, TIFF or WebP)".into())),
+        Ok(other) => Err(MediaError::Decode(format!(
+            "it is a {} image, which this instance does not read; convert it to PNG or JPEG and upload it again",
+            other.extensions_str().first().map_or_else(|| format!("{other:?}"), |e| e.to_ascii_uppercase())
+        ))),
+        Err(_) => Err(MediaError::Decode("it is not a PNG, JPEG, TIFF or WebP image".into())),
     }
 }
 

@@ -31,8 +31,9 @@ pub enum MediaError {
     #[error("invalid input: {0}")]
     InvalidInput(String),
 
-    /// The bytes are not a decodable image in a supported format (PNG, JPEG, TIFF, WebP).
-    #[error("cannot decode image: {0}")]
+    /// The bytes are not a decodable image in a supported format (PNG, JPEG, TIFF, WebP). The message says why
+    /// in an uploader's words ("the PNG file is cut short"), never the decoder's.
+    #[error("{0}")]
     Decode(String),
 
     /// An encoder rejected the image.

@@ -137,14 +137,31 @@ fn transparency_becomes_paper_white() {
     assert_eq!(grey.as_raw(), &[255, 0]);
 }
 
+/// Garbage, unsupported formats, cut and damaged files are permanent decode errors, each saying why in an
+/// uploader's words and what to do, never the decoder's.
 #[test]
-fn garbage_and_unsupported_formats_are_decode_errors() {
-    let error = decode_grey_limited(b"definitely not an image", DEFAULT_MAX_PIXELS).unwrap_err();
-    assert!(matches!(error, MediaError::Decode(_)) && !error.is_retryable());
-    let gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;";
-    assert!(matches!(decode_grey_limited(gif, DEFAULT_MAX_PIXELS), Err(MediaError::Decode(_))));
-    let truncated = &png_bomb(10, 10)[..30];
-    assert!(matches!(decode_grey_limited(truncated, DEFAULT_MAX_PIXELS), Err(MediaError::Decode(_))));
+fn garbage_and_unsupported_formats_are_decode_errors_in_plain_words() {
+    let said = |bytes: &[u8]| {
+        let error = decode_grey_limited(bytes, DEFAULT_MAX_PIXELS).unwrap_err();
+        assert!(matches!(error, MediaError::Decode(_)) && !error.is_retryable(), "{error:?}");
+        error.to_string()
+    };
+    assert_eq!(said(b"definitely not an image"), "it is not a PNG, JPEG, TIFF or WebP image");
+    assert_eq!(
+        said(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"),
+        "it is a GIF image, which this instance does not read; convert it to PNG or JPEG and upload it again"
+    );
+    let mut png = Vec::new();
+    let page = image::GrayImage::from_fn(64, 64, |x, y| image::Luma([((x * 7) ^ (y * 13)) as u8]));
+    page.write_to(&mut Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+    assert_eq!(
+        said(&png[..png.len() - 40]),
+        "the PNG file is cut short (an interrupted transfer?); upload a complete copy"
+    );
+    let mut damaged = png.clone();
+    let middle = damaged.len() / 2;
+    damaged[middle..middle + 16].iter_mut().for_each(|b| *b = !*b);
+    assert_eq!(said(&damaged), "the PNG file is damaged; upload an undamaged copy");
 }
 
 /// A grey TIFF of `pages` pages, page `i` filled with the grey level `40 * (i + 1)`, classic or BigTIFF.
