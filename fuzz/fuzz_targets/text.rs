@@ -10,7 +10,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     // The `extract` stage reads at most this much of a text upload.
-    if data.len() as u64 > text::MAX_TEXT_BYTES {
+    if data.len() as u64 > text::DEFAULT_MAX_TEXT_BYTES {
         return;
     }
     let Ok(cleaned) = text::clean(data) else { return };

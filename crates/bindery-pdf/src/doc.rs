@@ -158,6 +158,45 @@ impl Doc {
         Ok(out)
     }
 
+    /// True when MuPDF could not read the PDF's cross-reference table (its
+    /// index of objects) as written and rebuilt it by scanning the file. A
+    /// rebuilt PDF usually reads in full, but objects the damage touched may
+    /// be gone, so the document should say so. MuPDF may repair lazily, when
+    /// a damaged object is first reached: ask after reading the pages.
+    pub fn was_repaired(&self) -> bool {
+        // The binding keeps `pdf_was_repaired` private; a document MuPDF has
+        // tried to repair is exactly one it refuses to save incrementally
+        // (the other reason, redaction, cannot happen to a file only read).
+        match &self.inner {
+            Inner::Pdf(pdf) => !pdf.can_be_saved_incrementally(),
+            Inner::Other(_) => false,
+        }
+    }
+
+    /// True when a compressed content stream of page `number` (1-based) is
+    /// damaged: its data is corrupt or breaks off before its end. MuPDF
+    /// draws such a stream up to the damage and drops the rest without an
+    /// error (it tells only a warning callback the binding does not expose),
+    /// so the page loses whatever text followed; this check inflates the
+    /// streams itself to find out. Only Flate, by far the most common
+    /// compression, is checked; other filters are trusted.
+    pub fn page_content_damaged(&self, number: u32) -> Result<bool, PdfError> {
+        let Inner::Pdf(pdf) = &self.inner else { return Ok(false) };
+        let page = pdf.find_page(self.index(number)?)?;
+        let Some(contents) = page.get_dict("Contents")? else { return Ok(false) };
+        let streams =
+            if contents.is_array()? { contents.array_iter()?.collect::<Result<Vec<_>, _>>()? } else { vec![contents] };
+        for stream in streams {
+            if !stream.is_stream()? || !first_filter_is_flate(&stream)? {
+                continue;
+            }
+            if !crate::inflate::is_whole(&stream.read_raw_stream()?) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// The text of page `number` (1-based) with positions.
     pub fn page_text(&self, number: u32) -> Result<PageText, PdfError> {
         let page = self.inner.doc().load_page(self.index(number)?)?;
@@ -239,6 +278,15 @@ fn open_as(path: &str, kind: DocKind) -> Result<Inner, PdfError> {
         DocKind::Pdf => Inner::Pdf(PdfDocument::try_from(doc)?),
         DocKind::Epub => Inner::Other(doc),
     })
+}
+
+/// True when `stream`'s first (or only) filter is Flate, so that its raw
+/// bytes are a zlib stream.
+fn first_filter_is_flate(stream: &mupdf::pdf::PdfObject) -> Result<bool, PdfError> {
+    let Some(filter) = stream.get_dict("Filter")? else { return Ok(false) };
+    let first = if filter.is_array()? { filter.get_array(0)? } else { Some(filter) };
+    let Some(first) = first else { return Ok(false) };
+    Ok(first.is_name()? && matches!(first.as_name()?.as_slice(), b"FlateDecode" | b"Fl"))
 }
 
 /// Refuses a PDF whose outline nests deeper than `limit`, walking its

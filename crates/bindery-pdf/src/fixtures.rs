@@ -386,3 +386,67 @@ pub fn missing_page_pdf(path: &Path) {
     ];
     std::fs::write(path, pdf_file(&objects)).expect("write pdf");
 }
+
+/// A one-page PDF of forty numbered lines whose compressed content stream
+/// breaks off halfway through, as a damaged download or disk leaves it:
+/// MuPDF reads the lines before the break and quietly drops the rest. With
+/// `damaged` false, the same page whole.
+pub fn damaged_stream_pdf(path: &Path, damaged: bool) {
+    use std::io::Write;
+    let ops: String =
+        (0..40).map(|i| format!("BT /F1 9 Tf 20 {} Td (Line {} of the page) Tj ET\n", 390 - i * 9, i + 1)).collect();
+    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    zlib.write_all(ops.as_bytes()).expect("compress");
+    let mut data = zlib.finish().expect("compress");
+    if damaged {
+        data.truncate(data.len() / 2);
+    }
+    // The stream's bytes are binary: the file is assembled as bytes around them.
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".into(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 300 400] /Contents 5 0 R /Resources << /Font << /F1 4 0 R >> >> >>"
+            .into(),
+        font(),
+    ];
+    let mut out = b"%PDF-1.7\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    offsets.push(out.len());
+    out.extend_from_slice(format!("5 0 obj\n<< /Length {} /Filter /FlateDecode >>\nstream\n", data.len()).as_bytes());
+    out.extend_from_slice(&data);
+    out.extend_from_slice(b"\nendstream\nendobj\n");
+    let xref = out.len();
+    out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", offsets.len() + 1).as_bytes());
+    for offset in offsets.iter() {
+        out.extend_from_slice(format!("{offset:010} 00000 n \n").as_bytes());
+    }
+    out.extend_from_slice(
+        format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", offsets.len() + 1).as_bytes(),
+    );
+    std::fs::write(path, out).expect("write pdf");
+}
+
+/// A one-page PDF whose cross-reference table points to the wrong places,
+/// as a file edited by hand or mangled by a text-mode transfer has it: MuPDF
+/// reads it only by rebuilding the table from the objects themselves.
+pub fn broken_xref_pdf(path: &Path) {
+    let mut objects = page_objects("", "");
+    objects.push("<< >>".into());
+    objects.push(font());
+    objects.push(content("BT /F1 12 Tf 20 150 Td (Read after a repair) Tj ET"));
+    let file = String::from_utf8(pdf_file(&objects)).expect("ascii");
+    // Every offset in the table moved by seven bytes.
+    let (head, table) = file.split_at(file.find("xref\n").expect("xref"));
+    let table: String = table
+        .lines()
+        .map(|line| match line.strip_suffix(" 00000 n ") {
+            Some(offset) => format!("{:010} 00000 n \n", offset.parse::<u64>().expect("offset") + 7),
+            None => format!("{line}\n"),
+        })
+        .collect();
+    std::fs::write(path, format!("{head}{table}")).expect("write pdf");
+}

@@ -25,6 +25,7 @@ mod error;
 pub mod fixtures;
 #[doc(hidden)]
 pub mod fuzzing;
+mod inflate;
 pub mod layout;
 mod markup;
 #[cfg(any(feature = "mupdf-ocr", feature = "mupdf-ocr-bundled"))]

@@ -41,3 +41,17 @@ fn renders_a_page_in_grey_and_rgb() {
     let doc = Doc::open(&path, DocKind::Pdf, small).unwrap();
     assert!(doc.render_grey(1, 300).unwrap_err().to_string().contains("a page may have (max-page-megapixels)"));
 }
+
+/// The damage checks never fire on intact files: every corpus PDF reads
+/// without a rebuilt index and without a damaged content stream.
+#[test]
+fn intact_pdfs_are_not_reported_damaged() {
+    for name in ["pdfs/en-alice-in-wonderland.pdf", "pdfs/fr-developers-reference.pdf"] {
+        let Some(path) = corpus(name) else { return };
+        let doc = Doc::open(&path, DocKind::Pdf, OpenOptions::default()).unwrap();
+        let damaged: Vec<u32> = (1..=doc.page_count()).filter(|&n| doc.page_content_damaged(n).unwrap()).collect();
+        assert!(damaged.is_empty(), "{name}: intact pages reported damaged: {damaged:?}");
+        (1..=doc.page_count()).for_each(|n| drop(doc.page_text(n).unwrap()));
+        assert!(!doc.was_repaired(), "{name}: an intact file reported rebuilt");
+    }
+}

@@ -109,3 +109,37 @@ fn a_page_missing_from_the_page_tree_fails_alone() {
     let e = text(3).unwrap_err();
     assert!(matches!(e, bindery_pdf::PdfError::Corrupt(_)) && !e.is_out_of_memory(), "{e:?}");
 }
+
+/// A compressed content stream that breaks off costs the page the text after
+/// the break, and MuPDF says nothing: the check finds it, and passes the
+/// same page whole.
+#[test]
+fn a_content_stream_cut_short_is_found_and_a_whole_one_is_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lines = |path: &std::path::Path| {
+        let doc = Doc::open(path, DocKind::Pdf, OpenOptions::default()).unwrap();
+        (doc.page_text(1).unwrap().lines.len(), doc.page_content_damaged(1).unwrap(), doc.was_repaired())
+    };
+    let whole = tmp.path().join("whole.pdf");
+    fixtures::damaged_stream_pdf(&whole, false);
+    assert_eq!(lines(&whole), (40, false, false));
+    let cut = tmp.path().join("cut.pdf");
+    fixtures::damaged_stream_pdf(&cut, true);
+    let (read, damaged, repaired) = lines(&cut);
+    assert!(read < 40, "MuPDF reads up to the break: {read} lines");
+    assert!(damaged && !repaired);
+}
+
+/// A PDF whose index of objects is wrong reads in full once MuPDF has
+/// rebuilt it, and the document knows it was rebuilt.
+#[test]
+fn a_rebuilt_cross_reference_table_is_known() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("broken-xref.pdf");
+    fixtures::broken_xref_pdf(&path);
+    let doc = Doc::open(&path, DocKind::Pdf, OpenOptions::default()).unwrap();
+    let text = doc.page_text(1).unwrap().lines.iter().map(|l| l.text.clone()).collect::<Vec<_>>().join("\n");
+    assert_eq!(text, "Read after a repair");
+    assert!(doc.was_repaired());
+    assert!(!doc.page_content_damaged(1).unwrap());
+}

@@ -50,6 +50,10 @@ pub struct Global {
     /// are decoded [default: 100].
     #[arg(long, env = "BINDERY_MAX_IMAGE_MEGAPIXELS", global = true)]
     pub max_image_megapixels: Option<u64>,
+    /// The most a text upload (plain text or Markdown) may be, in MiB; larger texts are refused before they are
+    /// read [default: 64].
+    #[arg(long, env = "BINDERY_MAX_TEXT_MB", global = true)]
+    pub max_text_mb: Option<u64>,
     /// The deepest nesting accepted in a PDF's outline or an EPUB's markup [default: 256].
     #[arg(long, env = "BINDERY_MAX_NESTING_DEPTH", global = true)]
     pub max_nesting_depth: Option<u32>,

@@ -20,6 +20,7 @@ pub struct FileConfig {
     pub max_pages: Option<u32>,
     pub max_page_megapixels: Option<u64>,
     pub max_image_megapixels: Option<u64>,
+    pub max_text_mb: Option<u64>,
     pub max_nesting_depth: Option<u32>,
     pub max_epub_entry_mb: Option<u64>,
     pub max_epub_unpacked_mb: Option<u64>,
@@ -67,6 +68,8 @@ pub struct Settings {
     pub limits: bindery_pdf::OpenOptions,
     /// The most pixels a page of an uploaded image may have (`max-image-megapixels`).
     pub max_image_pixels: u64,
+    /// The most bytes a text upload may have (`max-text-mb`).
+    pub max_text_bytes: u64,
     file: WorkerDefaults,
 }
 
@@ -145,6 +148,8 @@ impl Settings {
         anyhow::ensure!(parse_timeout > 0.0, "--parse-timeout-secs must be positive");
         let image_megapixels = g.max_image_megapixels.or(file.max_image_megapixels).unwrap_or(100);
         anyhow::ensure!(image_megapixels > 0, "--max-image-megapixels must be at least 1");
+        let text_mb = g.max_text_mb.or(file.max_text_mb).unwrap_or(bindery_stages::text::DEFAULT_MAX_TEXT_BYTES >> 20);
+        anyhow::ensure!(text_mb > 0, "--max-text-mb must be at least 1");
         let defaults = WorkerDefaults {
             concurrency: file.concurrency,
             lease_secs: file.lease_secs,
@@ -176,6 +181,7 @@ impl Settings {
             parse_timeout: Duration::from_secs_f64(parse_timeout),
             limits,
             max_image_pixels: image_megapixels.saturating_mul(1_000_000),
+            max_text_bytes: text_mb.saturating_mul(1 << 20),
             file: defaults,
         })
     }

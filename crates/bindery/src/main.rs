@@ -110,6 +110,7 @@ fn sandbox(s: &Settings) -> Result<bindery_stages::Sandbox> {
         timeout: s.parse_timeout,
         limits: s.limits.clone(),
         max_image_pixels: s.max_image_pixels,
+        max_text_bytes: s.max_text_bytes,
     }))
 }
 

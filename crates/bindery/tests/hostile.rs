@@ -228,10 +228,12 @@ async fn per_document_limits_are_settings_named_in_each_refusal() {
     bindery_media::image::GrayImage::from_pixel(2_000, 600, bindery_media::image::Luma([255])).save(&image).unwrap();
     let scan = dir.join("scan.pdf");
     fixtures::scanned_pdf(&[&image], &scan);
+    let text = dir.join("long.txt");
+    std::fs::write(&text, "All work and no play. ".repeat((1 << 20) / 22 + 1)).unwrap();
     let config = dir.join("bindery.toml");
-    std::fs::write(&config, "max-epub-entry-mb = 1\nmax-page-megapixels = 1\n").unwrap();
+    std::fs::write(&config, "max-epub-entry-mb = 1\nmax-page-megapixels = 1\nmax-text-mb = 1\n").unwrap();
 
-    let paths = [&pages, &nested, &big_entry, &scan, &image].map(|p| p.display().to_string());
+    let paths = [&pages, &nested, &big_entry, &scan, &image, &text].map(|p| p.display().to_string());
     let mut args = vec!["process", "--json", "--max-pages", "2", "--config", config.to_str().unwrap()];
     args.extend(paths.iter().map(String::as_str));
     let out =
@@ -244,6 +246,8 @@ async fn per_document_limits_are_settings_named_in_each_refusal() {
         "MiB; this instance accepts at most 1 MiB per file inside an EPUB (max-epub-entry-mb)",
         "more than the 1 million pixels a page may have (max-page-megapixels)",
         "page 1 of the image is 2000×600 pixels, more than the 1 million pixels an image may have (max-image-megapixels)",
+        "stage extract: the text is larger than 1 MiB, the most a text upload may be on this instance (max-text-mb); \
+         split it into volumes",
     ];
     for ((path, doc), reason) in paths.iter().zip(&docs).zip(expected) {
         assert_eq!(doc["status"], "failed", "{path}: {doc}");
@@ -272,20 +276,27 @@ async fn a_damaged_page_is_counted_in_a_warning_not_a_failed_book() {
     assert_eq!(words, 12, "the words of the two pages that read: {shown}");
 }
 
-/// A text over the size a text upload may be fails with that reason in words, not the storage's.
+/// Damage MuPDF reads past in silence is reported: a page whose content stream breaks off, and a file whose index of
+/// objects had to be rebuilt, each make a ready book with a warning saying what may be missing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_text_over_the_size_limit_is_refused_in_words() {
+async fn damage_read_past_is_reported_in_a_warning() {
     let cli = Cli::sqlite().await;
-    let big = cli.dir.path().join("big.txt");
-    std::fs::write(&big, "All work and no play. ".repeat((64 << 20) / 22 + 1)).unwrap();
-    let big = big.display().to_string();
-    let out = cli.run(&["process", "--json", big.as_str()]);
-    let docs = stdout_json(&out);
-    assert_eq!(docs.len(), 1, "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(docs[0]["status"], "failed", "{}", docs[0]);
+    let cut = cli.dir.path().join("cut-stream.pdf");
+    fixtures::damaged_stream_pdf(&cut, true);
+    let rebuilt = cli.dir.path().join("broken-xref.pdf");
+    fixtures::broken_xref_pdf(&rebuilt);
+    let docs = process_all_ready(&cli, &[cut.display().to_string(), rebuilt.display().to_string()]);
+    let warnings = |doc: &serde_json::Value| -> Vec<String> {
+        doc["warnings"].as_array().expect("warnings listed").iter().map(|w| w.as_str().unwrap().to_owned()).collect()
+    };
     assert_eq!(
-        docs[0]["error"],
-        "stage extract: the text is larger than 64 MiB, the most one text upload may be; split it into volumes"
+        warnings(&docs[0]),
+        ["page 1 of 1 is damaged: it could be read only in part, and some of its text may be missing"]
+    );
+    assert_eq!(
+        warnings(&docs[1]),
+        ["the file is damaged: its index of contents had to be rebuilt, and some of the book may be missing; compare \
+          it with the original or upload an undamaged copy"]
     );
 }
 

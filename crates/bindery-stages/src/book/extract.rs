@@ -38,6 +38,14 @@ pub struct PagesHeader {
     /// that numbering holds, and the document warns of them.
     #[serde(default)]
     pub unreadable_pages: Vec<u32>,
+    /// Pages that read, but from a damaged content stream: MuPDF drew them
+    /// up to the damage, so part of their text may be missing.
+    #[serde(default)]
+    pub damaged_pages: Vec<u32>,
+    /// True when the file's index of objects was damaged and MuPDF rebuilt
+    /// it by scanning the file: whatever the damage touched may be missing.
+    #[serde(default)]
+    pub repaired: bool,
 }
 
 /// The stage, with the sandbox its parser runs in.
@@ -61,6 +69,10 @@ struct Summary {
     author: Option<String>,
     #[serde(default)]
     unreadable_pages: Vec<u32>,
+    #[serde(default)]
+    damaged_pages: Vec<u32>,
+    #[serde(default)]
+    repaired: bool,
 }
 
 #[async_trait]
@@ -77,7 +89,7 @@ impl Stage for Extract {
 
     async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError> {
         match ctx.format()? {
-            Format::Text { .. } => extract_text(ctx).await,
+            Format::Text { .. } => extract_text(ctx, self.sandbox.options().max_text_bytes).await,
             Format::Image => Ok(StageOutput { outputs: vec![], summary: json!({"pages": 1, "ocr_pages": 1}) }),
             format => {
                 let kind = format.paged().expect("paged formats");
@@ -97,9 +109,18 @@ impl Stage for Extract {
                 };
                 let mut summary = json!({"pages": header.pages, "ocr_pages": header.ocr_pages,
                                          "outline": header.outline, "title": header.title, "author": header.author});
-                if let Some(warning) = unreadable_warning(&header.unreadable_pages, header.pages) {
+                let warnings = damage_warnings(&header);
+                if !header.unreadable_pages.is_empty() {
                     summary["unreadable_pages"] = json!(header.unreadable_pages);
-                    summary["warnings"] = json!([warning]);
+                }
+                if !header.damaged_pages.is_empty() {
+                    summary["damaged_pages"] = json!(header.damaged_pages);
+                }
+                if header.repaired {
+                    summary["repaired"] = json!(true);
+                }
+                if !warnings.is_empty() {
+                    summary["warnings"] = json!(warnings);
                 }
                 Ok(StageOutput { summary, outputs: vec![artifact] })
             }
@@ -107,20 +128,52 @@ impl Stage for Extract {
     }
 }
 
-/// The warning a document carries when some of its pages could not be read, naming them (the first few).
-fn unreadable_warning(pages: &[u32], total: u32) -> Option<String> {
+/// The warnings a document carries about damage in its file: pages that
+/// could not be read at all, pages read only up to damage in their content,
+/// and an index of objects that had to be rebuilt.
+fn damage_warnings(header: &Summary) -> Vec<String> {
+    let total = header.pages;
+    let mut warnings = Vec::new();
+    if let Some(named) = name_pages(&header.unreadable_pages) {
+        let count = match header.unreadable_pages.len() {
+            1 => format!("page {named} of {total} could not be read"),
+            n => format!("{n} of {total} pages could not be read ({named})"),
+        };
+        warnings.push(format!("{count}: the file is damaged there, and the book is missing that text"));
+    }
+    if let Some(named) = name_pages(&header.damaged_pages) {
+        warnings.push(match header.damaged_pages.len() {
+            1 => format!(
+                "page {named} of {total} is damaged: it could be read only in part, and some of its text may be missing"
+            ),
+            n => format!(
+                "{n} of {total} pages are damaged ({named}): they could be read only in part, and some of their text \
+                 may be missing"
+            ),
+        });
+    }
+    if header.repaired {
+        warnings.push(
+            "the file is damaged: its index of contents had to be rebuilt, and some of the book may be missing; \
+             compare it with the original or upload an undamaged copy"
+                .to_owned(),
+        );
+    }
+    warnings
+}
+
+/// The first few of `pages`, then how many more: "3, 7, 9 and 12 more".
+fn name_pages(pages: &[u32]) -> Option<String> {
     const NAMED: usize = 10;
+    if pages.is_empty() {
+        return None;
+    }
     let (first, rest) = pages.split_at(pages.len().min(NAMED));
     let mut named = first.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
     if !rest.is_empty() {
         named.push_str(&format!(" and {} more", rest.len()));
     }
-    let count = match pages.len() {
-        0 => return None,
-        1 => format!("page {named} of {total} could not be read"),
-        n => format!("{n} of {total} pages could not be read ({named})"),
-    };
-    Some(format!("{count}: the file is damaged there, and the book is missing that text"))
+    Some(named)
 }
 
 /// Why [`extract_pages`] stopped: the file, or the local disk.
@@ -184,6 +237,14 @@ pub(crate) fn extract_pages(
             }
             Err(e) => return Err(e.into()),
         };
+        // A page whose content cannot even be found for the check lost it too; running out of memory is the
+        // limit's doing.
+        match doc.page_content_damaged(n) {
+            _ if header.unreadable_pages.last() == Some(&n) => {}
+            Ok(false) => {}
+            Err(e) if e.is_out_of_memory() => return Err(e.into()),
+            Ok(true) | Err(_) => header.damaged_pages.push(n),
+        }
         if page.ocr_need() != OcrNeed::No {
             header.ocr_pages.push(n);
             header.ocr_dpi.push(page.ocr_dpi());
@@ -193,6 +254,8 @@ pub(crate) fn extract_pages(
     }
     body.flush()?;
     drop(body);
+    // Asked last: MuPDF repairs when it first meets the damage, which may be on any page.
+    header.repaired = doc.was_repaired();
     if header.pages > 0 && header.unreadable_pages.len() == header.pages as usize {
         return Err(PdfError::NoPages.into());
     }
@@ -204,11 +267,12 @@ pub(crate) fn extract_pages(
     Ok(header)
 }
 
-async fn extract_text(ctx: &StageContext) -> Result<StageOutput, StageError> {
-    let raw = ctx.blobs.get_bytes(&ctx.document.blob_key, text::MAX_TEXT_BYTES).await.map_err(|e| match e {
+async fn extract_text(ctx: &StageContext, max_bytes: u64) -> Result<StageOutput, StageError> {
+    let raw = ctx.blobs.get_bytes(&ctx.document.blob_key, max_bytes).await.map_err(|e| match e {
         bindery_blob::BlobError::TooLarge { limit } => StageError::Permanent(format!(
-            "the text is larger than {} MiB, the most one text upload may be; split it into volumes",
-            limit >> 20
+            "the text is larger than {} MiB, the most a text upload may be on this instance (max-text-mb); split it \
+             into volumes",
+            limit.div_ceil(1 << 20)
         )),
         e => StageError::from_blob(e),
     })?;

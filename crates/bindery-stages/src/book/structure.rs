@@ -38,8 +38,11 @@ impl Stage for Structure {
                 // `extract` already validated and cleaned the text, and read
                 // the title, author and language from the Gutenberg header it
                 // stripped: take them from its summary. The bytes become the
-                // string without a copy when nothing else holds them.
-                let raw = ctx.read(kinds::TEXT, text::MAX_TEXT_BYTES).await?;
+                // string without a copy when nothing else holds them. The
+                // artifact's recorded size bounds the read: `extract` wrote
+                // it from an upload it had bounded (`max-text-mb`).
+                let size = ctx.artifact(kinds::TEXT)?.bytes;
+                let raw = ctx.read(kinds::TEXT, size).await?;
                 let body = String::from_utf8(Vec::from(raw))
                     .map_err(|e| StageError::Permanent(format!("text artifact is not UTF-8: {e}")))?;
                 let extract = ctx.document.results.get("extract");

@@ -141,7 +141,8 @@ pub fn serve(mut args: impl Iterator<Item = OsString>) -> ExitCode {
             extract_pages(&source, kind, &pages, &limits, &mut |phase| say(&Message::Phase(phase))).map(|header| {
                 serde_json::json!({"pages": header.pages, "ocr_pages": header.ocr_pages.len(),
                                    "outline": header.outline.len(), "title": header.title, "author": header.author,
-                                   "unreadable_pages": header.unreadable_pages})
+                                   "unreadable_pages": header.unreadable_pages,
+                                   "damaged_pages": header.damaged_pages, "repaired": header.repaired})
             })
         }
         Request::Render { source, kind, dir, jobs, skip_unrenderable, limits } => {

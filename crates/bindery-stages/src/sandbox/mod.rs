@@ -59,6 +59,10 @@ pub struct SandboxOptions {
     /// parsed in the child: the worker decodes them with the memory-safe
     /// `image` crate, which checks this before allocating.
     pub max_image_pixels: u64,
+    /// The most bytes a text upload may have (`max-text-mb`). Texts are not
+    /// parsed in the child either: decoding and cleaning a text is safe
+    /// Rust whose memory is a multiple of this.
+    pub max_text_bytes: u64,
 }
 
 impl Default for SandboxOptions {
@@ -70,6 +74,7 @@ impl Default for SandboxOptions {
             timeout: Duration::from_secs(120),
             limits: bindery_pdf::OpenOptions::default(),
             max_image_pixels: 100_000_000,
+            max_text_bytes: crate::text::DEFAULT_MAX_TEXT_BYTES,
         }
     }
 }

@@ -15,8 +15,10 @@ use bindery_core::Book;
 
 pub use bindery_core::book::count_words;
 
-/// Text uploads larger than this are refused: a book is a few MiB.
-pub const MAX_TEXT_BYTES: u64 = 64 * 1024 * 1024;
+/// Text uploads larger than this are refused by default (the `max-text-mb`
+/// setting): a book is a few MiB, and the pipeline needs a few dozen times
+/// a text's size in memory.
+pub const DEFAULT_MAX_TEXT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// A text upload after validation and clean-up.
 #[derive(Clone, Debug, PartialEq)]
