@@ -1,8 +1,8 @@
 //! Running one claimed job.
 //!
-//! The stage runs in its own task, so a panic becomes an ordinary failure of
-//! that job instead of taking the worker down, and under a timeout, so a
-//! stuck stage ends. Fail points (see `failpoints`) are applied here. Besides
+//! The stage runs in its own task, so a panic becomes a permanent failure of
+//! that job (a bug, logged) instead of taking the worker down, and under a
+//! timeout, so a stuck stage ends. Fail points (see `failpoints`) are applied here. Besides
 //! stages, the worker runs document deletions (`delete`), the one job kind
 //! that is a saga of steps rather than a stage.
 
@@ -67,8 +67,15 @@ impl Engine {
                 let what = if job.kind == STAGE_KIND { "stage" } else { "job" };
                 match task.await {
                     Ok(r) => r,
+                    // A panic is a bug, and the same document would most likely meet it again: the document fails
+                    // at once, in words its owner can act on, and the panic's own message goes to the log for
+                    // whoever fixes the bug.
                     Err(e) if e.is_panic() => {
-                        Err(StageError::Retryable(format!("{what} panicked: {}", panic_message(e))))
+                        tracing::error!(job = %job.id, kind = %job.kind, panic = %panic_message(e), "{what} panicked");
+                        Err(StageError::Permanent(format!(
+                            "Bindery stopped on an internal error in this {what} (a bug, logged by the worker); \
+                             retry the document once Bindery is updated"
+                        )))
                     }
                     Err(e) => Err(StageError::Retryable(format!("{what} task ended: {e}"))),
                 }

@@ -129,7 +129,16 @@ async fn panicking_stage_does_not_kill_the_worker(b: Backend) {
     let Some(app) = TestApp::spawn(b, "enrich=panic").await else { return };
     let s = app.process("a.md", &sample_markdown()).await;
     assert_eq!(s.status, DocumentStatus::Failed);
-    assert!(s.error.unwrap().contains("stage panicked: fail point: injected panic"));
+    assert_eq!(
+        s.error.as_deref(),
+        Some(
+            "stage enrich: Bindery stopped on an internal error in this stage (a bug, logged by the worker); retry \
+             the document once Bindery is updated"
+        )
+    );
+    let jobs = app.store.jobs(None, 0, 100).await.unwrap();
+    let enrich = jobs.iter().find(|j| j.payload["stage"] == "enrich").expect("the enrich job");
+    assert_eq!(enrich.attempt, 1, "a panic is not retried: the same document would meet the same bug");
 }
 
 async fn cancel_stops_a_document(b: Backend) {
