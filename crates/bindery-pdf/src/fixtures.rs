@@ -209,10 +209,17 @@ pub fn zip_slip_epub(path: &Path) {
 /// A 100-byte PNG whose header claims 100,000 × 100,000 pixels: decoding it
 /// would need 10 GB.
 pub fn png_bomb() -> Vec<u8> {
+    png_claiming(100_000, 100_000)
+}
+
+/// A 100-byte grey PNG whose header claims `width` × `height` pixels, with
+/// almost no pixel data: a decoder allocates the whole image before it finds
+/// the data missing.
+pub fn png_claiming(width: u32, height: u32) -> Vec<u8> {
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&100_000u32.to_be_bytes());
-    ihdr.extend_from_slice(&100_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
     ihdr.extend_from_slice(&[8, 0, 0, 0, 0]); // 8-bit grey, no interlace
     chunk(&mut png, b"IHDR", &ihdr);
     chunk(&mut png, b"IDAT", &[0x78, 0x9c, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]);

@@ -42,13 +42,18 @@ async fn hostile_files_fail_their_document_once_and_the_worker_carries_on() {
     let huge = dir.join("huge.epub");
     fixtures::huge_chapter_epub(&huge, 64 << 20);
     cases.push((huge, "reading this file needed more than 256 MiB of memory (the limit set by parse-memory-mb)"));
+    // 300 million pixels, within the pixel limit this run sets, but more than a parse child may hold: decoded in
+    // the worker, it would take the worker past its bound.
+    let image = dir.join("huge-image.png");
+    std::fs::write(&image, fixtures::png_claiming(20_000, 15_000)).unwrap();
+    cases.push((image, "page 1 of the image needs more than 256 MiB to decode (the limit set by parse-memory-mb)"));
     let good_pdf = dir.join("good.pdf");
     fixtures::deep_outline_pdf(&good_pdf, 3);
     let good_text = cli.books(1).remove(0);
 
     let (memory, concurrency) = (PARSE_MEMORY_MIB.to_string(), CONCURRENCY.to_string());
     let mut args = vec!["process", "--json", "--concurrency", &concurrency, "--parse-memory-mb", &memory];
-    args.extend(["--parse-timeout-secs", "3"]);
+    args.extend(["--parse-timeout-secs", "3", "--max-image-megapixels", "400"]);
     let paths: Vec<String> = cases.iter().map(|(p, _)| p.display().to_string()).collect();
     args.extend(paths.iter().map(String::as_str));
     let (good_pdf, good_text) = (good_pdf.display().to_string(), good_text.display().to_string());

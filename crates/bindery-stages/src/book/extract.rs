@@ -176,9 +176,11 @@ fn name_pages(pages: &[u32]) -> Option<String> {
     Some(named)
 }
 
-/// Why [`extract_pages`] stopped: the file, or the local disk.
+/// Why a child's work stopped: the file (as MuPDF said, or in words
+/// already), or the local disk.
 pub(crate) enum Failure {
     Pdf(PdfError),
+    Refused(String),
     Io(std::io::Error),
 }
 

@@ -82,9 +82,7 @@ impl Stage for Ocr {
         // An image may hold several pages (a multi-page TIFF): each is recognised.
         let (pages, dpis) = match format {
             Format::Image => {
-                let bytes = tokio::fs::read(&source).await.map_err(io)?;
-                let count = bindery_media::image_pages(&bytes, self.sandbox.options().limits.max_pages)
-                    .map_err(|e| image_refused(None, e))?;
+                let count = self.sandbox.image_pages(&source).await?;
                 ((1..=count).collect(), vec![OCR_DPI; count as usize])
             }
             _ => (pages, dpis),
@@ -180,19 +178,6 @@ fn recognise(
     Ok(confidences)
 }
 
-/// Why an uploaded image cannot be read, in the uploader's terms: a page over the pixel limit names the setting.
-fn image_refused(page: Option<u32>, e: bindery_media::MediaError) -> StageError {
-    let which = page.map_or_else(|| "the image".to_owned(), |n| format!("page {n} of the image"));
-    StageError::Permanent(match e {
-        bindery_media::MediaError::TooLarge { width, height, max_pixels, .. } => format!(
-            "{which} is {width}×{height} pixels, more than the {} million pixels an image may have \
-             (max-image-megapixels)",
-            max_pixels.div_ceil(1_000_000)
-        ),
-        other => format!("{which} cannot be read: {other}"),
-    })
-}
-
 /// Produces the grey page images on this thread, a batch per child,
 /// stopping early if the recogniser went away. A child that crashes or runs
 /// out of memory fails the stage with the sandbox's reason.
@@ -203,17 +188,14 @@ fn render_pages(
     tx: std::sync::mpsc::SyncSender<Result<GreyImage, OcrError>>,
 ) -> Result<(), StageError> {
     if renderer.format == Format::Image {
-        let bytes = std::fs::read(&renderer.source).map_err(io)?;
-        // Images with more pixels than the setting are refused before decoding (a decompression bomb claims
-        // billions).
-        let max_pixels = renderer.sandbox.options().max_image_pixels;
-        let limits = bindery_media::DecodeLimits { max_pixels, ..Default::default() };
-        for &n in pages {
-            let grey =
-                bindery_media::decode_grey_page(&bytes, n - 1, &limits).map_err(|e| image_refused(Some(n), e))?;
-            let (width, height) = grey.dimensions();
-            if tx.send(Ok(GreyImage { width, height, pixels: grey.into_raw() })).is_err() {
-                break;
+        // Decoded in children like rendered pages, a batch per child (see `Request::DecodeImage`).
+        for batch in pages.chunks(RENDER_BATCH) {
+            let decoded = renderer.sandbox.decode_image(&renderer.source, &renderer.scratch, batch);
+            for image in renderer.runtime.block_on(decoded)? {
+                let grey = GreyImage { width: image.width, height: image.height, pixels: image.pixels };
+                if tx.send(Ok(grey)).is_err() {
+                    return Ok(());
+                }
             }
         }
         return Ok(());

@@ -45,6 +45,17 @@ pub enum Request {
         #[serde(default)]
         limits: OpenOptions,
     },
+    /// How many pages an uploaded image holds (a TIFF may hold many, every
+    /// other format one), at most `max_pages`; answers `{"pages": N}`.
+    ImagePages { source: PathBuf, max_pages: u32 },
+    /// Pages of an uploaded image (PNG, JPEG, TIFF, WebP) decoded to grey
+    /// for `ocr`: page `pages[i]` is written as raw rows to `dir/i.raw`;
+    /// answers a [`RenderAnswer`]. An image over `max_pixels` is refused
+    /// before it is decoded. Images are decoded here rather than in the
+    /// worker, although the decoders are memory-safe Rust, so that a bomb
+    /// within the pixel limit, a decoder that loops or panics, costs this
+    /// child under its time and memory limits and not the worker.
+    DecodeImage { source: PathBuf, dir: PathBuf, pages: Vec<u32>, max_pixels: u64 },
 }
 
 impl Request {
@@ -52,8 +63,9 @@ impl Request {
     /// rendering page 3").
     pub fn activity(&self) -> &'static str {
         match self {
-            Request::Extract { .. } => "reading",
+            Request::Extract { .. } | Request::ImagePages { .. } => "reading",
             Request::Render { .. } => "rendering",
+            Request::DecodeImage { .. } => "decoding",
         }
     }
 }
@@ -149,6 +161,14 @@ pub fn serve(mut args: impl Iterator<Item = OsString>) -> ExitCode {
             render(&source, kind, &dir, &jobs, skip_unrenderable, &limits, &mut |phase| say(&Message::Phase(phase)))
                 .map(|answer| serde_json::to_value(answer).expect("answers serialise"))
         }
+        Request::ImagePages { source, max_pages } => std::fs::read(&source)
+            .map_err(Failure::Io)
+            .and_then(|bytes| bindery_media::image_pages(&bytes, max_pages).map_err(|e| image_refused(None, e)))
+            .map(|pages| serde_json::json!({ "pages": pages })),
+        Request::DecodeImage { source, dir, pages, max_pixels } => {
+            decode_image(&source, &dir, &pages, max_pixels, &mut |phase| say(&Message::Phase(phase)))
+                .map(|answer| serde_json::to_value(answer).expect("answers serialise"))
+        }
     };
     say(&match answer {
         Ok(value) => Message::Done(value),
@@ -156,6 +176,7 @@ pub fn serve(mut args: impl Iterator<Item = OsString>) -> ExitCode {
             Message::Failed { message: e.to_string(), retryable: e.is_retryable(), memory: e.is_out_of_memory() }
         }
         Err(Failure::Io(e)) => Message::Failed { message: format!("local disk: {e}"), retryable: true, memory: false },
+        Err(Failure::Refused(message)) => Message::Failed { message, retryable: false, memory: false },
     });
     ExitCode::SUCCESS
 }
@@ -199,4 +220,41 @@ fn render(
         answer.images.push(Some(Rendered { width: raster.width, height: raster.height, channels: raster.channels }));
     }
     Ok(answer)
+}
+
+/// Decodes `pages` (1-based) of the image `source` to grey, one after the
+/// other, announcing each page first so that a crash or running out of
+/// memory is reported with the page.
+fn decode_image(
+    source: &Path,
+    dir: &Path,
+    pages: &[u32],
+    max_pixels: u64,
+    phase: &mut dyn FnMut(String),
+) -> Result<RenderAnswer, Failure> {
+    let bytes = std::fs::read(source)?;
+    let limits = bindery_media::DecodeLimits { max_pixels, ..Default::default() };
+    let mut answer = RenderAnswer::default();
+    for (i, &page) in pages.iter().enumerate() {
+        phase(format!("page {page} of the image"));
+        let grey = bindery_media::decode_grey_page(&bytes, page.saturating_sub(1), &limits)
+            .map_err(|e| image_refused(Some(page), e))?;
+        std::fs::write(dir.join(format!("{i}.raw")), grey.as_raw())?;
+        answer.images.push(Some(Rendered { width: grey.width(), height: grey.height(), channels: 1 }));
+    }
+    Ok(answer)
+}
+
+/// Why an uploaded image cannot be read, in the uploader's terms: a page
+/// over the pixel limit names the setting.
+fn image_refused(page: Option<u32>, e: bindery_media::MediaError) -> Failure {
+    let which = page.map_or_else(|| "the image".to_owned(), |n| format!("page {n} of the image"));
+    Failure::Refused(match e {
+        bindery_media::MediaError::TooLarge { width, height, max_pixels, .. } => format!(
+            "{which} is {width}×{height} pixels, more than the {} million pixels an image may have \
+             (max-image-megapixels)",
+            max_pixels.div_ceil(1_000_000)
+        ),
+        other => format!("{which} cannot be read: {other}"),
+    })
 }

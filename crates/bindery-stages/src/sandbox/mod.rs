@@ -7,7 +7,9 @@
 //! `bindery` binary itself (`bindery __parse`, see `main.rs`), or the
 //! `bindery-parse` binary of this crate for tests and other embedders. The
 //! parent passes paths, never bytes, and the child answers on its standard
-//! output with JSON lines (see [`child`]).
+//! output with JSON lines (see [`child`]). Uploaded images are decoded in a
+//! child too: their decoders are memory-safe Rust, but a bomb within the
+//! pixel limit or a decoder that loops should cost a child, not the worker.
 //!
 //! The child runs with an address-space limit (`RLIMIT_AS`), a processor-time
 //! limit (`RLIMIT_CPU`, a backstop for a child whose parent died), no core
@@ -55,13 +57,12 @@ pub struct SandboxOptions {
     /// page) handed to every request; the `bindery` binary's `max-*`
     /// settings, `max-page-megapixels` included.
     pub limits: bindery_pdf::OpenOptions,
-    /// The most pixels a page of an uploaded image may have. Images are not
-    /// parsed in the child: the worker decodes them with the memory-safe
-    /// `image` crate, which checks this before allocating.
+    /// The most pixels a page of an uploaded image may have, checked in the
+    /// child before the image is decoded.
     pub max_image_pixels: u64,
     /// The most bytes a text upload may have (`max-text-mb`). Texts are not
-    /// parsed in the child either: decoding and cleaning a text is safe
-    /// Rust whose memory is a multiple of this.
+    /// parsed in the child: decoding and cleaning a text is safe Rust whose
+    /// memory and time are linear in this.
     pub max_text_bytes: u64,
 }
 
@@ -186,28 +187,33 @@ impl Sandbox {
             limits: self.0.limits.clone(),
         };
         let answer: RenderAnswer = serde_json::from_value(self.run(&request).await?).map_err(nonsense)?;
-        if answer.images.len() != jobs.len() {
-            return Err(nonsense(format!("{} images for {} pages", answer.images.len(), jobs.len())));
-        }
-        let mut images = Vec::with_capacity(jobs.len());
-        for (i, rendered) in answer.images.into_iter().enumerate() {
-            let Some(r) = rendered else {
-                images.push(None);
-                continue;
-            };
-            let path = dir.join(format!("{i}.raw"));
-            let expected = r.width as u64 * r.height as u64 * r.channels as u64;
-            let found = tokio::fs::metadata(&path).await.map_err(crate::book::io)?.len();
-            let most = 3 * self.0.limits.max_render_pixels;
-            if !matches!(r.channels, 1 | 3) || found != expected || expected > most {
-                return Err(nonsense(format!("page image {i} has {found} bytes, not {expected}")));
-            }
-            let pixels = tokio::fs::read(&path).await.map_err(crate::book::io)?;
-            // The image is in memory now; the next batch reuses the folder.
-            tokio::fs::remove_file(&path).await.map_err(crate::book::io)?;
-            images.push(Some(Image { page: jobs[i].page, width: r.width, height: r.height, pixels }));
-        }
+        let pages: Vec<u32> = jobs.iter().map(|job| job.page).collect();
+        let images = read_images(dir, &pages, answer.images, 3 * self.0.limits.max_render_pixels).await?;
         Ok((images, answer.skipped))
+    }
+
+    /// How many pages the uploaded image `source` holds, counted in a child
+    /// (a TIFF's pages are a chain of directories the file controls).
+    pub async fn image_pages(&self, source: &Path) -> Result<u32, StageError> {
+        let request = Request::ImagePages { source: source.to_owned(), max_pages: self.0.limits.max_pages };
+        let answer = self.run(&request).await?;
+        answer["pages"].as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| nonsense(answer))
+    }
+
+    /// Decodes `pages` (1-based) of the uploaded image `source` to grey in
+    /// one child, into `dir`, and reads them back, checked as rendered pages
+    /// are.
+    pub async fn decode_image(&self, source: &Path, dir: &Path, pages: &[u32]) -> Result<Vec<Image>, StageError> {
+        let request = Request::DecodeImage {
+            source: source.to_owned(),
+            dir: dir.to_owned(),
+            pages: pages.to_vec(),
+            max_pixels: self.0.max_image_pixels,
+        };
+        let answer: RenderAnswer = serde_json::from_value(self.run(&request).await?).map_err(nonsense)?;
+        let images = read_images(dir, pages, answer.images, self.0.max_image_pixels).await?;
+        // Every page is decoded or the request fails: there is no skipping.
+        images.into_iter().map(|image| image.ok_or_else(|| nonsense("a page of the image was skipped"))).collect()
     }
 
     fn out_of_memory(&self, phase: Phase) -> StageError {
@@ -218,6 +224,9 @@ impl Sandbox {
             }
             ("rendering", None) => {
                 format!("a page needs more than {mib} MiB to render (the limit set by parse-memory-mb)")
+            }
+            ("decoding", Some(page)) => {
+                format!("{page} needs more than {mib} MiB to decode (the limit set by parse-memory-mb)")
             }
             _ => format!("reading this file needed more than {mib} MiB of memory (the limit set by parse-memory-mb)"),
         })
@@ -269,6 +278,39 @@ pub struct Image {
     pub height: u32,
     /// Packed rows: one byte per pixel in grey, three in RGB.
     pub pixels: Vec<u8>,
+}
+
+/// Reads back the images a child says it wrote to `dir/i.raw`, one per
+/// page of `pages`, checking each against the file's size and `most` bytes
+/// before reading it, so a confused child cannot make the worker read past
+/// a file or allocate without bound.
+async fn read_images(
+    dir: &Path,
+    pages: &[u32],
+    written: Vec<Option<Rendered>>,
+    most: u64,
+) -> Result<Vec<Option<Image>>, StageError> {
+    if written.len() != pages.len() {
+        return Err(nonsense(format!("{} images for {} pages", written.len(), pages.len())));
+    }
+    let mut images = Vec::with_capacity(pages.len());
+    for (i, rendered) in written.into_iter().enumerate() {
+        let Some(r) = rendered else {
+            images.push(None);
+            continue;
+        };
+        let path = dir.join(format!("{i}.raw"));
+        let expected = r.width as u64 * r.height as u64 * r.channels as u64;
+        let found = tokio::fs::metadata(&path).await.map_err(crate::book::io)?.len();
+        if !matches!(r.channels, 1 | 3) || found != expected || expected > most {
+            return Err(nonsense(format!("page image {i} has {found} bytes, not {expected}")));
+        }
+        let pixels = tokio::fs::read(&path).await.map_err(crate::book::io)?;
+        // The image is in memory now; the next batch reuses the folder.
+        tokio::fs::remove_file(&path).await.map_err(crate::book::io)?;
+        images.push(Some(Image { page: pages[i], width: r.width, height: r.height, pixels }));
+    }
+    Ok(images)
 }
 
 fn nonsense(e: impl std::fmt::Display) -> StageError {
