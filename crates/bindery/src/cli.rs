@@ -394,6 +394,15 @@ pub enum Bench {
         #[arg(long)]
         json: bool,
     },
+    /// What parsing uploads in sandbox children costs a book: the isolated work in this process and in children,
+    /// beside the whole pipeline's time for the same book.
+    Isolation {
+        file: PathBuf,
+        #[arg(long, default_value_t = 9)]
+        rounds: u32,
+        #[arg(long)]
+        json: bool,
+    },
     /// Event log: append and read rates.
     Events {
         #[arg(long, default_value_t = 100_000)]

@@ -13,6 +13,11 @@ use serde_json::json;
 
 pub const WIDTHS: [u32; 3] = [160, 480, 1200];
 
+/// The render request for a cover: page 1 at the largest cover width.
+pub fn first_page_job() -> RenderJob {
+    RenderJob { page: 1, size: RenderSize::RgbWidth(WIDTHS[2]) }
+}
+
 /// The stage, with the sandbox its first page is rendered in.
 pub struct Cover {
     sandbox: Sandbox,
@@ -82,8 +87,7 @@ impl Cover {
         kind: bindery_pdf::DocKind,
     ) -> Result<Option<RgbImage>, StageError> {
         let source = ctx.source_file(dir).await?;
-        let job = RenderJob { page: 1, size: RenderSize::RgbWidth(WIDTHS[2]) };
-        let (mut images, _) = self.sandbox.render(&source, kind, dir, &[job], true).await?;
+        let (mut images, _) = self.sandbox.render(&source, kind, dir, &[first_page_job()], true).await?;
         Ok(images.pop().flatten().and_then(|r| RgbImage::from_raw(r.width, r.height, r.pixels)))
     }
 }

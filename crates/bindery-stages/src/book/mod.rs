@@ -28,7 +28,7 @@ mod raster;
 mod structure;
 pub mod view;
 
-pub use cover::Cover;
+pub use cover::{first_page_job, Cover};
 pub use dictionary::Dictionary;
 pub use enrich::Enrich;
 pub use extract::Extract;
@@ -36,7 +36,7 @@ pub use index::Index;
 pub use narrate::narrate_chapter;
 pub use narrate::Narrate;
 pub use ocr::Ocr;
-pub use raster::Raster;
+pub use raster::{thumbnail_batches, Raster};
 pub use structure::Structure;
 
 use crate::stage::{StageContext, StageError};

@@ -31,6 +31,18 @@ const MAX_THUMBNAIL_HEIGHT: u32 = 16_383;
 /// shared by many pages.
 const PAGES_PER_CHILD: usize = 32;
 
+/// The render requests for a book's thumbnails, one per child: every size
+/// of every page but those `extract` could not read, [`PAGES_PER_CHILD`]
+/// pages at a time. MuPDF renders each size directly: cheaper and sharper
+/// than rendering once and resampling.
+pub fn thumbnail_batches(pages: u32, unreadable: &[u32]) -> Vec<Vec<RenderJob>> {
+    let jobs: Vec<RenderJob> = (1..=pages)
+        .filter(|page| !unreadable.contains(page))
+        .flat_map(|page| THUMBNAIL_WIDTHS.map(|w| RenderJob { page, size: RenderSize::RgbWidth(w) }))
+        .collect();
+    jobs.chunks(PAGES_PER_CHILD * THUMBNAIL_WIDTHS.len()).map(<[RenderJob]>::to_vec).collect()
+}
+
 /// The stage, with the sandbox its pages are rendered in.
 pub struct Raster {
     sandbox: Sandbox,
@@ -62,15 +74,11 @@ impl Stage for Raster {
         let source = ctx.source_file(dir.path()).await?;
         let scratch = dir.path().join("pages");
         std::fs::create_dir(&scratch).map_err(io)?;
-        // MuPDF renders each size directly: cheaper and sharper than rendering once and resampling.
         // Pages `extract` could not read are warned of once, there, and not tried again.
-        let jobs: Vec<RenderJob> = (1..=pages)
-            .filter(|page| !header.unreadable_pages.contains(page))
-            .flat_map(|page| THUMBNAIL_WIDTHS.map(|w| RenderJob { page, size: RenderSize::RgbWidth(w) }))
-            .collect();
         let mut manifest: BTreeMap<u32, BTreeMap<u32, String>> = BTreeMap::new();
         let mut warnings = Vec::new();
-        for batch in jobs.chunks(PAGES_PER_CHILD * THUMBNAIL_WIDTHS.len()) {
+        for batch in thumbnail_batches(pages, &header.unreadable_pages) {
+            let batch = batch.as_slice();
             let (images, skipped) = self.sandbox.render(&source, kind, &scratch, batch, true).await?;
             warnings.extend(skipped.into_iter().map(|s| format!("no thumbnail for page {}: {}", s.page, s.reason)));
             for (job, image) in batch.iter().zip(images) {

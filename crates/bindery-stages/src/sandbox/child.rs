@@ -148,28 +148,7 @@ pub fn serve(mut args: impl Iterator<Item = OsString>) -> ExitCode {
         // A parent that went away cannot be told anything; the child simply ends.
         let _ = serde_json::to_writer(&mut out, m).map(|_| out.write_all(b"\n")).map(|_| out.flush());
     };
-    let answer = match request {
-        Request::Extract { source, kind, out: pages, limits } => {
-            extract_pages(&source, kind, &pages, &limits, &mut |phase| say(&Message::Phase(phase))).map(|header| {
-                serde_json::json!({"pages": header.pages, "ocr_pages": header.ocr_pages.len(),
-                                   "outline": header.outline.len(), "title": header.title, "author": header.author,
-                                   "unreadable_pages": header.unreadable_pages,
-                                   "damaged_pages": header.damaged_pages, "repaired": header.repaired})
-            })
-        }
-        Request::Render { source, kind, dir, jobs, skip_unrenderable, limits } => {
-            render(&source, kind, &dir, &jobs, skip_unrenderable, &limits, &mut |phase| say(&Message::Phase(phase)))
-                .map(|answer| serde_json::to_value(answer).expect("answers serialise"))
-        }
-        Request::ImagePages { source, max_pages } => std::fs::read(&source)
-            .map_err(Failure::Io)
-            .and_then(|bytes| bindery_media::image_pages(&bytes, max_pages).map_err(|e| image_refused(None, e)))
-            .map(|pages| serde_json::json!({ "pages": pages })),
-        Request::DecodeImage { source, dir, pages, max_pixels } => {
-            decode_image(&source, &dir, &pages, max_pixels, &mut |phase| say(&Message::Phase(phase)))
-                .map(|answer| serde_json::to_value(answer).expect("answers serialise"))
-        }
-    };
+    let answer = answer(request, &mut |phase| say(&Message::Phase(phase)));
     say(&match answer {
         Ok(value) => Message::Done(value),
         Err(Failure::Pdf(e)) => {
@@ -179,6 +158,41 @@ pub fn serve(mut args: impl Iterator<Item = OsString>) -> ExitCode {
         Err(Failure::Refused(message)) => Message::Failed { message, retryable: false, memory: false },
     });
     ExitCode::SUCCESS
+}
+
+/// Does what `request` asks, saying what it reads through `phase`.
+fn answer(request: Request, phase: &mut dyn FnMut(String)) -> Result<serde_json::Value, Failure> {
+    match request {
+        Request::Extract { source, kind, out: pages, limits } => extract_pages(&source, kind, &pages, &limits, phase)
+            .map(|header| {
+                serde_json::json!({"pages": header.pages, "ocr_pages": header.ocr_pages.len(),
+                                   "outline": header.outline.len(), "title": header.title, "author": header.author,
+                                   "unreadable_pages": header.unreadable_pages,
+                                   "damaged_pages": header.damaged_pages, "repaired": header.repaired})
+            }),
+        Request::Render { source, kind, dir, jobs, skip_unrenderable, limits } => {
+            render(&source, kind, &dir, &jobs, skip_unrenderable, &limits, phase)
+                .map(|answer| serde_json::to_value(answer).expect("answers serialise"))
+        }
+        Request::ImagePages { source, max_pages } => std::fs::read(&source)
+            .map_err(Failure::Io)
+            .and_then(|bytes| bindery_media::image_pages(&bytes, max_pages).map_err(|e| image_refused(None, e)))
+            .map(|pages| serde_json::json!({ "pages": pages })),
+        Request::DecodeImage { source, dir, pages, max_pixels } => {
+            decode_image(&source, &dir, &pages, max_pixels, phase)
+                .map(|answer| serde_json::to_value(answer).expect("answers serialise"))
+        }
+    }
+}
+
+/// Runs `request` in this process, without any limit: only for measuring
+/// what isolation costs (`bindery bench isolation`), never for an upload.
+pub fn run_here(request: Request) -> Result<serde_json::Value, String> {
+    answer(request, &mut |_| {}).map_err(|e| match e {
+        Failure::Pdf(e) => e.to_string(),
+        Failure::Refused(message) => message,
+        Failure::Io(e) => format!("local disk: {e}"),
+    })
 }
 
 /// Renders `jobs` one after the other, announcing each page before MuPDF

@@ -182,16 +182,7 @@ pub async fn books(
     json_out: bool,
 ) -> Result<ExitCode> {
     let (engine, dir) = scratch(s).await?;
-    let bytes = std::fs::read(file)?;
-    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("pdf");
-    let copies: Vec<PathBuf> = (0..count + samples)
-        .map(|i| {
-            let p = dir.path().join(format!("copy-{i}.{ext}"));
-            let mut b = bytes.clone();
-            b.extend_from_slice(format!("\n% bench copy {i}\n").as_bytes());
-            std::fs::write(&p, b).map(|_| p)
-        })
-        .collect::<Result<_, _>>()?;
+    let copies = copies(dir.path(), file, 0..count + samples)?;
     let opts = WorkerOptions { concurrency, exit_when_idle: true, ..WorkerOptions::default() };
     // Saturated: everything submitted, then drained.
     let started = Instant::now();
@@ -207,22 +198,7 @@ pub async fn books(
         failed += (st.status != DocumentStatus::Ready) as usize;
     }
     // One at a time, on an idle worker: the latency a book sees off peak.
-    let mut latencies = Vec::new();
-    let worker = Worker::new(engine.clone(), WorkerOptions { exit_when_idle: false, ..opts }).run();
-    for p in &copies[count..] {
-        let t = Instant::now();
-        let id = engine.submit(p).await?.id;
-        loop {
-            let st = engine.store().document(id.as_str()).await?.context("document")?;
-            if st.status.is_terminal() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        latencies.push(t.elapsed().as_secs_f64());
-    }
-    worker.shutdown().await;
-    latencies.sort_by(f64::total_cmp);
+    let latencies = latencies(&engine, &copies[count..], concurrency).await?;
     let pct = |q: f64| {
         latencies.get(((latencies.len().max(1) - 1) as f64 * q).round() as usize).map(|s| (s * 100.0).round() / 100.0)
     };
@@ -237,6 +213,57 @@ pub async fn books(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Seconds each of `copies` took through the whole pipeline, submitted one
+/// at a time to an idle worker, sorted.
+async fn latencies(engine: &bindery_engine::Engine, copies: &[PathBuf], concurrency: usize) -> Result<Vec<f64>> {
+    let mut latencies = Vec::new();
+    let opts = WorkerOptions { concurrency, exit_when_idle: false, ..WorkerOptions::default() };
+    let worker = Worker::new(engine.clone(), opts).run();
+    for p in copies {
+        let t = Instant::now();
+        let id = engine.submit(p).await?.id;
+        loop {
+            let st = engine.store().document(id.as_str()).await?.context("document")?;
+            if st.status.is_terminal() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        latencies.push(t.elapsed().as_secs_f64());
+    }
+    worker.shutdown().await;
+    latencies.sort_by(f64::total_cmp);
+    Ok(latencies)
+}
+
+/// `count` distinct copies of `file` in `dir` (a trailing comment each, so
+/// no upload is a duplicate of another) through the whole pipeline one at a
+/// time, as [`latencies`] runs them.
+pub async fn one_at_a_time(
+    engine: &bindery_engine::Engine,
+    dir: &Path,
+    file: &Path,
+    count: usize,
+    concurrency: usize,
+) -> Result<Vec<f64>> {
+    let copies = copies(dir, file, 0..count)?;
+    latencies(engine, &copies, concurrency).await
+}
+
+/// Copies `range` of `file` in `dir`, each made distinct by a trailing comment.
+fn copies(dir: &Path, file: &Path, range: std::ops::Range<usize>) -> Result<Vec<PathBuf>> {
+    let bytes = std::fs::read(file)?;
+    let ext = file.extension().and_then(|e| e.to_str()).unwrap_or("pdf");
+    range
+        .map(|i| {
+            let p = dir.join(format!("copy-{i}.{ext}"));
+            let mut b = bytes.clone();
+            b.extend_from_slice(format!("\n% bench copy {i}\n").as_bytes());
+            std::fs::write(&p, b).map(|_| p).map_err(Into::into)
+        })
+        .collect()
+}
+
 /// This process's peak resident memory, from the kernel.
 pub fn peak_rss_mb() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -244,7 +271,7 @@ pub fn peak_rss_mb() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse::<u64>().ok().map(|kb| kb / 1024)
 }
 
-fn report(json_out: bool, v: serde_json::Value) {
+pub(super) fn report(json_out: bool, v: serde_json::Value) {
     if json_out {
         println!("{v}");
     } else {

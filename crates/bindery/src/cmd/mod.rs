@@ -4,6 +4,7 @@ mod admin;
 mod bench;
 mod bench_api;
 mod bench_books;
+mod bench_isolation;
 mod book;
 mod events;
 mod process;
@@ -59,6 +60,9 @@ pub async fn run(command: Command, s: Settings) -> Result<ExitCode> {
         Command::Bench(Bench::Ocr { images, languages, json }) => bench_books::ocr(&images, &languages, json),
         Command::Bench(Bench::Books { file, count, concurrency, latency_samples, json }) => {
             bench_books::books(&s, &file, count, concurrency, latency_samples, json).await
+        }
+        Command::Bench(Bench::Isolation { file, rounds, json }) => {
+            bench_isolation::isolation(&s, &file, rounds, json).await
         }
     }
 }
