@@ -105,3 +105,42 @@ async fn the_real_reader_refuses_a_deep_outline_with_its_reason() {
         other => panic!("{other:?}"),
     }
 }
+
+/// The real reader renders and encodes a book's thumbnails in one child; a
+/// child that claims a thumbnail nobody asked for, or a size its file does
+/// not have, is not believed.
+#[tokio::test]
+async fn thumbnails_are_encoded_in_the_child_and_checked_by_the_parent() {
+    let dir = tempfile::tempdir().unwrap();
+    let pdf = dir.path().join("source.pdf");
+    bindery_pdf::fixtures::blank_pdf(&pdf, 3);
+    let reader =
+        Sandbox::new(SandboxOptions { program: env!("CARGO_BIN_EXE_bindery-parse").into(), ..Default::default() });
+    let kind = bindery_pdf::DocKind::Pdf;
+    let (written, skipped) = reader.thumbnails(&pdf, kind, dir.path(), &[1, 3], &[120, 360], 16_383).await.unwrap();
+    assert!(skipped.is_empty(), "{skipped:?}");
+    let made: Vec<(u32, u32)> = written.iter().map(|(t, _)| (t.page, t.width)).collect();
+    assert_eq!(made, [(1, 120), (1, 360), (3, 120), (3, 360)]);
+    for (_, path) in &written {
+        assert!(std::fs::read(path).unwrap().starts_with(b"RIFF"), "a WebP file: {path:?}");
+    }
+    // A page taller than the limit at a width is skipped with the reason.
+    let (written, skipped) = reader.thumbnails(&pdf, kind, dir.path(), &[2], &[120, 360], 200).await.unwrap();
+    assert_eq!(written.iter().map(|(t, _)| t.width).collect::<Vec<_>>(), [120]);
+    assert_eq!(skipped.len(), 1);
+    assert!(skipped[0].reason.ends_with("too tall for a thumbnail"), "{:?}", skipped[0]);
+
+    let liar = |answer: &str| {
+        let script = format!("echo 'x' > '{}/9-120.webp'; echo '{{\"done\":{answer}}}'", dir.path().display());
+        shell(&script, Duration::from_secs(10))
+    };
+    for answer in [
+        r#"{"written":[{"page":9,"width":120,"bytes":2}],"skipped":[]}"#,
+        r#"{"written":[{"page":1,"width":120,"bytes":2000}],"skipped":[]}"#,
+    ] {
+        match liar(answer).thumbnails(&pdf, kind, dir.path(), &[1], &[120], 16_383).await {
+            Err(StageError::Permanent(reason)) => assert!(reason.contains("answered nonsense"), "{reason}"),
+            other => panic!("{answer}: {other:?}"),
+        }
+    }
+}

@@ -36,7 +36,7 @@ pub use index::Index;
 pub use narrate::narrate_chapter;
 pub use narrate::Narrate;
 pub use ocr::Ocr;
-pub use raster::{thumbnail_batches, Raster};
+pub use raster::{thumbnail_batches, Raster, MAX_THUMBNAIL_HEIGHT, THUMBNAIL_WIDTHS};
 pub use structure::Structure;
 
 use crate::stage::{StageContext, StageError};

@@ -1,7 +1,6 @@
 //! `raster`: page thumbnails for the UI, two sizes in WebP. Pages are
-//! rendered by MuPDF in a child process with limits (see
-//! [`crate::sandbox`]), a batch of pages per child, and encoded and stored
-//! here. The renditions are stored as blobs and listed in one `thumbnails`
+//! rendered by MuPDF and encoded in a child process with limits (see
+//! [`crate::sandbox`]), a batch of pages per child, and stored here. The renditions are stored as blobs and listed in one `thumbnails`
 //! manifest artifact, so a 1,000-page book adds one artifact to its events,
 //! not two thousand. Full pages at a chosen resolution are rendered on
 //! request by `bindery pages`, not here.
@@ -12,12 +11,10 @@
 //! the document, as anywhere the sandbox runs.
 
 use super::ocr::read_header;
-use super::{blocking, io, kinds};
-use crate::sandbox::{RenderJob, RenderSize, Sandbox};
+use super::{io, kinds};
+use crate::sandbox::Sandbox;
 use crate::stage::{Stage, StageContext, StageError, StageOutput};
 use async_trait::async_trait;
-use bindery_media::image::RgbImage;
-use bindery_media::{encode, ImageFormat};
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -25,22 +22,19 @@ pub const THUMBNAIL_WIDTHS: [u32; 2] = [120, 360];
 
 /// WebP cannot be taller than this; a page this tall at a thumbnail's
 /// width is a strip, not a page worth a thumbnail.
-const MAX_THUMBNAIL_HEIGHT: u32 = 16_383;
+pub const MAX_THUMBNAIL_HEIGHT: u32 = 16_383;
 
-/// Pages rendered per child: thumbnails are small, so a child's start is
-/// shared by many pages.
-const PAGES_PER_CHILD: usize = 32;
+/// Pages per child. One child renders a whole ordinary book, so MuPDF's
+/// fonts and glyphs are loaded and rasterised once; a longer book takes a
+/// few children, each well inside the parse deadline, and the worker
+/// uploads each child's thumbnails before the next starts.
+const PAGES_PER_CHILD: usize = 200;
 
-/// The render requests for a book's thumbnails, one per child: every size
-/// of every page but those `extract` could not read, [`PAGES_PER_CHILD`]
-/// pages at a time. MuPDF renders each size directly: cheaper and sharper
-/// than rendering once and resampling.
-pub fn thumbnail_batches(pages: u32, unreadable: &[u32]) -> Vec<Vec<RenderJob>> {
-    let jobs: Vec<RenderJob> = (1..=pages)
-        .filter(|page| !unreadable.contains(page))
-        .flat_map(|page| THUMBNAIL_WIDTHS.map(|w| RenderJob { page, size: RenderSize::RgbWidth(w) }))
-        .collect();
-    jobs.chunks(PAGES_PER_CHILD * THUMBNAIL_WIDTHS.len()).map(<[RenderJob]>::to_vec).collect()
+/// A book's pages in the batches [`Raster`] hands to children: every page
+/// but those `extract` could not read, [`PAGES_PER_CHILD`] at a time.
+pub fn thumbnail_batches(pages: u32, unreadable: &[u32]) -> Vec<Vec<u32>> {
+    let pages: Vec<u32> = (1..=pages).filter(|page| !unreadable.contains(page)).collect();
+    pages.chunks(PAGES_PER_CHILD).map(<[u32]>::to_vec).collect()
 }
 
 /// The stage, with the sandbox its pages are rendered in.
@@ -78,29 +72,15 @@ impl Stage for Raster {
         let mut manifest: BTreeMap<u32, BTreeMap<u32, String>> = BTreeMap::new();
         let mut warnings = Vec::new();
         for batch in thumbnail_batches(pages, &header.unreadable_pages) {
-            let batch = batch.as_slice();
-            let (images, skipped) = self.sandbox.render(&source, kind, &scratch, batch, true).await?;
-            warnings.extend(skipped.into_iter().map(|s| format!("no thumbnail for page {}: {}", s.page, s.reason)));
-            for (job, image) in batch.iter().zip(images) {
-                let (Some(image), RenderSize::RgbWidth(width)) = (image, job.size) else { continue };
-                let page = job.page;
-                if image.height > MAX_THUMBNAIL_HEIGHT {
-                    if !warnings.iter().any(|w| w.starts_with(&format!("no thumbnail for page {page}:"))) {
-                        warnings.push(format!(
-                            "no thumbnail for page {page}: it is {}×{} pixels at that width, too tall for a thumbnail",
-                            image.width, image.height
-                        ));
-                    }
-                    continue;
-                }
-                let bytes = blocking("thumbnail encoding", move || {
-                    let img = RgbImage::from_raw(image.width, image.height, image.pixels)
-                        .ok_or_else(|| StageError::Permanent(format!("page {}: bad raster", image.page)))?;
-                    encode(&img, ImageFormat::Webp).map_err(super::narrate::media_error)
-                })
+            let (written, skipped) = self
+                .sandbox
+                .thumbnails(&source, kind, &scratch, &batch, &THUMBNAIL_WIDTHS, MAX_THUMBNAIL_HEIGHT)
                 .await?;
-                let stored = ctx.blobs.put_bytes(bytes.into()).await.map_err(StageError::from_blob)?;
-                manifest.entry(page).or_default().insert(width, stored.key);
+            warnings.extend(skipped.into_iter().map(|s| format!("no thumbnail for page {}: {}", s.page, s.reason)));
+            for (thumb, path) in written {
+                let stored = ctx.blobs.put_file(&path).await.map_err(StageError::from_blob)?;
+                tokio::fs::remove_file(&path).await.map_err(io)?;
+                manifest.entry(thumb.page).or_default().insert(thumb.width, stored.key);
             }
         }
         let listed: Vec<_> = manifest.iter().map(|(n, sizes)| json!({"page": n, "webp": sizes})).collect();

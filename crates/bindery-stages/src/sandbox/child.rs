@@ -45,6 +45,23 @@ pub enum Request {
         #[serde(default)]
         limits: OpenOptions,
     },
+    /// `raster`'s thumbnails: every page of `pages` at every width of
+    /// `widths`, rendered and encoded as WebP to `dir/PAGE-WIDTH.webp`;
+    /// answers a [`ThumbnailsAnswer`]. A page MuPDF refuses to render, or
+    /// taller than `max_height` at a width, is listed in `skipped` with the
+    /// reason; running out of memory fails the request. Encoding here keeps
+    /// what crosses to the worker small, so that one child serves a whole
+    /// book's pages with MuPDF's caches warm.
+    Thumbnails {
+        source: PathBuf,
+        kind: DocKind,
+        dir: PathBuf,
+        pages: Vec<u32>,
+        widths: Vec<u32>,
+        max_height: u32,
+        #[serde(default)]
+        limits: OpenOptions,
+    },
     /// How many pages an uploaded image holds (a TIFF may hold many, every
     /// other format one), at most `max_pages`; answers `{"pages": N}`.
     ImagePages { source: PathBuf, max_pages: u32 },
@@ -64,7 +81,7 @@ impl Request {
     pub fn activity(&self) -> &'static str {
         match self {
             Request::Extract { .. } | Request::ImagePages { .. } => "reading",
-            Request::Render { .. } => "rendering",
+            Request::Render { .. } | Request::Thumbnails { .. } => "rendering",
             Request::DecodeImage { .. } => "decoding",
         }
     }
@@ -102,6 +119,28 @@ pub struct Rendered {
     pub width: u32,
     pub height: u32,
     pub channels: u8,
+}
+
+/// The child's answer to [`Request::Thumbnails`].
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ThumbnailsAnswer {
+    pub written: Vec<Thumbnail>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// One thumbnail written to `dir/PAGE-WIDTH.webp`, of `bytes` bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Thumbnail {
+    pub page: u32,
+    pub width: u32,
+    pub bytes: u64,
+}
+
+impl Thumbnail {
+    /// The file's name in the request's folder.
+    pub fn file_name(page: u32, width: u32) -> String {
+        format!("{page}-{width}.webp")
+    }
 }
 
 /// A page that could not be rendered, and why, in the document's terms.
@@ -174,6 +213,10 @@ fn answer(request: Request, phase: &mut dyn FnMut(String)) -> Result<serde_json:
             render(&source, kind, &dir, &jobs, skip_unrenderable, &limits, phase)
                 .map(|answer| serde_json::to_value(answer).expect("answers serialise"))
         }
+        Request::Thumbnails { source, kind, dir, pages, widths, max_height, limits } => {
+            thumbnails(&source, kind, &dir, &pages, &widths, max_height, &limits, phase)
+                .map(|answer| serde_json::to_value(answer).expect("answers serialise"))
+        }
         Request::ImagePages { source, max_pages } => std::fs::read(&source)
             .map_err(Failure::Io)
             .and_then(|bytes| bindery_media::image_pages(&bytes, max_pages).map_err(|e| image_refused(None, e)))
@@ -218,12 +261,7 @@ fn render(
             Ok(raster) => raster,
             Err(e) if skip_unrenderable && !e.is_retryable() && !e.is_out_of_memory() => {
                 if answer.skipped.last().is_none_or(|s| s.page != job.page) {
-                    // MuPDF's own words ("code: 4, message: …") mean nothing to the uploader.
-                    let reason = match e {
-                        PdfError::Corrupt(_) => "the page could not be read (the file is damaged there)".to_owned(),
-                        e => e.to_string(),
-                    };
-                    answer.skipped.push(Skipped { page: job.page, reason });
+                    answer.skipped.push(Skipped { page: job.page, reason: unrenderable(e) });
                 }
                 answer.images.push(None);
                 continue;
@@ -234,6 +272,63 @@ fn render(
         answer.images.push(Some(Rendered { width: raster.width, height: raster.height, channels: raster.channels }));
     }
     Ok(answer)
+}
+
+/// Renders and encodes the thumbnails of `pages`, announcing each page
+/// before MuPDF touches it.
+#[allow(clippy::too_many_arguments)]
+fn thumbnails(
+    source: &Path,
+    kind: DocKind,
+    dir: &Path,
+    pages: &[u32],
+    widths: &[u32],
+    max_height: u32,
+    limits: &OpenOptions,
+    phase: &mut dyn FnMut(String),
+) -> Result<ThumbnailsAnswer, Failure> {
+    let doc = Doc::open(source, kind, limits.clone())?;
+    let mut answer = ThumbnailsAnswer::default();
+    for &page in pages {
+        phase(format!("page {page}"));
+        // A page skipped at one width may still have its other thumbnails; it is named once.
+        let skip = |answer: &mut ThumbnailsAnswer, reason: String| {
+            if answer.skipped.last().is_none_or(|s| s.page != page) {
+                answer.skipped.push(Skipped { page, reason });
+            }
+        };
+        for &width in widths {
+            let raster = match doc.render_rgb(page, width) {
+                Ok(raster) => raster,
+                Err(e) if !e.is_retryable() && !e.is_out_of_memory() => {
+                    skip(&mut answer, unrenderable(e));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if raster.height > max_height {
+                let (w, h) = (raster.width, raster.height);
+                skip(&mut answer, format!("it is {w}×{h} pixels at that width, too tall for a thumbnail"));
+                continue;
+            }
+            let image = bindery_media::image::RgbImage::from_raw(raster.width, raster.height, raster.pixels)
+                .ok_or_else(|| Failure::Refused(format!("page {page}: MuPDF returned a malformed image")))?;
+            let webp = bindery_media::encode(&image, bindery_media::ImageFormat::Webp)
+                .map_err(|e| Failure::Refused(format!("page {page}: the thumbnail could not be encoded: {e}")))?;
+            std::fs::write(dir.join(Thumbnail::file_name(page, width)), &webp)?;
+            answer.written.push(Thumbnail { page, width, bytes: webp.len() as u64 });
+        }
+    }
+    Ok(answer)
+}
+
+/// Why MuPDF would not render a page, in the uploader's terms: MuPDF's own
+/// words ("code: 4, message: …") mean nothing to them.
+fn unrenderable(e: PdfError) -> String {
+    match e {
+        PdfError::Corrupt(_) => "the page could not be read (the file is damaged there)".to_owned(),
+        e => e.to_string(),
+    }
 }
 
 /// Decodes `pages` (1-based) of the image `source` to grey, one after the

@@ -32,7 +32,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 
-pub use child::{serve, Message, RenderAnswer, RenderJob, RenderSize, Rendered, Request, Skipped};
+pub use child::{
+    serve, Message, RenderAnswer, RenderJob, RenderSize, Rendered, Request, Skipped, Thumbnail, ThumbnailsAnswer,
+};
 
 /// The name of this crate's child binary, looked for beside the running
 /// executable when no program is configured.
@@ -101,6 +103,10 @@ pub struct Sandbox(Arc<SandboxOptions>);
 /// of its standard error kept to this many: a compromised child cannot make
 /// the parent buffer without bound.
 const MAX_STDOUT: u64 = 16 << 20;
+
+/// The largest thumbnail file the parent accepts from a child: a WebP at
+/// 360 pixels wide and at most 16,383 tall is far smaller.
+pub const MAX_THUMBNAIL_BYTES: u64 = 16 << 20;
 const STDERR_TAIL: usize = 8 << 10;
 
 impl Sandbox {
@@ -190,6 +196,45 @@ impl Sandbox {
         let pages: Vec<u32> = jobs.iter().map(|job| job.page).collect();
         let images = read_images(dir, &pages, answer.images, 3 * self.0.limits.max_render_pixels).await?;
         Ok((images, answer.skipped))
+    }
+
+    /// Renders and encodes the thumbnails of `pages` at `widths` in one
+    /// child, into `dir`, and returns each written file with its page and
+    /// width, checked against what the child claims (a requested page and
+    /// width, the file's size, at most [`MAX_THUMBNAIL_BYTES`]), and the
+    /// pages skipped with their reasons.
+    pub async fn thumbnails(
+        &self,
+        source: &Path,
+        kind: bindery_pdf::DocKind,
+        dir: &Path,
+        pages: &[u32],
+        widths: &[u32],
+        max_height: u32,
+    ) -> Result<(Vec<(Thumbnail, PathBuf)>, Vec<Skipped>), StageError> {
+        let request = Request::Thumbnails {
+            source: source.to_owned(),
+            kind,
+            dir: dir.to_owned(),
+            pages: pages.to_vec(),
+            widths: widths.to_vec(),
+            max_height,
+            limits: self.0.limits.clone(),
+        };
+        let answer: ThumbnailsAnswer = serde_json::from_value(self.run(&request).await?).map_err(nonsense)?;
+        let mut written = Vec::with_capacity(answer.written.len());
+        for thumb in answer.written {
+            if !pages.contains(&thumb.page) || !widths.contains(&thumb.width) || thumb.bytes > MAX_THUMBNAIL_BYTES {
+                return Err(nonsense(format!("a thumbnail nobody asked for: {thumb:?}")));
+            }
+            let path = dir.join(Thumbnail::file_name(thumb.page, thumb.width));
+            let found = tokio::fs::metadata(&path).await.map_err(crate::book::io)?.len();
+            if found != thumb.bytes {
+                return Err(nonsense(format!("thumbnail {path:?} has {found} bytes, not {}", thumb.bytes)));
+            }
+            written.push((thumb, path));
+        }
+        Ok((written, answer.skipped))
     }
 
     /// How many pages the uploaded image `source` holds, counted in a child
