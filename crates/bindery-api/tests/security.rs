@@ -499,6 +499,17 @@ async fn joining_reveals_no_accounts_and_members_may_leave(backend: Backend) {
     let with = app.post(&invitations, &owner.access, json!({"email": "amy@example.org", "role": "editor"})).await;
     let without = app.post(&invitations, &owner.access, json!({"email": "nobody@example.org", "role": "editor"})).await;
     assert_eq!(invitation_shape(with).await, invitation_shape(without).await);
+    // The length limit counts characters, as the schema's maxLength does: 215 characters of 425 bytes are in.
+    let wide = format!("{}@{}.org", "é".repeat(60), "è".repeat(150));
+    assert!(wide.chars().count() <= 254 && wide.len() > 254, "{wide}");
+    let r = app.post(&invitations, &owner.access, json!({"email": wide, "role": "viewer"})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let wide_id = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let revoke_wide = format!("{invitations}/{wide_id}");
+    assert_eq!(app.request(Method::DELETE, &revoke_wide, Some(&owner.access)).send().await.unwrap().status(), 204);
+    let too_long = format!("{}@{}.example.org", "a".repeat(64), "b".repeat(190));
+    let r = app.post(&invitations, &owner.access, json!({"email": too_long, "role": "viewer"})).await;
+    assert_eq!(problem(r).await.0, StatusCode::UNPROCESSABLE_ENTITY);
     let members = format!("/api/v1/projects/{project}/members");
     let (status, with) =
         problem(app.put(&members, &owner.access, json!({"email": amy.email, "role": "viewer"})).await).await;
