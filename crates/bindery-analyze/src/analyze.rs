@@ -23,10 +23,14 @@ pub fn analyze_book(book: &Book) -> Analysis {
     let weights = weights(&doc);
     // Each chapter's sentences are scored against the book's weights (for the book's summary) and
     // the chapter's own (for the chapter's) in one pass.
+    // The book's summary takes at most `per_chapter` sentences from any chapter, so only each
+    // chapter's best that many are kept for it.
     let mut book_scored: Vec<Scored> = Vec::new();
+    let per_chapter = book_per_chapter(&doc);
     let chapters: Vec<ChapterAnalysis> = (0..doc.chapters.len())
         .map(|c| {
-            let mut scored = score_chapter(&doc, c, &[&weights.book, &weights.chapters[c]]);
+            let lists = [(&weights.book, Some(per_chapter)), (&weights.chapters[c], None)];
+            let mut scored = score_chapter(&doc, c, &lists);
             let own = scored.pop().expect("one list per weight map");
             book_scored.append(&mut scored[0]);
             chapter(&doc, c, &cast, &weights, &own)
@@ -67,9 +71,13 @@ pub fn analyze_book(book: &Book) -> Analysis {
     }
 }
 
+/// The most sentences the book's summary takes from one chapter: its length spread over the chapters.
+fn book_per_chapter(doc: &Doc) -> usize {
+    BOOK_SUMMARY.div_ceil(doc.chapters.len().max(1))
+}
+
 fn book_summary(doc: &Doc, scored: &[Scored]) -> String {
-    let per_chapter = BOOK_SUMMARY.div_ceil(doc.chapters.len().max(1));
-    join(&pick(scored, BOOK_SUMMARY, per_chapter))
+    join(&pick(scored, BOOK_SUMMARY, book_per_chapter(doc)))
 }
 
 fn chapter(doc: &Doc, c: usize, cast: &Cast, weights: &Weights, scored: &[Scored]) -> ChapterAnalysis {

@@ -20,10 +20,17 @@ pub struct Scored<'a> {
 
 /// Scores every sentence of a chapter against each of `weights` (the book's and the chapter's
 /// term weights), one list of scores per map, tokenising each sentence once for all of them.
-pub fn score_chapter<'a>(doc: &Doc<'a>, chapter: usize, weights: &[&HashMap<String, f32>]) -> Vec<Vec<Scored<'a>>> {
+/// A list given a cap keeps only its best-scored sentences, at most that many (see [`Best`]):
+/// enough for [`pick`] when it takes no more than the cap from one chapter, and a chapter of a
+/// million sentences then costs a handful of records, not a million.
+pub fn score_chapter<'a>(
+    doc: &Doc<'a>,
+    chapter: usize,
+    weights: &[(&HashMap<String, f32>, Option<usize>)],
+) -> Vec<Vec<Scored<'a>>> {
     let ch: &ChapterDoc = &doc.chapters[chapter];
     let total = ch.paragraphs.iter().map(|p| p.sentences.len()).sum::<usize>().max(1) as f32;
-    let mut out = vec![Vec::new(); weights.len()];
+    let mut out: Vec<Best> = weights.iter().map(|&(_, cap)| Best::new(cap)).collect();
     let mut position = 0usize;
     for (pi, paragraph) in ch.paragraphs.iter().enumerate() {
         for (si, sentence) in paragraph.sentences.iter().enumerate() {
@@ -33,7 +40,7 @@ pub fn score_chapter<'a>(doc: &Doc<'a>, chapter: usize, weights: &[&HashMap<Stri
             let dialogue = sentence.text.starts_with(['‘', '“', '«', '"', '—', '-']);
             let balanced = balanced(sentence.text);
             let p = position as f32 / total;
-            for (weights, out) in weights.iter().zip(&mut out) {
+            for ((weights, _), out) in weights.iter().zip(&mut out) {
                 let mut score = if terms.is_empty() {
                     0.0
                 } else {
@@ -58,7 +65,46 @@ pub fn score_chapter<'a>(doc: &Doc<'a>, chapter: usize, weights: &[&HashMap<Stri
             position += 1;
         }
     }
-    out
+    out.into_iter().map(Best::into_vec).collect()
+}
+
+/// A list of scored sentences, all of them, or with a cap only the best that many. Capped, it is
+/// sorted best first (stably, so of equal scores the earlier sentence stays first, as [`pick`]'s
+/// own stable sort would order them) and cut back whenever it doubles: linear time, bounded size.
+struct Best<'a> {
+    cap: Option<usize>,
+    items: Vec<Scored<'a>>,
+}
+
+impl<'a> Best<'a> {
+    fn new(cap: Option<usize>) -> Self {
+        Self { cap, items: Vec::new() }
+    }
+
+    fn push(&mut self, scored: Scored<'a>) {
+        // A sentence `pick` would never take (no score) is not worth keeping.
+        if self.cap.is_some() && scored.score <= 0.0 {
+            return;
+        }
+        self.items.push(scored);
+        if let Some(cap) = self.cap {
+            if self.items.len() >= 2 * cap.max(8) {
+                self.cut(cap);
+            }
+        }
+    }
+
+    fn cut(&mut self, cap: usize) {
+        self.items.sort_by(|a, b| b.score.total_cmp(&a.score));
+        self.items.truncate(cap);
+    }
+
+    fn into_vec(mut self) -> Vec<Scored<'a>> {
+        if let Some(cap) = self.cap {
+            self.cut(cap);
+        }
+        self.items
+    }
 }
 
 /// Whether a sentence opens as many quotations as it closes; one cut out of a longer quotation
