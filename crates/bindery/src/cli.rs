@@ -32,6 +32,10 @@ pub struct Global {
     /// Log format on stderr: json or text.
     #[arg(long, env = "BINDERY_LOG_FORMAT", global = true)]
     pub log_format: Option<String>,
+    /// How many malloc arenas the process may use (glibc): fewer arenas return memory better when stages run on
+    /// several threads; 0 keeps the C library's default of eight per core [default: 2].
+    #[arg(long, env = "BINDERY_MALLOC_ARENAS", global = true)]
+    pub malloc_arenas: Option<u32>,
     /// The memory one parse of an upload may use, in MiB: MuPDF reads each file in a child process limited to it
     /// [default: 2048].
     #[arg(long, env = "BINDERY_PARSE_MEMORY_MB", global = true)]

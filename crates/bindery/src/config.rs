@@ -15,6 +15,7 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub storage: Option<String>,
     pub log_format: Option<String>,
+    pub malloc_arenas: Option<u32>,
     pub parse_memory_mb: Option<u64>,
     pub parse_timeout_secs: Option<f64>,
     pub max_pages: Option<u32>,
@@ -61,6 +62,8 @@ pub struct Settings {
     pub file_serve: crate::cli::ServeArgs,
     /// Flags and variables over the file's `[enrich]` table.
     pub analyzer: crate::analyzer::AnalyzerArgs,
+    /// How many malloc arenas the process may use; 0 for the C library's default.
+    pub malloc_arenas: u32,
     /// The limits of the child process that parses each upload.
     pub parse_memory_mb: u64,
     pub parse_timeout: Duration,
@@ -142,6 +145,7 @@ impl Settings {
             Some("text") => false,
             Some(other) => anyhow::bail!("--log-format must be json or text, not {other:?}"),
         };
+        let malloc_arenas = g.malloc_arenas.or(file.malloc_arenas).unwrap_or(2);
         let parse_memory_mb = g.parse_memory_mb.or(file.parse_memory_mb).unwrap_or(2048);
         anyhow::ensure!(parse_memory_mb >= 64, "--parse-memory-mb must be at least 64");
         let parse_timeout = g.parse_timeout_secs.or(file.parse_timeout_secs).unwrap_or(120.0);
@@ -177,6 +181,7 @@ impl Settings {
                 ops_listen: file.ops_listen,
             },
             analyzer: g.analyzer.clone().or(file.enrich),
+            malloc_arenas,
             parse_memory_mb,
             parse_timeout: Duration::from_secs_f64(parse_timeout),
             limits,
