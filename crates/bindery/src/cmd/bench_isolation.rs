@@ -22,6 +22,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 pub async fn isolation(s: &Settings, file: &Path, rounds: u32, json_out: bool) -> Result<ExitCode> {
+    // Medians need at least one run.
+    let rounds = rounds.max(1);
     let kind = match file.extension().and_then(|e| e.to_str()) {
         Some(e) if e.eq_ignore_ascii_case("epub") => DocKind::Epub,
         _ => DocKind::Pdf,
@@ -84,7 +86,7 @@ pub async fn isolation(s: &Settings, file: &Path, rounds: u32, json_out: bool) -
     let (engine, books_dir) = scratch(s).await?;
     let cpu_before = cpu_time();
     let latencies = one_at_a_time(&engine, books_dir.path(), file, rounds as usize, 2).await?;
-    let book_cpu = (cpu_time() - cpu_before) / rounds.max(1) as f64;
+    let book_cpu = (cpu_time() - cpu_before) / rounds as f64;
     let (here, children) = (median(here), median(children));
     let book = Duration::from_secs_f64(latencies[latencies.len() / 2]);
     let cost = children.saturating_sub(here);
