@@ -230,7 +230,16 @@ pub(crate) fn extract_pages(
     for n in 1..=doc.page_count() {
         phase(format!("page {n}"));
         let page = match doc.page_text(n) {
-            Ok(page) => page,
+            Ok(page) => {
+                // A page that read may still have lost what followed damage in its content; one whose content
+                // cannot even be found for the check lost it too. Running out of memory is the limit's doing.
+                match doc.page_content_damaged(n) {
+                    Ok(false) => {}
+                    Err(e) if e.is_out_of_memory() => return Err(e.into()),
+                    Ok(true) | Err(_) => header.damaged_pages.push(n),
+                }
+                page
+            }
             // A damaged page costs its own text, not the book: it stands as an empty page and the document says
             // so. Running out of memory is the limit's doing, not damage, and fails as everywhere else.
             Err(e @ PdfError::Corrupt(_)) if !e.is_out_of_memory() => {
@@ -239,14 +248,6 @@ pub(crate) fn extract_pages(
             }
             Err(e) => return Err(e.into()),
         };
-        // A page whose content cannot even be found for the check lost it too; running out of memory is the
-        // limit's doing.
-        match doc.page_content_damaged(n) {
-            _ if header.unreadable_pages.last() == Some(&n) => {}
-            Ok(false) => {}
-            Err(e) if e.is_out_of_memory() => return Err(e.into()),
-            Ok(true) | Err(_) => header.damaged_pages.push(n),
-        }
         if page.ocr_need() != OcrNeed::No {
             header.ocr_pages.push(n);
             header.ocr_dpi.push(page.ocr_dpi());

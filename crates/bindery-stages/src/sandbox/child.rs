@@ -260,9 +260,7 @@ fn render(
         let raster = match raster {
             Ok(raster) => raster,
             Err(e) if skip_unrenderable && !e.is_retryable() && !e.is_out_of_memory() => {
-                if answer.skipped.last().is_none_or(|s| s.page != job.page) {
-                    answer.skipped.push(Skipped { page: job.page, reason: unrenderable(e) });
-                }
+                skip_once(&mut answer.skipped, job.page, unrenderable(e));
                 answer.images.push(None);
                 continue;
             }
@@ -291,24 +289,20 @@ fn thumbnails(
     let mut answer = ThumbnailsAnswer::default();
     for &page in pages {
         phase(format!("page {page}"));
-        // A page skipped at one width may still have its other thumbnails; it is named once.
-        let skip = |answer: &mut ThumbnailsAnswer, reason: String| {
-            if answer.skipped.last().is_none_or(|s| s.page != page) {
-                answer.skipped.push(Skipped { page, reason });
-            }
-        };
+        // A page skipped at one width may still have its other thumbnails.
         for &width in widths {
             let raster = match doc.render_rgb(page, width) {
                 Ok(raster) => raster,
                 Err(e) if !e.is_retryable() && !e.is_out_of_memory() => {
-                    skip(&mut answer, unrenderable(e));
+                    skip_once(&mut answer.skipped, page, unrenderable(e));
                     continue;
                 }
                 Err(e) => return Err(e.into()),
             };
             if raster.height > max_height {
                 let (w, h) = (raster.width, raster.height);
-                skip(&mut answer, format!("it is {w}×{h} pixels at that width, too tall for a thumbnail"));
+                let reason = format!("it is {w}×{h} pixels at that width, too tall for a thumbnail");
+                skip_once(&mut answer.skipped, page, reason);
                 continue;
             }
             let image = bindery_media::image::RgbImage::from_raw(raster.width, raster.height, raster.pixels)
@@ -320,6 +314,14 @@ fn thumbnails(
         }
     }
     Ok(answer)
+}
+
+/// Lists `page` as skipped with `reason`, unless its previous job (another
+/// size of the same page) already did: a page is named once.
+fn skip_once(skipped: &mut Vec<Skipped>, page: u32, reason: String) {
+    if skipped.last().is_none_or(|s| s.page != page) {
+        skipped.push(Skipped { page, reason });
+    }
 }
 
 /// Why MuPDF would not render a page, in the uploader's terms: MuPDF's own
