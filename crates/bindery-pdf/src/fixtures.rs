@@ -394,21 +394,44 @@ pub fn missing_page_pdf(path: &Path) {
     std::fs::write(path, pdf_file(&objects)).expect("write pdf");
 }
 
+/// The forty numbered lines of the damaged-stream fixtures, as content
+/// stream operators.
+fn forty_lines() -> String {
+    (0..40).map(|i| format!("BT /F1 9 Tf 20 {} Td (Line {} of the page) Tj ET\n", 390 - i * 9, i + 1)).collect()
+}
+
 /// A one-page PDF of forty numbered lines whose compressed content stream
 /// breaks off halfway through, as a damaged download or disk leaves it:
 /// MuPDF reads the lines before the break and quietly drops the rest. With
 /// `damaged` false, the same page whole.
 pub fn damaged_stream_pdf(path: &Path, damaged: bool) {
     use std::io::Write;
-    let ops: String =
-        (0..40).map(|i| format!("BT /F1 9 Tf 20 {} Td (Line {} of the page) Tj ET\n", 390 - i * 9, i + 1)).collect();
     let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-    zlib.write_all(ops.as_bytes()).expect("compress");
+    zlib.write_all(forty_lines().as_bytes()).expect("compress");
     let mut data = zlib.finish().expect("compress");
     if damaged {
         data.truncate(data.len() / 2);
     }
-    // The stream's bytes are binary: the file is assembled as bytes around them.
+    std::fs::write(path, one_stream_pdf(&data, "/Filter /FlateDecode")).expect("write pdf");
+}
+
+/// The forty lines in an uncompressed content stream whose middle a bad
+/// disk sector has overwritten with junk bytes: no filter fails, so only
+/// MuPDF's interpreter meets the damage, as unknown operators it skips.
+pub fn garbled_stream_pdf(path: &Path) {
+    let mut data = forty_lines().into_bytes();
+    let middle = data.len() / 2;
+    // Bytes a PDF lexer reads as one long unknown word: no delimiters, no whitespace.
+    for (i, byte) in data[middle..middle + 96].iter_mut().enumerate() {
+        *byte = [0xe2, 0x80, 0x1f, b'q', b'z', 0x7f, b'K', 0xb7][i % 8];
+    }
+    std::fs::write(path, one_stream_pdf(&data, "")).expect("write pdf");
+}
+
+/// A one-page PDF whose page draws the stream `data` (binary, so the file is
+/// assembled as bytes around it) with the stream dictionary's `filter`
+/// entries, in the fixtures' font.
+fn one_stream_pdf(data: &[u8], filter: &str) -> Vec<u8> {
     let objects = [
         "<< /Type /Catalog /Pages 2 0 R >>".to_owned(),
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".into(),
@@ -423,8 +446,8 @@ pub fn damaged_stream_pdf(path: &Path, damaged: bool) {
         out.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
     }
     offsets.push(out.len());
-    out.extend_from_slice(format!("5 0 obj\n<< /Length {} /Filter /FlateDecode >>\nstream\n", data.len()).as_bytes());
-    out.extend_from_slice(&data);
+    out.extend_from_slice(format!("5 0 obj\n<< /Length {} {filter} >>\nstream\n", data.len()).as_bytes());
+    out.extend_from_slice(data);
     out.extend_from_slice(b"\nendstream\nendobj\n");
     let xref = out.len();
     out.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", offsets.len() + 1).as_bytes());
@@ -434,7 +457,7 @@ pub fn damaged_stream_pdf(path: &Path, damaged: bool) {
     out.extend_from_slice(
         format!("trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n", offsets.len() + 1).as_bytes(),
     );
-    std::fs::write(path, out).expect("write pdf");
+    out
 }
 
 /// A one-page PDF whose cross-reference table points to the wrong places,

@@ -2,7 +2,7 @@
 
 use crate::error::PdfError;
 use mupdf::text_page::{TextBlockType, TextCharFlags};
-use mupdf::{Page, TextPageFlags};
+use mupdf::{Cookie, Device, DisplayList, Matrix, Page, TextPageFlags};
 use serde::{Deserialize, Serialize};
 
 /// A line of text with its box (points, origin top-left) and font size.
@@ -44,6 +44,17 @@ pub struct PageText {
     /// resampled to a fixed one.
     #[serde(default)]
     pub image_dpi: Option<f32>,
+    /// Errors MuPDF met and read past in the page's content: a garbled or
+    /// cut-off stream's syntax errors, resources (images, fonts, colour
+    /// spaces) the page names but the file lacks. What followed an error may
+    /// be missing, so a page with any is damaged. Left out of the page's
+    /// JSON when zero, so a sound page reads as it always did.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub errors: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Why a page's text layer cannot be trusted.
@@ -84,12 +95,27 @@ impl PageText {
     }
 }
 
-/// Reads a loaded page's structured text.
+/// Reads a loaded page's structured text. The page is first recorded into
+/// a display list under a cookie, MuPDF's own count of the errors it read
+/// past while interpreting a page (extracting the text directly counts
+/// none); the text is then taken from the list, the same text either way.
 pub(crate) fn extract(page: &Page, number: u32) -> Result<PageText, PdfError> {
     let bounds = page.bounds()?;
-    let text_page = page.to_text_page(TextPageFlags::PRESERVE_IMAGES)?;
-    let mut out =
-        PageText { number, width: bounds.x1 - bounds.x0, height: bounds.y1 - bounds.y0, ..PageText::default() };
+    let mut list = DisplayList::new(bounds)?;
+    let cookie = Cookie::new()?;
+    {
+        // Dropping the device closes it, which finishes the list.
+        let device = Device::from_display_list(&mut list)?;
+        page.run_with_cookie(&device, &Matrix::IDENTITY, &cookie)?;
+    }
+    let text_page = list.to_text_page(TextPageFlags::PRESERVE_IMAGES)?;
+    let mut out = PageText {
+        number,
+        width: bounds.x1 - bounds.x0,
+        height: bounds.y1 - bounds.y0,
+        errors: cookie.errors().max(0) as u32,
+        ..PageText::default()
+    };
     let mut largest = 0f32;
     for (block_no, block) in text_page.blocks().enumerate() {
         match block.r#type() {

@@ -130,6 +130,26 @@ fn a_content_stream_cut_short_is_found_and_a_whole_one_is_not() {
     assert!(damaged && !repaired);
 }
 
+/// Junk in the middle of an uncompressed content stream fails no filter:
+/// MuPDF skips it as unknown operators and says nothing, but counts the
+/// errors it read past, and the page carries the count. The lines around
+/// the junk still read; the sound page counts none.
+#[test]
+fn errors_read_past_in_a_pages_content_are_counted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let garbled = tmp.path().join("garbled.pdf");
+    fixtures::garbled_stream_pdf(&garbled);
+    let doc = Doc::open(&garbled, DocKind::Pdf, OpenOptions::default()).unwrap();
+    let page = doc.page_text(1).unwrap();
+    assert!(page.errors > 0, "{page:?}");
+    assert!((30..40).contains(&page.lines.len()), "the lines around the junk read: {}", page.lines.len());
+    assert!(!doc.page_content_damaged(1).unwrap(), "no Flate stream to find broken");
+    let whole = tmp.path().join("whole.pdf");
+    fixtures::damaged_stream_pdf(&whole, false);
+    let page = Doc::open(&whole, DocKind::Pdf, OpenOptions::default()).unwrap().page_text(1).unwrap();
+    assert_eq!((page.errors, page.lines.len()), (0, 40));
+}
+
 /// A PDF whose index of objects is wrong reads in full once MuPDF has
 /// rebuilt it, and the document knows it was rebuilt.
 #[test]

@@ -38,8 +38,10 @@ pub struct PagesHeader {
     /// that numbering holds, and the document warns of them.
     #[serde(default)]
     pub unreadable_pages: Vec<u32>,
-    /// Pages that read, but from a damaged content stream: MuPDF drew them
-    /// up to the damage, so part of their text may be missing.
+    /// Pages that read, but from a damaged content stream (a Flate stream
+    /// that breaks off, or content in which MuPDF met and skipped errors:
+    /// junk, resources the file lacks): MuPDF drew them past the damage, so
+    /// part of their text may be missing.
     #[serde(default)]
     pub damaged_pages: Vec<u32>,
     /// True when the file's index of objects was damaged and MuPDF rebuilt
@@ -234,7 +236,8 @@ pub(crate) fn extract_pages(
                 // A page that read may still have lost what followed damage in its content; one whose content
                 // cannot even be found for the check lost it too. Running out of memory is the limit's doing.
                 match doc.page_content_damaged(n) {
-                    Ok(false) => {}
+                    Ok(false) if page.errors == 0 => {}
+                    Ok(false) => header.damaged_pages.push(n),
                     Err(e) if e.is_out_of_memory() => return Err(e.into()),
                     Ok(true) | Err(_) => header.damaged_pages.push(n),
                 }
