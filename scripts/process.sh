@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo build --release -q -p bindery
+cargo build --release -q -p bindery -p bindery-stages
 if [ $# -eq 0 ]; then
   sample=../shared/corpus/pdfs/en-alice-in-wonderland.pdf
   if [ -f "$sample" ]; then set -- "$sample"; else set -- README.md; fi

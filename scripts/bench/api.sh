@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 scripts/setup.sh
 command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null
-cargo build --release -q -p bindery
+cargo build --release -q -p bindery -p bindery-stages
 bin=$PWD/target/release/bindery
 alice=${BINDERY_CORPUS:-../shared/corpus}/pdfs/en-alice-in-wonderland.pdf
 only_reads=false

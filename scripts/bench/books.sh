@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 scripts/setup.sh --test
 command -v qpdf >/dev/null || apt-get install -y -qq qpdf >/dev/null
 python3 -c "import fitz" 2>/dev/null || pip install -q pymupdf || echo "PyMuPDF unavailable: its column stays empty"
-cargo build --release -q -p bindery
+cargo build --release -q -p bindery -p bindery-stages
 bin=target/release/bindery
 corpus=${BINDERY_CORPUS:-../shared/corpus}
 alice=$corpus/pdfs/en-alice-in-wonderland.pdf

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 JOBS=${1:-100000}
 PG=${BINDERY_BENCH_PG:-postgres://postgres@127.0.0.1:5432}
-cargo build --release -q -p bindery
+cargo build --release -q -p bindery -p bindery-stages
 BIN=target/release/bindery
 
 fresh_db() {

@@ -87,6 +87,23 @@ async fn a_missing_reader_is_the_installations_fault_not_the_files() {
     }
 }
 
+/// A child program is checked before use: the crate's own `bindery-parse`
+/// answers this build's id; a missing program, or one that answers
+/// anything else, is refused with the reason.
+#[test]
+fn a_child_program_is_used_only_if_it_is_from_this_build() {
+    use bindery_stages::sandbox::{build_id, check_build};
+    assert_eq!(check_build(std::path::Path::new(env!("CARGO_BIN_EXE_bindery-parse"))), Ok(()));
+    assert!(build_id().starts_with(env!("CARGO_PKG_VERSION")), "{}", build_id());
+    let missing = check_build(std::path::Path::new("/nonexistent/bindery-parse")).unwrap_err();
+    assert!(missing.contains("cannot start"), "{missing}");
+    // `echo --build-id` answers "--build-id": a program, but not this build.
+    let other = check_build(std::path::Path::new("/bin/echo")).unwrap_err();
+    assert!(other.contains("is from another build"), "{other}");
+    let silent = check_build(std::path::Path::new("/bin/false")).unwrap_err();
+    assert!(silent.contains("did not say which build"), "{silent}");
+}
+
 #[tokio::test]
 async fn the_real_reader_refuses_a_deep_outline_with_its_reason() {
     let dir = tempfile::tempdir().unwrap();

@@ -119,19 +119,43 @@ pub async fn open(s: &Settings, opts: EngineOptions) -> Result<Engine> {
     Ok(Engine::new(store, blobs, registry, opts))
 }
 
-/// Uploads are parsed by this very binary, run again as `bindery __parse REQUEST` with the settings' limits: one
-/// executable to ship, whatever was built or installed.
+/// Uploads are parsed in children with the settings' limits (see `bindery_stages::sandbox`).
 fn sandbox(s: &Settings) -> Result<bindery_stages::Sandbox> {
-    let program = std::env::current_exe().context("finding this executable to run parse children")?;
+    let (program, args) = parse_child()?;
     Ok(bindery_stages::Sandbox::new(bindery_stages::SandboxOptions {
         program,
-        args: vec![PARSE_CHILD.into()],
+        args,
         memory: s.parse_memory_mb << 20,
         timeout: s.parse_timeout,
         limits: s.limits.clone(),
         max_image_pixels: s.max_image_pixels,
         max_text_bytes: s.max_text_bytes,
     }))
+}
+
+/// The program that parses uploads: `bindery-parse` beside this executable when it is there and from this very
+/// build, else this binary run again as `bindery __parse REQUEST`. Both serve the same requests with the same
+/// code; `bindery-parse` links MuPDF and five system libraries where `bindery` links 57 (most of them Tesseract's),
+/// so it starts in 1.7 ms instead of 10.6 and a born-digital book's three children cost a quarter less
+/// (docs/benchmarks.md). The check runs once per process.
+fn parse_child() -> Result<(std::path::PathBuf, Vec<std::ffi::OsString>)> {
+    static CHOSEN: std::sync::OnceLock<(std::path::PathBuf, Vec<std::ffi::OsString>)> = std::sync::OnceLock::new();
+    let exe = std::env::current_exe().context("finding this executable to run parse children")?;
+    Ok(CHOSEN
+        .get_or_init(|| {
+            let small = exe.with_file_name(bindery_stages::sandbox::PARSE_EXE);
+            match bindery_stages::sandbox::check_build(&small) {
+                Ok(()) => (small, Vec::new()),
+                Err(why) => {
+                    // Missing is normal (`cargo install` of this crate alone); another build is worth a word.
+                    if small.exists() {
+                        tracing::warn!("parse children run `bindery {PARSE_CHILD}`, not bindery-parse: {why}");
+                    }
+                    (exe, vec![PARSE_CHILD.into()])
+                }
+            }
+        })
+        .clone())
 }
 
 pub fn engine_options(w: Option<&config::Worker>) -> Result<EngineOptions> {

@@ -30,7 +30,12 @@ impl Cli {
     }
 
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_bindery"));
+        self.cmd_of(Path::new(env!("CARGO_BIN_EXE_bindery")), args)
+    }
+
+    /// [`Cli::cmd`] with another copy of the binary.
+    pub fn cmd_of(&self, program: &Path, args: &[&str]) -> Command {
+        let mut c = Command::new(program);
         c.args(args)
             .env("BINDERY_DATA_DIR", self.dir.path())
             .env("BINDERY_DATABASE_URL", &self.database_url)

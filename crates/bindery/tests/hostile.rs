@@ -109,6 +109,45 @@ fn process_all_ready(cli: &Cli, paths: &[String]) -> Vec<serde_json::Value> {
     docs
 }
 
+/// Children are `bindery-parse` when it sits beside `bindery` from the same
+/// build, and `bindery __parse` otherwise. Both answer the same build id; a
+/// `bindery` whose neighbour is from another build (here a script that
+/// answers a foreign id) says so in its log and reads the file itself, so a
+/// stale `bindery-parse` is never handed a request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parse_children_come_from_this_very_build() {
+    let bindery = std::path::Path::new(env!("CARGO_BIN_EXE_bindery"));
+    let small = bindery.with_file_name("bindery-parse");
+    if !bindery_testkit::require(small.exists(), "bindery-parse beside bindery (cargo build -p bindery-stages)") {
+        return;
+    }
+    let id = |program: &std::path::Path, args: &[&str]| {
+        let out = std::process::Command::new(program).args(args).output().unwrap();
+        assert!(out.status.success(), "{program:?} {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let own = id(bindery, &["__parse", "--build-id"]);
+    assert_eq!(id(&small, &["--build-id"]), own);
+    assert!(own.starts_with(env!("CARGO_PKG_VERSION")), "{own}");
+
+    // A copy of `bindery` (a hard link: the same file) beside a `bindery-parse` of another build.
+    let cli = Cli::sqlite().await;
+    let elsewhere = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let copy = elsewhere.path().join("bindery");
+    std::fs::hard_link(bindery, &copy).or_else(|_| std::fs::copy(bindery, &copy).map(drop)).unwrap();
+    let stale = elsewhere.path().join("bindery-parse");
+    std::fs::write(&stale, "#!/bin/sh\necho '0.0.0 0000000000000000'\n").unwrap();
+    std::fs::set_permissions(&stale, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let pdf = cli.dir.path().join("one.pdf");
+    fixtures::damaged_stream_pdf(&pdf, false);
+    let out = cli.cmd_of(&copy, &["process", "--json", pdf.to_str().unwrap()]).output().unwrap();
+    let docs = stdout_json(&out);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(docs.len(), 1, "{log}");
+    assert_eq!(docs[0]["status"], "ready", "{}", docs[0]);
+    assert!(log.contains("is from another build"), "the stale child is named in the log: {log}");
+}
+
 /// Formats are told by structure, not by a few leading bytes: texts that
 /// start with a PDF header in prose, with `ID3` or with a ZIP signature are
 /// read as texts, and a complete PDF padded with 8 KiB of NUL bytes after
@@ -281,8 +320,8 @@ async fn a_damaged_page_is_counted_in_a_warning_not_a_failed_book() {
     assert_eq!(words, 12, "the words of the two pages that read: {shown}");
 }
 
-/// Damage MuPDF reads past in silence is reported: a page whose content stream breaks off, and a file whose index of
-/// objects had to be rebuilt, each make a ready book with a warning saying what may be missing.
+/// Damage MuPDF reads past in silence is reported: a page whose content stream breaks off or carries junk, and a file
+/// whose index of objects had to be rebuilt, each make a ready book with a warning saying what may be missing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn damage_read_past_is_reported_in_a_warning() {
     let cli = Cli::sqlite().await;
@@ -290,7 +329,10 @@ async fn damage_read_past_is_reported_in_a_warning() {
     fixtures::damaged_stream_pdf(&cut, true);
     let rebuilt = cli.dir.path().join("broken-xref.pdf");
     fixtures::broken_xref_pdf(&rebuilt);
-    let docs = process_all_ready(&cli, &[cut.display().to_string(), rebuilt.display().to_string()]);
+    let garbled = cli.dir.path().join("garbled.pdf");
+    fixtures::garbled_stream_pdf(&garbled);
+    let paths = [&cut, &rebuilt, &garbled].map(|p| p.display().to_string());
+    let docs = process_all_ready(&cli, &paths);
     let warnings = |doc: &serde_json::Value| -> Vec<String> {
         doc["warnings"].as_array().expect("warnings listed").iter().map(|w| w.as_str().unwrap().to_owned()).collect()
     };
@@ -298,6 +340,7 @@ async fn damage_read_past_is_reported_in_a_warning() {
         warnings(&docs[0]),
         ["page 1 of 1 is damaged: it could be read only in part, and some of its text may be missing"]
     );
+    assert_eq!(warnings(&docs[2]), warnings(&docs[0]), "junk in an uncompressed stream is damage too");
     assert_eq!(
         warnings(&docs[1]),
         ["the file is damaged: its index of contents had to be rebuilt, and some of the book may be missing; compare \

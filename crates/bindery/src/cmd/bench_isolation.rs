@@ -94,6 +94,7 @@ pub async fn isolation(s: &Settings, file: &Path, rounds: u32, json_out: bool) -
     super::bench_books::report(
         json_out,
         json!({"bench": "isolation", "file": file.display().to_string(), "pages": pages, "rounds": rounds,
+               "child": child_name(sandbox.options()),
                "children_per_book": 1 + batches.len() + 1,
                "in_process_ms": ms(here), "in_children_ms": ms(children), "isolation_cost_ms": ms(cost),
                "whole_book_ms": ms(book), "whole_book_cpu_ms": (book_cpu * 10_000.0).round() / 10.0,
@@ -101,6 +102,13 @@ pub async fn isolation(s: &Settings, file: &Path, rounds: u32, json_out: bool) -
                "cost_share_of_book_cpu_pct": (cost.as_secs_f64() / book_cpu * 1000.0).round() / 10.0}),
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The child program as a command line without the request: `bindery-parse`, or `bindery __parse` when the
+/// small program is missing or from another build.
+fn child_name(o: &bindery_stages::SandboxOptions) -> String {
+    let program = o.program.file_name().unwrap_or_default().to_string_lossy();
+    o.args.iter().fold(program.into_owned(), |line, arg| format!("{line} {}", arg.to_string_lossy()))
 }
 
 /// Renders one page image in memory, as the stages did in the worker. A
