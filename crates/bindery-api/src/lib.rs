@@ -80,6 +80,9 @@ pub struct ApiOptions {
     /// (`--ops-listen`). When set, `/ready` and `/metrics` leave the public listener, which keeps `/health` only;
     /// unset, all three stay on the public listener (the default listener is loopback).
     pub ops_listen: Option<SocketAddr>,
+    /// The analyzers `enrich` offers, among which a project may choose (`GET /api/v1/analyzers`); the same set
+    /// the worker's registry was built with. The built-in offline analyzer by default.
+    pub analyzers: bindery_stages::Analyzers,
 }
 
 impl ApiOptions {
@@ -97,6 +100,7 @@ impl ApiOptions {
             password_threads: std::thread::available_parallelism().map_or(1, |n| n.get()).div_ceil(2),
             stream_recheck: Duration::from_secs(5),
             ops_listen: None,
+            analyzers: bindery_stages::Analyzers::default(),
         }
     }
 }

@@ -120,7 +120,7 @@ impl Modify for Problems {
 /// an enumeration rather than any string.
 pub async fn json(State(state): State<AppState>) -> impl IntoResponse {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
-    let offered = state.engine.registry().analyzers().list();
+    let offered = state.options.analyzers.list();
     let mut names: Vec<serde_json::Value> = offered.into_iter().map(|a| a.name.into()).collect();
     names.push(serde_json::Value::Null);
     if let Some(analyzer) = doc.pointer_mut("/components/schemas/ProjectPatch/properties/analyzer") {

@@ -19,8 +19,8 @@ async fn usage(backend: Backend) {
     let mut provider = ProviderOptions::new("fake", fake.base_url(), "fake-model");
     provider.price = Some(Price::new(1.0, 2.0));
     let analyzer = LlmAnalyzer::new(Client::new(provider).unwrap(), LlmOptions::default());
-    let registry = bindery_stages::registry_with(bindery_stages::Analyzers::new(Arc::new(analyzer)));
-    let Some(app) = TestApp::spawn_with_registry(backend, registry, |_| {}).await else { return };
+    let analyzers = bindery_stages::Analyzers::new(Arc::new(analyzer));
+    let Some(app) = TestApp::spawn_with_analyzers(backend, analyzers, |_| {}).await else { return };
     let alice = app.user("alice@example.org", false).await;
     let project = app.project(&alice, "library").await;
 
@@ -100,8 +100,7 @@ async fn project_analyzer(backend: Backend) {
     let provider = ProviderOptions::new("fake", fake.base_url(), "fake-model");
     let model = LlmAnalyzer::new(Client::new(provider).unwrap(), LlmOptions::default());
     let analyzers = bindery_stages::Analyzers::default().with("model", Arc::new(model)).unwrap();
-    let registry = bindery_stages::registry_with(analyzers);
-    let Some(app) = TestApp::spawn_with_registry(backend, registry, |_| {}).await else { return };
+    let Some(app) = TestApp::spawn_with_analyzers(backend, analyzers, |_| {}).await else { return };
     let alice = app.user("alice@example.org", false).await;
     let bob = app.user("bob@example.org", false).await;
     let project = app.project(&alice, "library").await;

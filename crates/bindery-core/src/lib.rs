@@ -1,5 +1,6 @@
 //! Bindery's domain model: identifiers, CloudEvents, pipelines, jobs, retry
-//! policy and the document projection.
+//! policy, the document projection, and what an upload is (its media type,
+//! from its first bytes).
 //!
 //! This crate does no IO on purpose. Everything here is a pure function of its
 //! inputs, so the store, the engine and the CLI can share one definition of
@@ -10,6 +11,7 @@ pub mod book;
 pub mod event;
 pub mod ids;
 pub mod job;
+pub mod media;
 pub mod pipeline;
 pub mod projection;
 pub mod retry;

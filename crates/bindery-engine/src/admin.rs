@@ -132,7 +132,12 @@ impl Engine {
         }
     }
 
-    async fn cancel_stage_remote_work(&self, name: &str, stage: &dyn bindery_stages::Stage, document: &DocumentState) {
+    async fn cancel_stage_remote_work(
+        &self,
+        name: &str,
+        stage: &dyn bindery_pipeline::Stage,
+        document: &DocumentState,
+    ) {
         match tokio::time::timeout(REMOTE_CANCEL_TIMEOUT, stage.cancelled(document)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {

@@ -43,7 +43,7 @@ use crate::{Engine, EngineError, EngineOptions};
 use bindery_core::event::{self, Deleted, Deleting, DeletionFailed, Purging, StoredEvent};
 use bindery_core::time::{now_ms, Millis};
 use bindery_core::{DocumentState, DocumentStatus, Expected, Job, NewEvent, NewJob};
-use bindery_stages::{Registry, StageError, StageOutput};
+use bindery_pipeline::{Registry, StageError, StageOutput};
 use bindery_store::{Append, Commit, Outcome};
 use serde_json::json;
 

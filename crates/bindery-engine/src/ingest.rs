@@ -87,7 +87,7 @@ impl Engine {
     where
         R: AsyncRead + Unpin + Send,
     {
-        let mut head = [0u8; bindery_stages::sniff::SNIFF_BYTES];
+        let mut head = [0u8; bindery_core::media::SNIFF_BYTES];
         let mut n = 0;
         while n < head.len() {
             match reader.read(&mut head[n..]).await {

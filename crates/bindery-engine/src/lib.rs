@@ -33,7 +33,7 @@ pub use run::{probe, NOOP_KIND};
 
 use bindery_blob::BlobStore;
 use bindery_core::retry::RetryPolicy;
-use bindery_stages::Registry;
+use bindery_pipeline::Registry;
 use bindery_store::{DynStore, StoreError};
 use std::sync::Arc;
 use thiserror::Error;

@@ -10,7 +10,7 @@ use crate::EngineOptions;
 use bindery_core::event::{self, DocumentFailed, StageCompleted, StageFailed};
 use bindery_core::time::Millis;
 use bindery_core::{DocumentState, DocumentStatus, Job, NewEvent, NewJob, Pipeline};
-use bindery_stages::{StageError, StageOutput};
+use bindery_pipeline::{StageError, StageOutput};
 use bindery_store::Outcome;
 
 use serde_json::json;

@@ -82,7 +82,7 @@ impl Engine {
 
     /// The first bytes of the document's original, which choose its pipeline.
     async fn original_head(&self, state: &DocumentState) -> Result<Vec<u8>, EngineError> {
-        let end = state.bytes.min(bindery_stages::sniff::SNIFF_BYTES as u64);
+        let end = state.bytes.min(bindery_core::media::SNIFF_BYTES as u64);
         if end == 0 {
             return Ok(Vec::new());
         }

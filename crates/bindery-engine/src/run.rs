@@ -11,7 +11,7 @@ use crate::failpoints::Action;
 use crate::pipeline::{stage_of, STAGE_KIND};
 use crate::Engine;
 use bindery_core::Job;
-use bindery_stages::{References, StageContext, StageError, StageOutput};
+use bindery_pipeline::{References, StageContext, StageError, StageOutput};
 use std::time::Instant;
 
 /// The kind of job the queue benchmark enqueues: it does nothing.

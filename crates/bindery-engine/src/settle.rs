@@ -176,7 +176,7 @@ fn record(a: &Attempt) {
     let queue = a.job.queue.clone();
     match &a.result {
         Ok(_) => metrics::counter!("bindery_jobs_completed_total", "queue" => queue.clone()).increment(1),
-        Err(bindery_stages::StageError::Wait { .. }) => {
+        Err(bindery_pipeline::StageError::Wait { .. }) => {
             metrics::counter!("bindery_jobs_waiting_total", "queue" => queue.clone()).increment(1)
         }
         Err(_) => metrics::counter!("bindery_jobs_failed_total", "queue" => queue.clone()).increment(1),

@@ -371,7 +371,7 @@ async fn rescuer(engine: Engine, opts: WorkerOptions, stop: CancellationToken) {
                     let worker = job.worker.clone().unwrap_or_default();
                     let attempt = Attempt {
                         job,
-                        result: Err(bindery_stages::StageError::Permanent(error)),
+                        result: Err(bindery_pipeline::StageError::Permanent(error)),
                         duration_ms: 0,
                         references: vec![],
                     };

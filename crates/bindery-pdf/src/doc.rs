@@ -2,6 +2,7 @@
 
 use crate::error::PdfError;
 use crate::page::{self, PageText};
+use bindery_core::media::describe;
 use mupdf::pdf::PdfDocument;
 use mupdf::{Colorspace, Document, Matrix, MetadataName};
 use std::collections::HashSet;
@@ -327,27 +328,6 @@ pub(crate) fn check_magic(head: &[u8], kind: DocKind) -> Result<(), PdfError> {
         Ok(())
     } else {
         Err(PdfError::WrongType { expected: kind.name(), found: describe(head) })
-    }
-}
-
-/// A short human description of what a file's first bytes look like, for
-/// refusals ("its first bytes look like HTML").
-pub fn describe(head: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&head[..head.len().min(512)]).to_ascii_lowercase();
-    let trimmed = text.trim_start();
-    let html = trimmed.starts_with("<!doctype html") || trimmed.starts_with("<html");
-    if html || text.contains("<body") || text.contains("<head") {
-        "HTML".into()
-    } else if trimmed.starts_with("<?xml") || trimmed.starts_with('<') {
-        "XML or markup".into()
-    } else if head.starts_with(b"PK\x03\x04") {
-        "a ZIP archive".into()
-    } else if head.starts_with(b"\x89PNG") || head.starts_with(b"\xff\xd8\xff") {
-        "an image".into()
-    } else if std::str::from_utf8(head).is_ok() {
-        "plain text".into()
-    } else {
-        "unknown binary data".into()
     }
 }
 

@@ -32,7 +32,8 @@ mod markup;
 mod mupdf_ocr;
 mod page;
 
-pub use doc::{describe, Doc, DocKind, OpenOptions, OutlineEntry, Raster};
+pub use bindery_core::media::describe;
+pub use doc::{Doc, DocKind, OpenOptions, OutlineEntry, Raster};
 pub use error::PdfError;
 #[cfg(any(feature = "mupdf-ocr", feature = "mupdf-ocr-bundled"))]
 pub use mupdf_ocr::MupdfOcr;

@@ -5,8 +5,8 @@
 //! The real parser on real hostile files is tested end to end in
 //! `crates/bindery/tests/hostile.rs`.
 
+use bindery_pipeline::StageError;
 use bindery_stages::sandbox::{Request, Sandbox, SandboxOptions};
-use bindery_stages::StageError;
 use std::time::{Duration, Instant};
 
 /// A sandbox whose child is `sh -c SCRIPT` (the request arrives as `$1`).

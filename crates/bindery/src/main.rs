@@ -107,6 +107,11 @@ fn init_logging(s: &Settings, command: &Command) {
 
 /// Opens the store and blob storage the settings name.
 pub async fn open(s: &Settings, opts: EngineOptions) -> Result<Engine> {
+    Ok(open_with_analyzers(s, opts).await?.0)
+}
+
+/// [`open`], and the analyzers the engine's `enrich` stage was given, for the API to offer to projects.
+pub async fn open_with_analyzers(s: &Settings, opts: EngineOptions) -> Result<(Engine, bindery_stages::Analyzers)> {
     if s.database_url.starts_with("sqlite:") || !s.storage.contains("://") {
         std::fs::create_dir_all(&s.data_dir).with_context(|| format!("creating data dir {}", s.data_dir.display()))?;
     }
@@ -115,8 +120,8 @@ pub async fn open(s: &Settings, opts: EngineOptions) -> Result<Engine> {
         .with_context(|| format!("opening database {}", redact(&s.database_url)))?;
     let blobs = BlobStore::from_url(&s.storage).with_context(|| format!("opening storage {}", s.storage))?;
     let analyzers = s.analyzer.build_all(|var| std::env::var(var).ok())?;
-    let registry = bindery_stages::registry_with_sandbox(analyzers, sandbox(s)?);
-    Ok(Engine::new(store, blobs, registry, opts))
+    let registry = bindery_stages::registry_with_sandbox(analyzers.clone(), sandbox(s)?);
+    Ok((Engine::new(store, blobs, registry, opts), analyzers))
 }
 
 /// Uploads are parsed in children with the settings' limits (see `bindery_stages::sandbox`).

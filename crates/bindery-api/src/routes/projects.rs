@@ -222,7 +222,7 @@ pub async fn update(
         p.name = check_name(name, "a project")?;
     }
     if let Some(analyzer) = req.analyzer {
-        let offered = state.engine.registry().analyzers();
+        let offered = &state.options.analyzers;
         if let Some(name) = analyzer.as_deref().filter(|n| !offered.offers(n)) {
             return Err(ApiError::Unprocessable(format!(
                 "this instance offers no analyzer named {name:?} (it offers: {})",
@@ -242,7 +242,7 @@ pub async fn update(
 #[utoipa::path(get, path = "/api/v1/analyzers", tag = "projects", security(("bearer" = [])),
     responses((status = 200, body = AnalyzersView)))]
 pub async fn analyzers(State(state): State<AppState>, _caller: Caller) -> Json<AnalyzersView> {
-    let all = state.engine.registry().analyzers();
+    let all = &state.options.analyzers;
     let offered = all
         .list()
         .into_iter()

@@ -47,15 +47,16 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut ApiOptions)) -> Option<TestApp> {
-        Self::spawn_with_registry(backend, bindery_stages::registry(), tweak).await
+        Self::spawn_with_analyzers(backend, bindery_stages::Analyzers::default(), tweak).await
     }
 
-    /// With another set of stages (another analyzer behind `enrich`, say).
-    pub async fn spawn_with_registry(
+    /// With other analyzers behind `enrich`, offered to projects by the API as the worker runs them.
+    pub async fn spawn_with_analyzers(
         backend: Backend,
-        registry: bindery_stages::Registry,
+        analyzers: bindery_stages::Analyzers,
         tweak: impl FnOnce(&mut ApiOptions),
     ) -> Option<TestApp> {
+        let registry = bindery_stages::registry_with(analyzers.clone());
         let dir = tempfile::tempdir().unwrap();
         let store = match backend {
             Backend::Sqlite => bindery_store::connect(&testing::sqlite_url(dir.path())).await.unwrap(),
@@ -71,6 +72,7 @@ impl TestApp {
         let mut options =
             ApiOptions::new("127.0.0.1:0".parse().unwrap(), b"test secret, 32 bytes or more....".to_vec());
         options.rate_per_second = 0;
+        options.analyzers = analyzers;
         tweak(&mut options);
         let state = AppState::new(engine.clone(), options, None);
         let api = Api::serve(state.clone()).await.unwrap();

@@ -3,12 +3,13 @@
 //! 1200 px wide, in WebP and JPEG. The page is rendered by MuPDF in a child
 //! process with limits (see [`crate::sandbox`]).
 
+use super::BookContext;
 use super::{blocking, io};
 use crate::sandbox::{RenderJob, RenderSize, Sandbox};
-use crate::stage::{Stage, StageContext, StageError, StageOutput};
 use async_trait::async_trait;
 use bindery_media::image::RgbImage;
 use bindery_media::{encode_sizes, typographic_cover, ImageFormat};
+use bindery_pipeline::{Stage, StageContext, StageError, StageOutput};
 use serde_json::json;
 
 pub const WIDTHS: [u32; 3] = [160, 480, 1200];

@@ -1,10 +1,11 @@
 //! `dictionary`: the book's vocabulary with rarity, first occurrence and,
 //! in English, WordNet definitions. WordNet is loaded once per process.
 
+use super::BookContext;
 use super::{blocking, kinds};
-use crate::stage::{Stage, StageContext, StageError, StageOutput};
 use async_trait::async_trait;
 use bindery_dictionary::{build, Options, WordNet};
+use bindery_pipeline::{Stage, StageContext, StageError, StageOutput};
 use serde_json::json;
 use std::sync::{Arc, OnceLock};
 

@@ -5,11 +5,12 @@
 //! operator configured a language model).
 
 use super::kinds;
-use crate::stage::{References, Stage, StageContext, StageError, StageOutput};
+use super::BookContext;
 use async_trait::async_trait;
 use bindery_analyze::{AnalyzeContext, AnalyzeError, Analyzers, AnswerCache};
 use bindery_blob::{BlobError, BlobStore};
 use bindery_core::DocumentState;
+use bindery_pipeline::{ProviderStatus, References, Stage, StageContext, StageError, StageOutput};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -88,8 +89,13 @@ impl Stage for Enrich {
         "enrich"
     }
 
-    fn providers(&self) -> Vec<bindery_analyze::ProviderStatus> {
-        self.analyzers.providers()
+    fn providers(&self) -> Vec<ProviderStatus> {
+        let status = |p: bindery_analyze::ProviderStatus| ProviderStatus {
+            provider: p.provider,
+            model: p.model,
+            breaker: p.breaker,
+        };
+        self.analyzers.providers().into_iter().map(status).collect()
     }
 
     async fn cancelled(&self, document: &DocumentState) -> Result<(), StageError> {

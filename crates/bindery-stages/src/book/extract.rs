@@ -7,12 +7,13 @@
 //! and cleaned (see [`crate::text`]). Images need no extraction: `ocr` reads
 //! them.
 
+use super::BookContext;
 use super::{io, kinds, Format};
 use crate::sandbox::{Request, Sandbox};
-use crate::stage::{Stage, StageContext, StageError, StageOutput};
 use crate::text;
 use async_trait::async_trait;
 use bindery_pdf::{Doc, OcrNeed, OpenOptions, OutlineEntry, PdfError};
+use bindery_pipeline::{Stage, StageContext, StageError, StageOutput};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::io::Write;

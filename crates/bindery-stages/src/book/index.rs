@@ -4,8 +4,9 @@
 //! [`SearchIndex`] capability the engine hands it, and it is idempotent: a
 //! re-run replaces the document's rows.
 
-use crate::stage::{Stage, StageContext, StageError, StageOutput};
+use super::BookContext;
 use async_trait::async_trait;
+use bindery_pipeline::{Stage, StageContext, StageError, StageOutput};
 use bindery_store::IndexedChapter;
 use serde_json::json;
 

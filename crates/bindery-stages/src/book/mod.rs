@@ -39,11 +39,25 @@ pub use ocr::Ocr;
 pub use raster::{thumbnail_batches, Raster, MAX_THUMBNAIL_HEIGHT, THUMBNAIL_WIDTHS};
 pub use structure::Structure;
 
-use crate::stage::{StageContext, StageError};
 use bindery_core::{Book, Pipeline};
+pub(crate) use bindery_pipeline::{blocking, io};
+use bindery_pipeline::{StageContext, StageError};
 use std::path::{Path, PathBuf};
 
 pub const PIPELINE: &str = "book";
+
+/// The media types the book pipeline reads, as ingest tells them from an
+/// upload's bytes and name (`bindery_core::media`).
+pub const MEDIA_TYPES: &[&str] = &[
+    "application/pdf",
+    "application/epub+zip",
+    "text/plain",
+    "text/markdown",
+    "image/png",
+    "image/jpeg",
+    "image/tiff",
+    "image/webp",
+];
 
 /// Artifact kinds, shared by the stages, `bindery show` and `export`.
 pub mod kinds {
@@ -123,32 +137,33 @@ impl Format {
     }
 }
 
-impl StageContext {
-    pub fn format(&self) -> Result<Format, StageError> {
-        Format::of(&self.document.media_type)
-    }
+/// What the book's stages read from their context beyond what every stage
+/// reads: the upload's format, the upload as a file named as MuPDF wants,
+/// and the structured book.
+pub trait BookContext {
+    fn format(&self) -> Result<Format, StageError>;
 
-    /// Streams the upload into `dir`, named with its format's extension (MuPDF
-    /// recognises formats by name), so parsers read a file instead of an
-    /// in-memory copy, whatever the blob store is.
-    pub async fn source_file(&self, dir: &Path) -> Result<PathBuf, StageError> {
-        let path = dir.join(format!("source.{}", self.format()?.extension()));
-        self.blobs.get_file(&self.document.blob_key, &path).await.map_err(StageError::from_blob)?;
-        Ok(path)
-    }
-
-    /// Streams an earlier artifact of `kind` into `path`.
-    pub async fn artifact_file(&self, kind: &str, path: &Path) -> Result<PathBuf, StageError> {
-        let key = self.artifact(kind)?.key.clone();
-        self.blobs.get_file(&key, path).await.map_err(StageError::from_blob)?;
-        Ok(path.to_owned())
-    }
+    /// Streams the upload into `dir`, named with its format's extension
+    /// (MuPDF recognises formats by name).
+    fn source_file(&self, dir: &Path) -> impl std::future::Future<Output = Result<PathBuf, StageError>> + Send;
 
     /// The structured book written by `structure`. The JSON is streamed into
     /// a scratch file and parsed from there, so the stage holds the book
     /// once, not the book and its JSON side by side; several stages read the
     /// book at the same time.
-    pub async fn book(&self) -> Result<Book, StageError> {
+    fn book(&self) -> impl std::future::Future<Output = Result<Book, StageError>> + Send;
+}
+
+impl BookContext for StageContext {
+    fn format(&self) -> Result<Format, StageError> {
+        Format::of(&self.document.media_type)
+    }
+
+    async fn source_file(&self, dir: &Path) -> Result<PathBuf, StageError> {
+        self.upload_file(&dir.join(format!("source.{}", self.format()?.extension()))).await
+    }
+
+    async fn book(&self) -> Result<Book, StageError> {
         let key = self.artifact(kinds::BOOK)?.key.clone();
         match self.blobs.head(&key).await.map_err(StageError::from_blob)? {
             None => return Err(StageError::from_blob(bindery_blob::BlobError::NotFound(key))),
@@ -166,23 +181,5 @@ impl StageContext {
             book
         })
         .await
-    }
-}
-
-pub(crate) fn io(e: std::io::Error) -> StageError {
-    StageError::Retryable(format!("local disk: {e}"))
-}
-
-/// Runs parser work on a blocking thread. A panic there (a bug in a parser
-/// fed a hostile file) fails this document permanently: the same bytes would
-/// panic again.
-pub(crate) async fn blocking<T: Send + 'static>(
-    what: &str,
-    f: impl FnOnce() -> Result<T, StageError> + Send + 'static,
-) -> Result<T, StageError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r,
-        Err(e) if e.is_panic() => Err(StageError::Permanent(format!("{what} crashed on this file"))),
-        Err(e) => Err(StageError::Retryable(format!("{what} was interrupted: {e}"))),
     }
 }

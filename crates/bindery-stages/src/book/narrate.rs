@@ -3,10 +3,11 @@
 //! narrated on demand (`bindery narrate`) with [`narrate_chapter`].
 
 use super::kinds;
-use crate::stage::{Stage, StageContext, StageError, StageOutput};
+use super::BookContext;
 use async_trait::async_trait;
 use bindery_core::{Book, Chapter};
 use bindery_media::{narrate, preview_text, AudioFormat, MediaError, NarrateOptions, Narration, MAX_BYTES_PER_WORD};
+use bindery_pipeline::{Stage, StageContext, StageError, StageOutput};
 use serde_json::json;
 
 /// Length of the ingest-time preview.

@@ -11,11 +11,12 @@
 //! page's confidence.
 
 use super::extract::PagesHeader;
+use super::BookContext;
 use super::{blocking, io, kinds, Format};
 use crate::sandbox::{RenderJob, RenderSize, Sandbox};
-use crate::stage::{Stage, StageContext, StageError, StageOutput};
 use async_trait::async_trait;
 use bindery_ocr::{GreyImage, OcrError, OcrOptions};
+use bindery_pipeline::{Stage, StageContext, StageError, StageOutput};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::io::{BufRead, Write};

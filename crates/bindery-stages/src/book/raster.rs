@@ -11,10 +11,11 @@
 //! the document, as anywhere the sandbox runs.
 
 use super::ocr::read_header;
+use super::BookContext;
 use super::{io, kinds};
 use crate::sandbox::Sandbox;
-use crate::stage::{Stage, StageContext, StageError, StageOutput};
 use async_trait::async_trait;
+use bindery_pipeline::{Stage, StageContext, StageError, StageOutput};
 use serde_json::json;
 use std::collections::BTreeMap;
 

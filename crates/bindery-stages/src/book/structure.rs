@@ -12,13 +12,14 @@
 
 use super::extract::PagesHeader;
 use super::ocr::OcrLine;
+use super::BookContext;
 use super::{blocking, io, kinds, Format};
-use crate::stage::{Stage, StageContext, StageError, StageOutput};
 use crate::text::{self, Cleaned};
 use async_trait::async_trait;
 use bindery_core::{Book, Chapter};
 use bindery_pdf::layout::{dominant_size, join_line, paragraphs, reading_order, Furniture};
 use bindery_pdf::{OutlineEntry, PageText};
+use bindery_pipeline::{Stage, StageContext, StageError, StageOutput};
 use serde_json::json;
 use std::collections::HashMap;
 use std::io::BufRead;

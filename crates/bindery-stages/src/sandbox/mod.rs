@@ -23,7 +23,7 @@
 
 pub mod child;
 
-use crate::stage::StageError;
+use bindery_pipeline::StageError;
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};

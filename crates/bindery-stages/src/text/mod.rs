@@ -10,8 +10,8 @@ mod lang;
 pub use chapters::{split_chapters, Chapter};
 pub use lang::detect_language;
 
-use crate::stage::StageError;
 use bindery_core::Book;
+use bindery_pipeline::StageError;
 
 pub use bindery_core::book::count_words;
 

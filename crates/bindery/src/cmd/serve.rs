@@ -34,8 +34,9 @@ pub async fn serve(
     let listen = args.listen.as_deref().unwrap_or("127.0.0.1:8080");
     let listen = listen.parse().with_context(|| format!("--listen {listen:?}: expected ADDRESS:PORT"))?;
     let w = s.worker(worker_args)?;
-    let engine = crate::open(s, crate::engine_options(Some(&w))?).await?;
+    let (engine, analyzers) = crate::open_with_analyzers(s, crate::engine_options(Some(&w))?).await?;
     let mut options = ApiOptions::new(listen, jwt_secret(s, args.jwt_secret.as_deref())?);
+    options.analyzers = analyzers;
     if let Some(mb) = args.max_upload_mb {
         options.max_upload_bytes = mb.saturating_mul(1 << 20);
     }

@@ -1,4 +1,5 @@
-//! Recognising an upload's format from the structure of its first bytes.
+//! What an upload is, told from the structure of its first bytes and its
+//! name: the media type ingest records and pipelines are chosen by.
 //!
 //! Three or four magic bytes are not enough to call a file binary: a text
 //! that discusses PDF may say `%PDF-1.7` on its first line, and a note may
@@ -9,6 +10,10 @@
 //! archive a local file header whose fields make sense. Whatever fits none
 //! of them is left to the file name (text, Markdown) and to the text
 //! decoder, which refuses what is not text.
+//!
+//! This module knows formats, not pipelines: [`media_type`] is handed the
+//! media types the registered pipelines accept and words its refusals
+//! with them.
 
 /// How many leading bytes the sniffer wants: the PDF header may sit anywhere
 /// in the first 1024 bytes, and its first object follows it.
@@ -157,6 +162,89 @@ fn is_zip(head: &[u8]) -> bool {
     name.iter().all(|b| *b >= 0x20 && *b != 0x7f)
 }
 
+/// A format an upload may have: its media type, the extensions it goes by
+/// (the first is the one named in messages), and whether it is binary, so
+/// that a file named like it whose bytes say otherwise is refused.
+struct Known {
+    media_type: &'static str,
+    extensions: &'static [&'static str],
+    binary: bool,
+}
+
+const KNOWN: &[Known] = &[
+    Known { media_type: "application/pdf", extensions: &["pdf"], binary: true },
+    Known { media_type: "application/epub+zip", extensions: &["epub"], binary: true },
+    Known { media_type: "text/plain", extensions: &["txt", "text", ""], binary: false },
+    Known { media_type: "text/markdown", extensions: &["md", "markdown"], binary: false },
+    Known { media_type: "image/png", extensions: &["png"], binary: true },
+    Known { media_type: "image/jpeg", extensions: &["jpg", "jpeg"], binary: true },
+    Known { media_type: "image/tiff", extensions: &["tiff", "tif"], binary: true },
+    Known { media_type: "image/webp", extensions: &["webp"], binary: true },
+];
+
+/// The media type of an upload named `file_name` whose first bytes are
+/// `head` (the first [`SNIFF_BYTES`], or the whole file when it is
+/// shorter), among `accepted`; or why it is refused, in words that list
+/// what is accepted. The bytes win over the name: an HTML page named `.pdf`
+/// is refused as HTML, and a text is read as text whatever binary
+/// signature its first letters happen to spell.
+pub fn media_type(file_name: &str, head: &[u8], accepted: &[&str]) -> Result<&'static str, String> {
+    let ext = file_name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let named = KNOWN.iter().find(|k| k.extensions.contains(&ext.as_str()));
+    let found = match sniff(head) {
+        Some(Sniffed::Pdf) => "application/pdf",
+        Some(Sniffed::Zip) if ext == "epub" => "application/epub+zip",
+        Some(Sniffed::Zip) => return Err("ZIP archives are not supported (an EPUB must be named .epub)".into()),
+        Some(Sniffed::Image(media)) => media,
+        Some(Sniffed::Other(kind)) => return Err(format!("{kind} files are not supported")),
+        None => match named {
+            Some(k) if k.binary => {
+                return Err(format!("the file is named .{ext} but its first bytes look like {}", describe(head)))
+            }
+            Some(k) => k.media_type,
+            None => {
+                return Err(format!("unsupported file type .{ext} (supported: {})", supported(accepted)));
+            }
+        },
+    };
+    if accepted.contains(&found) {
+        Ok(found)
+    } else {
+        Err(format!("{found} files are not supported (supported: {})", supported(accepted)))
+    }
+}
+
+/// The extensions of the `accepted` media types, as messages list them.
+fn supported(accepted: &[&str]) -> String {
+    let names: Vec<String> = accepted
+        .iter()
+        .filter_map(|m| KNOWN.iter().find(|k| k.media_type == *m))
+        .map(|k| format!(".{}", k.extensions[0]))
+        .collect();
+    names.join(", ")
+}
+
+/// A plain description of what `head` looks like, for messages about files
+/// that are not what their name says.
+pub fn describe(head: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&head[..head.len().min(512)]).to_ascii_lowercase();
+    let trimmed = text.trim_start();
+    let html = trimmed.starts_with("<!doctype html") || trimmed.starts_with("<html");
+    if html || text.contains("<body") || text.contains("<head") {
+        "HTML".into()
+    } else if trimmed.starts_with("<?xml") || trimmed.starts_with('<') {
+        "XML or markup".into()
+    } else if head.starts_with(b"PK\x03\x04") {
+        "a ZIP archive".into()
+    } else if head.starts_with(b"\x89PNG") || head.starts_with(b"\xff\xd8\xff") {
+        "an image".into()
+    } else if std::str::from_utf8(head).is_ok() {
+        "plain text".into()
+    } else {
+        "unknown binary data".into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,5 +301,48 @@ mod tests {
         assert_eq!(sniff(b"RIFF\x24\0\0\0WEBPVP8 \x18\0\0\0"), Some(Sniffed::Image("image/webp")));
         assert_eq!(sniff(b"II+\x00\x08\x00\x00\x00\x10\0\0\0\0\0\0\0"), Some(Sniffed::Image("image/tiff")));
         assert_eq!(sniff(b"RIFF\x24\0\0\0WAVEfmt "), None);
+    }
+
+    /// What the book pipeline accepts, in its order.
+    const BOOK: &[&str] = &[
+        "application/pdf",
+        "application/epub+zip",
+        "text/plain",
+        "text/markdown",
+        "image/png",
+        "image/jpeg",
+        "image/tiff",
+        "image/webp",
+    ];
+
+    #[test]
+    fn chooses_by_bytes_then_extension() {
+        let media = |name: &str, head: &[u8]| media_type(name, head, BOOK);
+        assert_eq!(media("a.md", b"# Hi"), Ok("text/markdown"));
+        assert_eq!(media("notes", b"hi"), Ok("text/plain"));
+        assert_eq!(media("book.txt", PDF), Ok("application/pdf"), "the bytes win over the name");
+        assert_eq!(media("notes.txt", b"%PDF-1.7 is a version of PDF."), Ok("text/plain"));
+        assert_eq!(media("notes.txt", b"ID3 tags name a song's artist."), Ok("text/plain"));
+        let mut zip = b"PK\x03\x04\x14\x00\x00\x00\x00\x00".to_vec();
+        zip.extend_from_slice(&[0; 16]);
+        zip.extend_from_slice(b"\x08\x00\x00\x00mimetype");
+        assert_eq!(media("book.epub", &zip), Ok("application/epub+zip"));
+        assert_eq!(media("scan", b"\x89PNG\r\n\x1a\n"), Ok("image/png"));
+        assert_eq!(
+            media("book.pdf", b"<!DOCTYPE html><html><head>"),
+            Err("the file is named .pdf but its first bytes look like HTML".into())
+        );
+        assert!(media("song.mp3", b"ID3\x03\x00\x00\x00\x00\x01\x00").unwrap_err().contains("MP3"));
+        assert!(media("data.zip", &zip).unwrap_err().contains(".epub"));
+        assert_eq!(media("scan.webp", b"RIFF\x24\0\0\0WEBPVP8L\x18\0\0\0"), Ok("image/webp"));
+        assert_eq!(
+            media("x.docx", b"abc"),
+            Err("unsupported file type .docx (supported: .pdf, .epub, .txt, .md, .png, .jpg, .tiff, .webp)".into())
+        );
+        // A format no pipeline accepts is refused with what is.
+        assert_eq!(
+            media_type("scan.png", b"\x89PNG\r\n\x1a\n", &["application/pdf"]),
+            Err("image/png files are not supported (supported: .pdf)".into())
+        );
     }
 }

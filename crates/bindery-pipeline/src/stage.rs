@@ -1,4 +1,4 @@
-//! The `Stage` trait: one step of a pipeline.
+//! The `Stage` trait: one step of a pipeline, what it sees and what it returns.
 
 use async_trait::async_trait;
 use bindery_blob::BlobStore;
@@ -7,6 +7,7 @@ use bindery_core::DocumentState;
 use bindery_store::SearchIndex;
 use serde_json::Value;
 use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use thiserror::Error;
 
@@ -53,6 +54,20 @@ impl StageContext {
     pub async fn read(&self, kind: &str, max_bytes: u64) -> Result<bytes::Bytes, StageError> {
         let key = self.artifact(kind)?.key.clone();
         self.blobs.get_bytes(&key, max_bytes).await.map_err(StageError::from_blob)
+    }
+
+    /// Streams the upload into `path`, so that parsers read a file instead
+    /// of an in-memory copy, whatever the blob store is.
+    pub async fn upload_file(&self, path: &Path) -> Result<PathBuf, StageError> {
+        self.blobs.get_file(&self.document.blob_key, path).await.map_err(StageError::from_blob)?;
+        Ok(path.to_owned())
+    }
+
+    /// Streams an earlier artifact of `kind` into `path`.
+    pub async fn artifact_file(&self, kind: &str, path: &Path) -> Result<PathBuf, StageError> {
+        let key = self.artifact(kind)?.key.clone();
+        self.blobs.get_file(&key, path).await.map_err(StageError::from_blob)?;
+        Ok(path.to_owned())
     }
 
     /// Stores `data` as an artifact of `kind`.
@@ -112,8 +127,9 @@ pub trait Stage: Send + Sync {
         std::time::Duration::from_secs(600)
     }
     async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError>;
-    /// Remote providers the stage depends on, with their state in this process (enrich's language model).
-    fn providers(&self) -> Vec<bindery_analyze::ProviderStatus> {
+    /// Remote providers the stage depends on, with their state in this process (a language model, a speech
+    /// or image vendor).
+    fn providers(&self) -> Vec<ProviderStatus> {
         Vec::new()
     }
     /// The document was cancelled (or is being deleted): give up remote work the stage started for it and left
@@ -121,5 +137,34 @@ pub trait Stage: Send + Sync {
     /// again once a job of the stage that was running then has stopped. Nothing to do by default.
     async fn cancelled(&self, _document: &DocumentState) -> Result<(), StageError> {
         Ok(())
+    }
+}
+
+/// How a remote provider a stage depends on is doing, as this process sees
+/// it (`GET /api/v1/admin/providers`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ProviderStatus {
+    pub provider: String,
+    pub model: String,
+    /// The circuit breaker: "closed" (calls go through), "half-open" (a trial call) or "open" (calls fail fast).
+    pub breaker: String,
+}
+
+/// A local disk's failure: the next attempt may find the disk well.
+pub fn io(e: std::io::Error) -> StageError {
+    StageError::Retryable(format!("local disk: {e}"))
+}
+
+/// Runs parser work on a blocking thread. A panic there (a bug in a parser
+/// fed a hostile file) fails this document permanently: the same bytes would
+/// panic again.
+pub async fn blocking<T: Send + 'static>(
+    what: &str,
+    f: impl FnOnce() -> Result<T, StageError> + Send + 'static,
+) -> Result<T, StageError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => Err(StageError::Permanent(format!("{what} crashed on this file"))),
+        Err(e) => Err(StageError::Retryable(format!("{what} was interrupted: {e}"))),
     }
 }

@@ -1,0 +1,177 @@
+//! The engine runs any pipeline: a two-stage pipeline declared here, in the
+//! test alone, goes end to end through submit, the worker, a retried
+//! failure, a stage that panics, and deletion, on both back ends. Nothing
+//! of the book is registered, so the engine's behaviour here owes nothing
+//! to the book's stages.
+
+use async_trait::async_trait;
+use bindery_blob::BlobStore;
+use bindery_core::retry::RetryPolicy;
+use bindery_core::{event, DocumentState, DocumentStatus, Pipeline};
+use bindery_engine::worker::{Worker, WorkerOptions};
+use bindery_engine::{Engine, EngineOptions, Failpoints};
+use bindery_pipeline::{Registry, Stage, StageContext, StageError, StageOutput};
+use bindery_store::{testing, DynStore};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Counts the words of an upload and stores the count as an artifact.
+struct Count;
+
+#[async_trait]
+impl Stage for Count {
+    fn name(&self) -> &'static str {
+        "count"
+    }
+
+    async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError> {
+        let text = ctx.blobs.get_bytes(&ctx.document.blob_key, 1 << 20).await.map_err(StageError::from_blob)?;
+        let words = String::from_utf8_lossy(&text).split_whitespace().count();
+        let counts =
+            ctx.store("counts", "application/json", json!({ "words": words }).to_string().into_bytes()).await?;
+        Ok(StageOutput { outputs: vec![counts], summary: json!({ "words": words }) })
+    }
+}
+
+/// Reads the earlier stage's artifact and the upload, and stores the upload
+/// in capitals.
+struct Shout;
+
+#[async_trait]
+impl Stage for Shout {
+    fn name(&self) -> &'static str {
+        "shout"
+    }
+
+    async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError> {
+        let counts: serde_json::Value = serde_json::from_slice(&ctx.read("counts", 4096).await?)
+            .map_err(|e| StageError::Permanent(format!("counts: {e}")))?;
+        let text = ctx.blobs.get_bytes(&ctx.document.blob_key, 1 << 20).await.map_err(StageError::from_blob)?;
+        let loud = String::from_utf8_lossy(&text).to_uppercase();
+        let shouted = ctx.store("shouted", "text/plain", loud.into_bytes()).await?;
+        Ok(StageOutput { outputs: vec![shouted], summary: json!({ "words": counts["words"] }) })
+    }
+}
+
+fn registry() -> Registry {
+    let notes = Pipeline::new("notes", 1, &[("count", &[]), ("shout", &["count"])]).unwrap();
+    Registry::new().with_stage(Arc::new(Count)).with_stage(Arc::new(Shout)).with_pipeline(notes, &["text/plain"])
+}
+
+fn engine(store: &DynStore, blobs: &BlobStore, failpoints: &str) -> Engine {
+    let options = EngineOptions {
+        retry: RetryPolicy { base: Duration::from_millis(10), max: Duration::from_millis(100), jitter: 0.0 },
+        max_attempts: 3,
+        failpoints: Failpoints::parse(failpoints).unwrap(),
+    };
+    Engine::new(store.clone(), blobs.clone(), registry(), options)
+}
+
+/// Runs a worker until no job is left.
+async fn drain(engine: &Engine) {
+    let options = WorkerOptions {
+        concurrency: 2,
+        poll: Duration::from_millis(20),
+        heartbeat: Duration::from_millis(200),
+        exit_when_idle: true,
+        ..WorkerOptions::default()
+    };
+    let worker = Worker::new(engine.clone(), options).run();
+    tokio::time::timeout(Duration::from_secs(60), worker.join()).await.expect("the worker drains within a minute");
+}
+
+async fn submit(engine: &Engine, dir: &std::path::Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    engine.submit(&path).await.unwrap().id.as_str().to_owned()
+}
+
+async fn state(store: &DynStore, id: &str) -> DocumentState {
+    store.document(id).await.unwrap().expect("the document exists")
+}
+
+/// Every blob a document holds: its upload and its artifacts.
+fn blobs_of(doc: &DocumentState) -> Vec<String> {
+    std::iter::once(doc.blob_key.clone()).chain(doc.artifacts.iter().map(|a| a.key.clone())).collect()
+}
+
+async fn a_pipeline_declared_in_a_test_runs_end_to_end(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = match backend {
+        Backend::Sqlite => bindery_store::connect(&testing::sqlite_url(dir.path())).await.unwrap(),
+        Backend::Postgres => match testing::postgres().await {
+            Some(store) => store,
+            None => return,
+        },
+    };
+    let blobs = BlobStore::from_url(dir.path().join("blobs").to_str().unwrap()).unwrap();
+
+    // The first attempt of `count` fails as a crashed call would; the retry finishes the document.
+    let flaky = engine(&store, &blobs, "count=fail(1)");
+    let kept = submit(&flaky, dir.path(), "kept.txt", "three short words").await;
+    let deleted = submit(&flaky, dir.path(), "deleted.txt", "four words go here").await;
+    drain(&flaky).await;
+    for id in [&kept, &deleted] {
+        let doc = state(&store, id).await;
+        assert_eq!(doc.status, DocumentStatus::Ready, "{:?}", doc.error);
+        assert_eq!(doc.pipeline, "notes");
+        assert_eq!(doc.media_type, "text/plain");
+    }
+    let doc = state(&store, &kept).await;
+    assert_eq!(doc.results["count"]["words"], json!(3));
+    assert_eq!(doc.results["shout"]["words"], json!(3));
+    assert_eq!(&blobs.get_bytes(&doc.artifacts[1].key, 100).await.unwrap()[..], b"THREE SHORT WORDS");
+    // Event counts follow from the pipeline: uploaded, a failed attempt, each stage once, ready.
+    let stages = registry().pipeline("notes").unwrap().stages().len();
+    let types: Vec<String> = store.read_stream(&kept, 0, 100).await.unwrap().into_iter().map(|e| e.ty).collect();
+    assert_eq!(types.iter().filter(|t| *t == event::STAGE_COMPLETED).count(), stages);
+    assert_eq!(types.first().map(String::as_str), Some(event::DOCUMENT_UPLOADED));
+    assert_eq!(types.last().map(String::as_str), Some(event::DOCUMENT_READY));
+    assert_eq!(types.len(), stages + 3, "{types:?}");
+
+    // A stage that panics fails its own document, with a reason; the worker carries on with the next.
+    let broken = engine(&store, &blobs, "shout=panic");
+    let first = submit(&broken, dir.path(), "first.txt", "one").await;
+    let second = submit(&broken, dir.path(), "second.txt", "one two").await;
+    drain(&broken).await;
+    for id in [&first, &second] {
+        let doc = state(&store, id).await;
+        assert_eq!(doc.status, DocumentStatus::Failed);
+        assert!(doc.error.as_deref().unwrap_or_default().contains("internal error"), "{:?}", doc.error);
+        assert_eq!(doc.results["count"]["words"], json!(if id == &first { 1 } else { 2 }));
+    }
+
+    // Deleting a document removes every blob it alone held, and nothing of the others.
+    let gone = blobs_of(&state(&store, &deleted).await);
+    let mut others = Vec::new();
+    for id in [&kept, &first, &second] {
+        others.extend(blobs_of(&state(&store, id).await));
+    }
+    assert_eq!(gone.len(), 3, "the upload and two artifacts: {gone:?}");
+    flaky.delete_document(&deleted, None).await.unwrap();
+    drain(&flaky).await;
+    assert!(store.document(&deleted).await.unwrap().is_none(), "the document is gone");
+    for key in &gone {
+        assert_eq!(blobs.head(key).await.unwrap(), None, "{key} outlived its document");
+    }
+    for key in &others {
+        assert!(blobs.head(key).await.unwrap().is_some(), "{key} belongs to a live document");
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite() {
+    a_pipeline_declared_in_a_test_runs_end_to_end(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres() {
+    a_pipeline_declared_in_a_test_runs_end_to_end(Backend::Postgres).await
+}
