@@ -18,7 +18,7 @@ pub mod retry;
 pub mod time;
 
 pub use book::{Book, Chapter};
-pub use event::{CloudEvent, Expected, NewEvent};
+pub use event::{CloudEvent, DocumentEvent, EventError, Expected, NewEvent};
 pub use ids::{DocumentId, EventId};
 pub use job::{Job, JobState, NewJob};
 pub use pipeline::Pipeline;

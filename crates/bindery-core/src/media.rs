@@ -303,21 +303,11 @@ mod tests {
         assert_eq!(sniff(b"RIFF\x24\0\0\0WAVEfmt "), None);
     }
 
-    /// What the book pipeline accepts, in its order.
-    const BOOK: &[&str] = &[
-        "application/pdf",
-        "application/epub+zip",
-        "text/plain",
-        "text/markdown",
-        "image/png",
-        "image/jpeg",
-        "image/tiff",
-        "image/webp",
-    ];
-
     #[test]
     fn chooses_by_bytes_then_extension() {
-        let media = |name: &str, head: &[u8]| media_type(name, head, BOOK);
+        // Every known format accepted, in the order messages list them.
+        let all: Vec<&str> = KNOWN.iter().map(|k| k.media_type).collect();
+        let media = |name: &str, head: &[u8]| media_type(name, head, &all);
         assert_eq!(media("a.md", b"# Hi"), Ok("text/markdown"));
         assert_eq!(media("notes", b"hi"), Ok("text/plain"));
         assert_eq!(media("book.txt", PDF), Ok("application/pdf"), "the bytes win over the name");

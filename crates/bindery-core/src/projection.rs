@@ -10,10 +10,7 @@
 //! … `document.deleted`, after which the fold yields no state at all: the
 //! stream stays in the log, the read model forgets the document).
 
-use crate::event::{
-    self, Artifact, Deleting, DeletionFailed, DocumentCancelled, DocumentFailed, Reprocessing, StageCompleted,
-    StageFailed, StoredEvent, Uploaded,
-};
+use crate::event::{Artifact, DocumentEvent, EventError, StoredEvent, Uploaded};
 use crate::time::Millis;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -140,140 +137,144 @@ impl DocumentState {
         self.stage_order.iter().filter_map(listed).flatten().filter_map(|w| w.as_str().map(str::to_owned)).collect()
     }
 
-    /// Folds one event into `state`. A stream always starts with
-    /// `document.uploaded`; events of other streams or unknown types are
-    /// ignored, so newer writers do not break older readers.
-    pub fn apply(state: Option<Self>, ev: &StoredEvent) -> Option<Self> {
-        if ev.ty == event::DOCUMENT_UPLOADED {
-            let up: Uploaded = serde_json::from_value(ev.data.clone()).ok()?;
-            return Some(Self {
-                id: up.document.to_string(),
-                project: up.project,
-                source: up.source,
-                bytes: up.bytes,
-                media_type: up.media_type,
-                blob_key: up.blob_key,
-                status: DocumentStatus::Processing,
-                pipeline: up.pipeline,
-                pipeline_version: up.pipeline_version,
-                stages: up.stages.iter().map(|s| (s.clone(), StageState::default())).collect(),
-                stage_order: up.stages,
-                error: None,
-                artifacts: Vec::new(),
-                results: BTreeMap::new(),
-                created_ms: ev.time_ms,
-                updated_ms: ev.time_ms,
-                finished_ms: None,
-                version: ev.version,
-                run: ev.version,
-                deletion: None,
-                deletion_error: None,
-                deadline_ms: up.deadline_ms,
-                analyzer: up.analyzer,
-                references: BTreeSet::new(),
-            });
-        }
-        if ev.ty == event::DOCUMENT_DELETED {
-            return None;
-        }
-        let mut s = state?;
+    /// Folds one stored event into the state before it (`None` before a
+    /// document's first event, and after its deletion). An event that does
+    /// not decode is an error, not a skip: a state folded past an event it
+    /// could not read would be one no replay explains. So a process reads
+    /// only logs its own version or an older one wrote; upgrade every
+    /// process before a new kind of event is written.
+    pub fn apply(state: Option<Self>, ev: &StoredEvent) -> Result<Option<Self>, EventError> {
+        Ok(match DocumentEvent::decode(ev)? {
+            Some(event) => Self::fold(state, ev, event),
+            // Another vocabulary's event on this stream: the stream moved on, the document did not change.
+            None => state.map(|s| Self { version: ev.version, updated_ms: ev.time_ms, ..s }),
+        })
+    }
+
+    /// Folds one decoded event, stored as `ev`, with one exhaustive match.
+    fn fold(state: Option<Self>, ev: &StoredEvent, event: DocumentEvent) -> Option<Self> {
+        let mut s = match event {
+            DocumentEvent::Uploaded(up) => return Some(Self::uploaded(up, ev)),
+            DocumentEvent::Deleted(_) => return None,
+            // Nothing but an upload starts a document.
+            _ => state?,
+        };
         s.version = ev.version;
         s.updated_ms = ev.time_ms;
         // Nothing but the deletion's own events changes a deleting document's status.
-        let ends_a_run =
-            [event::DOCUMENT_READY, event::DOCUMENT_FAILED, event::DOCUMENT_CANCELLED, event::DOCUMENT_RETRIED];
-        if s.status == DocumentStatus::Deleting && ends_a_run.contains(&ev.ty.as_str()) {
+        let ends_a_run = matches!(
+            event,
+            DocumentEvent::Ready | DocumentEvent::Failed(_) | DocumentEvent::Cancelled(_) | DocumentEvent::Retried
+        );
+        if s.status == DocumentStatus::Deleting && ends_a_run {
             return Some(s);
         }
-        match ev.ty.as_str() {
-            event::STAGE_COMPLETED => {
-                if let Ok(c) = serde_json::from_value::<StageCompleted>(ev.data.clone()) {
-                    let st = s.stages.entry(c.stage.clone()).or_default();
-                    st.completed = true;
-                    st.duration_ms = Some(c.duration_ms);
-                    for a in c.outputs {
-                        if !s.artifacts.contains(&a) {
-                            s.artifacts.push(a);
-                        }
+        match event {
+            DocumentEvent::StageCompleted(c) => {
+                let st = s.stages.entry(c.stage.clone()).or_default();
+                st.completed = true;
+                st.duration_ms = Some(c.duration_ms);
+                for a in c.outputs {
+                    if !s.artifacts.contains(&a) {
+                        s.artifacts.push(a);
                     }
-                    s.references.extend(c.references);
-                    s.results.insert(c.stage, c.summary);
                 }
+                s.references.extend(c.references);
+                s.results.insert(c.stage, c.summary);
             }
-            event::STAGE_FAILED => {
-                if let Ok(f) = serde_json::from_value::<StageFailed>(ev.data.clone()) {
-                    let st = s.stages.entry(f.stage).or_default();
-                    st.failures += 1;
-                    st.last_error = Some(f.error);
-                    s.references.extend(f.references);
-                }
+            DocumentEvent::StageFailed(f) => {
+                let st = s.stages.entry(f.stage).or_default();
+                st.failures += 1;
+                st.last_error = Some(f.error);
+                s.references.extend(f.references);
             }
-            event::DOCUMENT_READY => {
+            DocumentEvent::Ready => {
                 s.status = DocumentStatus::Ready;
                 s.finished_ms = Some(ev.time_ms);
             }
-            event::DOCUMENT_FAILED => {
-                if let Ok(f) = serde_json::from_value::<DocumentFailed>(ev.data.clone()) {
-                    s.error = Some(format!("stage {}: {}", f.stage, f.reason));
-                }
+            DocumentEvent::Failed(f) => {
+                s.error = Some(format!("stage {}: {}", f.stage, f.reason));
                 s.status = DocumentStatus::Failed;
                 s.finished_ms = Some(ev.time_ms);
             }
-            event::DOCUMENT_RETRIED => {
+            DocumentEvent::Retried => {
                 s.status = DocumentStatus::Processing;
                 s.error = None;
                 s.finished_ms = None;
             }
-            event::DOCUMENT_CANCELLED => {
-                if let Ok(c) = serde_json::from_value::<DocumentCancelled>(ev.data.clone()) {
-                    s.error = Some(c.reason);
-                }
+            DocumentEvent::Cancelled(c) => {
+                s.error = Some(c.reason);
                 s.status = DocumentStatus::Cancelled;
                 s.finished_ms = Some(ev.time_ms);
             }
-            event::DOCUMENT_REPROCESSING => {
-                if let Ok(r) = serde_json::from_value::<Reprocessing>(ev.data.clone()) {
-                    s.pipeline = r.pipeline;
-                    s.pipeline_version = r.pipeline_version;
-                    s.media_type = r.media_type;
-                    s.stages = r.stages.iter().map(|n| (n.clone(), StageState::default())).collect();
-                    s.stage_order = r.stages;
-                    s.results.clear();
-                    s.artifacts.clear();
-                    s.error = None;
-                    s.finished_ms = None;
-                    s.status = DocumentStatus::Processing;
-                    s.run = ev.version;
-                    s.analyzer = r.analyzer;
+            DocumentEvent::Reprocessing(r) => {
+                s.pipeline = r.pipeline;
+                s.pipeline_version = r.pipeline_version;
+                s.media_type = r.media_type;
+                s.stages = r.stages.iter().map(|n| (n.clone(), StageState::default())).collect();
+                s.stage_order = r.stages;
+                s.results.clear();
+                s.artifacts.clear();
+                s.error = None;
+                s.finished_ms = None;
+                s.status = DocumentStatus::Processing;
+                s.run = ev.version;
+                s.analyzer = r.analyzer;
+            }
+            DocumentEvent::Deleting(d) => {
+                if s.status != DocumentStatus::Deleting {
+                    s.deletion = Some(Deletion { previous: d.previous, purging: false });
+                    s.status = DocumentStatus::Deleting;
+                    s.deletion_error = None;
                 }
             }
-            event::DOCUMENT_DELETING => {
-                if let Ok(d) = serde_json::from_value::<Deleting>(ev.data.clone()) {
-                    if s.status != DocumentStatus::Deleting {
-                        s.deletion = Some(Deletion { previous: d.previous, purging: false });
-                        s.status = DocumentStatus::Deleting;
-                        s.deletion_error = None;
-                    }
-                }
-            }
-            event::DOCUMENT_PURGING => {
+            DocumentEvent::Purging(_) => {
                 if let Some(d) = s.deletion.as_mut() {
                     d.purging = true;
                 }
             }
-            event::DOCUMENT_DELETION_FAILED => {
-                if let Ok(f) = serde_json::from_value::<DeletionFailed>(ev.data.clone()) {
-                    s.deletion_error = Some(f.reason);
-                    if f.compensated {
-                        if let Some(d) = s.deletion.take() {
-                            s.status = d.previous;
-                        }
+            DocumentEvent::DeletionFailed(f) => {
+                s.deletion_error = Some(f.reason);
+                if f.compensated {
+                    if let Some(d) = s.deletion.take() {
+                        s.status = d.previous;
                     }
                 }
             }
-            _ => {}
+            // Folded above, before there was a state to change.
+            DocumentEvent::Uploaded(_) | DocumentEvent::Deleted(_) => {}
         }
         Some(s)
+    }
+
+    /// The state `document.uploaded` starts, stored as `ev`.
+    fn uploaded(up: Uploaded, ev: &StoredEvent) -> Self {
+        Self {
+            id: up.document.to_string(),
+            project: up.project,
+            source: up.source,
+            bytes: up.bytes,
+            media_type: up.media_type,
+            blob_key: up.blob_key,
+            status: DocumentStatus::Processing,
+            pipeline: up.pipeline,
+            pipeline_version: up.pipeline_version,
+            stages: up.stages.iter().map(|s| (s.clone(), StageState::default())).collect(),
+            stage_order: up.stages,
+            error: None,
+            artifacts: Vec::new(),
+            results: BTreeMap::new(),
+            created_ms: ev.time_ms,
+            updated_ms: ev.time_ms,
+            finished_ms: None,
+            version: ev.version,
+            run: ev.version,
+            deletion: None,
+            deletion_error: None,
+            deadline_ms: up.deadline_ms,
+            analyzer: up.analyzer,
+            references: BTreeSet::new(),
+        }
     }
 
     /// Every blob the document references: its original, its artifacts and its references. What deleting it may
@@ -318,6 +319,7 @@ impl DocumentState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event;
     use crate::ids::DocumentId;
     use serde_json::json;
 
@@ -336,7 +338,7 @@ mod tests {
     }
 
     fn fold(events: &[StoredEvent]) -> DocumentState {
-        events.iter().fold(None, DocumentState::apply).expect("stream starts with an upload")
+        events.iter().try_fold(None, DocumentState::apply).unwrap().expect("stream starts with an upload")
     }
 
     #[test]
@@ -437,7 +439,31 @@ mod tests {
         assert_eq!(s.deletion, Some(Deletion { previous: DocumentStatus::Ready, purging: true }));
         assert_eq!(s.deletion_error.as_deref(), Some("storage down"));
         events.push(ev(10, event::DOCUMENT_DELETED, json!({"deleted": ["sha256/aa"], "kept": []})));
-        assert_eq!(events.iter().fold(None, DocumentState::apply), None);
+        assert_eq!(events.iter().try_fold(None, DocumentState::apply), Ok(None));
+    }
+
+    /// An event that does not decode stops the fold with an error naming it, instead of being skipped.
+    #[test]
+    fn an_event_that_does_not_decode_is_an_error() {
+        let mut events = uploaded_then_ready();
+        events.truncate(1);
+        let state = fold(&events);
+        let garbled = ev(2, event::STAGE_COMPLETED, json!({"stage": "extract"}));
+        match DocumentState::apply(Some(state.clone()), &garbled) {
+            Err(EventError::Payload { id, ty, reason, .. }) => {
+                assert_eq!((id.as_str(), ty.as_str()), ("e2", event::STAGE_COMPLETED));
+                assert!(reason.contains("missing field"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let unknown = ev(2, "document.teleported", json!({}));
+        assert!(matches!(
+            DocumentState::apply(Some(state.clone()), &unknown),
+            Err(EventError::UnknownType { ty, .. }) if ty == "document.teleported"
+        ));
+        // Another vocabulary's event moves the stream on and changes nothing else.
+        let foreign = DocumentState::apply(Some(state.clone()), &ev(2, "bench.event", json!({}))).unwrap().unwrap();
+        assert_eq!(foreign, DocumentState { version: 2, updated_ms: 2000, ..state });
     }
 
     #[test]

@@ -240,7 +240,8 @@ fn restore_jobs(
 ) -> Vec<NewJob> {
     let Some(p) = registry.pipeline(&state.pipeline) else { return vec![] };
     let stored = StoredEvent::appended(&state.id, state.version, 0, std::slice::from_ref(ev), now);
-    let Some(restored) = stored.iter().fold(Some(state.clone()), DocumentState::apply) else { return vec![] };
+    let restored = stored.iter().try_fold(Some(state.clone()), DocumentState::apply);
+    let Some(restored) = restored.expect("the engine's own events decode") else { return vec![] };
     let mut stages = Vec::new();
     if restored.status == DocumentStatus::Processing {
         stages = runnable(&restored, p);

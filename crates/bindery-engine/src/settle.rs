@@ -169,7 +169,10 @@ fn fold_appended(
     now: i64,
 ) -> Option<DocumentState> {
     let version = state.version;
-    StoredEvent::appended(doc, version, 0, events, now).iter().fold(Some(state), DocumentState::apply)
+    StoredEvent::appended(doc, version, 0, events, now)
+        .iter()
+        .try_fold(Some(state), DocumentState::apply)
+        .expect("the engine's own events decode")
 }
 
 fn record(a: &Attempt) {

@@ -138,12 +138,16 @@ pub(crate) fn parse_role(s: &str) -> Result<crate::Role, crate::StoreError> {
     crate::Role::parse(s).ok_or_else(|| crate::StoreError::Corrupt(format!("unknown role {s:?}")))
 }
 
-/// Folds freshly appended events into a document's stored state.
+/// Folds freshly appended events into a document's stored state. An event
+/// that does not decode is refused as corrupt, and with it the commit.
 pub(crate) fn fold(
     state: Option<bindery_core::DocumentState>,
     events: &[bindery_core::event::StoredEvent],
-) -> Option<bindery_core::DocumentState> {
-    events.iter().fold(state, bindery_core::DocumentState::apply)
+) -> Result<Option<bindery_core::DocumentState>, crate::StoreError> {
+    events
+        .iter()
+        .try_fold(state, bindery_core::DocumentState::apply)
+        .map_err(|e| crate::StoreError::Corrupt(e.to_string()))
 }
 
 pub(crate) fn parse_state(json: &str) -> Result<bindery_core::DocumentState, crate::StoreError> {
@@ -160,10 +164,11 @@ pub(crate) const LEASE_EXPIRED_SQL: &str =
 pub(crate) struct Replay(std::collections::HashMap<String, bindery_core::DocumentState>);
 
 impl Replay {
-    pub(crate) fn apply(&mut self, ev: &bindery_core::event::StoredEvent) {
-        if let Some(s) = fold(self.0.remove(&ev.stream), std::slice::from_ref(ev)) {
+    pub(crate) fn apply(&mut self, ev: &bindery_core::event::StoredEvent) -> Result<(), crate::StoreError> {
+        if let Some(s) = fold(self.0.remove(&ev.stream), std::slice::from_ref(ev))? {
             self.0.insert(ev.stream.clone(), s);
         }
+        Ok(())
     }
 
     pub(crate) fn states(&self) -> impl Iterator<Item = &bindery_core::DocumentState> {

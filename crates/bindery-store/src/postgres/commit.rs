@@ -140,7 +140,7 @@ async fn project(tx: &mut Tx, stream: &str, events: &[StoredEvent]) -> Result<()
         sqlx::query_scalar("SELECT state FROM documents WHERE id = $1").bind(stream).fetch_optional(&mut **tx).await?;
     let current = current.map(|j| j.0);
     let before = current.as_ref().map(DocumentState::blob_keys);
-    match fold(current, events) {
+    match fold(current, events)? {
         Some(state) => {
             upsert_document(tx, &state).await?;
             let after = state.blob_keys();

@@ -188,7 +188,7 @@ impl Documents for PgStore {
             for row in &rows {
                 let ev = event_from_row!(row)?;
                 after = ev.sequence;
-                states.apply(&ev);
+                states.apply(&ev)?;
             }
         }
         for s in states.states() {

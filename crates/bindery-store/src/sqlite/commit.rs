@@ -112,7 +112,7 @@ async fn project(tx: &mut Tx, stream: &str, events: &[StoredEvent]) -> Result<()
     let row = sqlx::query("SELECT state FROM documents WHERE id = ?").bind(stream).fetch_optional(&mut **tx).await?;
     let current = row.as_ref().map(state_of).transpose()?;
     let before = current.as_ref().map(DocumentState::blob_keys);
-    match fold(current, events) {
+    match fold(current, events)? {
         Some(state) => {
             upsert_document(tx, &state).await?;
             let after = state.blob_keys();

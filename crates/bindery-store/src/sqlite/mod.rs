@@ -151,7 +151,7 @@ impl Documents for SqliteStore {
             for row in &rows {
                 let ev = event_from_row!(row)?;
                 after = ev.sequence;
-                states.apply(&ev);
+                states.apply(&ev)?;
             }
         }
         for s in states.states() {
