@@ -82,7 +82,7 @@ impl Engine {
             c.appends.push(Append { stream: doc.clone(), expected: Expected::Exact(state.version), events: vec![ev] });
             // Stages that became runnable while the document was failed were
             // never enqueued; unique keys drop those that exist.
-            if let Some(p) = self.registry().pipeline(&state.pipeline) {
+            if let Ok(p) = self.registry().pipeline_of(&state) {
                 for stage in crate::pipeline::runnable(&state, p) {
                     let t = Trace { run: state.run, correlation: &doc, causation: &doc };
                     c.enqueue.push(stage_job(&doc, p, &stage, t, self.options(), now));

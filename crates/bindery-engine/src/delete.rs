@@ -238,7 +238,7 @@ fn restore_jobs(
     opts: &EngineOptions,
     now: Millis,
 ) -> Vec<NewJob> {
-    let Some(p) = registry.pipeline(&state.pipeline) else { return vec![] };
+    let Ok(p) = registry.pipeline_of(state) else { return vec![] };
     let stored = StoredEvent::appended(&state.id, state.version, 0, std::slice::from_ref(ev), now);
     let restored = stored.iter().try_fold(Some(state.clone()), DocumentState::apply);
     let Some(restored) = restored.expect("the engine's own events decode") else { return vec![] };

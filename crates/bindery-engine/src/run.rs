@@ -100,6 +100,8 @@ impl Engine {
             .await
             .map_err(|e| StageError::Retryable(format!("loading document: {e}")))?
             .ok_or_else(|| StageError::Permanent(format!("document {doc} has no state")))?;
+        // A document runs to the end on the pipeline version it started with, or not at all.
+        self.registry().pipeline_of(&document).map_err(StageError::Permanent)?;
         self.failpoint(name, job.attempt).await?;
         // Trait upcasting: the stage gets only the search capability.
         let search: std::sync::Arc<dyn bindery_store::SearchIndex> = self.store().clone();

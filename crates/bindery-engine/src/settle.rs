@@ -129,14 +129,21 @@ impl Engine {
                 // A job of an earlier run (before a reprocess) has nothing to say about this one.
                 _ if run_of(job) != state.run => (vec![], Outcome::Completed),
                 Ok(_) if state.stages.get(stage_of(job)).is_some_and(|s| s.completed) => (vec![], Outcome::Completed),
-                Ok(out) => {
-                    let p = self.registry().pipeline(&state.pipeline).ok_or_else(|| {
-                        StoreError::Corrupt(format!("document {doc} uses unknown pipeline {}", state.pipeline))
-                    })?;
-                    let (events, jobs) = on_success(state, p, a, out.clone(), self.options(), now);
-                    c.enqueue.extend(jobs);
-                    (events, Outcome::Completed)
-                }
+                Ok(out) => match self.registry().pipeline_of(state) {
+                    Ok(p) => {
+                        let (events, jobs) = on_success(state, p, a, out.clone(), self.options(), now);
+                        c.enqueue.extend(jobs);
+                        (events, Outcome::Completed)
+                    }
+                    // The version the document started on left this process while the stage ran: nothing can
+                    // follow from the result, so the document fails with the reason and may be reprocessed.
+                    Err(reason) => {
+                        let e = bindery_pipeline::StageError::Permanent(reason);
+                        let f = on_failure(job, &e, a.references.clone(), self.options(), now);
+                        let outcome = f.outcome();
+                        (f.events, outcome)
+                    }
+                },
                 Err(e) => {
                     let f = on_failure(job, e, a.references.clone(), self.options(), now);
                     let outcome = f.outcome();

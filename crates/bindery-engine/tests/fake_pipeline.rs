@@ -1,8 +1,9 @@
 //! The engine runs any pipeline: a two-stage pipeline declared here, in the
 //! test alone, goes end to end through submit, the worker, a retried
-//! failure, a stage that panics, and deletion, on both back ends. Nothing
-//! of the book is registered, so the engine's behaviour here owes nothing
-//! to the book's stages.
+//! failure, a stage that panics, and deletion, and a document finishes on
+//! the pipeline version it started with, on both back ends. Nothing of the
+//! book is registered, so the engine's behaviour here owes nothing to the
+//! book's stages.
 
 use async_trait::async_trait;
 use bindery_blob::BlobStore;
@@ -54,18 +55,59 @@ impl Stage for Shout {
     }
 }
 
+/// Stores the upload in small letters: the stage version 2 of the pipeline adds.
+struct Whisper;
+
+#[async_trait]
+impl Stage for Whisper {
+    fn name(&self) -> &'static str {
+        "whisper"
+    }
+
+    async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError> {
+        let text = ctx.blobs.get_bytes(&ctx.document.blob_key, 1 << 20).await.map_err(StageError::from_blob)?;
+        let quiet = ctx.store("whispered", "text/plain", String::from_utf8_lossy(&text).to_lowercase().into()).await?;
+        Ok(StageOutput { outputs: vec![quiet], summary: json!({}) })
+    }
+}
+
+fn version_1() -> Pipeline {
+    Pipeline::new("notes", 1, &[("count", &[]), ("shout", &["count"])]).unwrap()
+}
+
+fn version_2() -> Pipeline {
+    Pipeline::new("notes", 2, &[("count", &[]), ("shout", &["count"]), ("whisper", &["count"])]).unwrap()
+}
+
 fn registry() -> Registry {
-    let notes = Pipeline::new("notes", 1, &[("count", &[]), ("shout", &["count"])]).unwrap();
-    Registry::new().with_stage(Arc::new(Count)).with_stage(Arc::new(Shout)).with_pipeline(notes, &["text/plain"])
+    Registry::new().with_stage(Arc::new(Count)).with_stage(Arc::new(Shout)).with_pipeline(version_1(), &["text/plain"])
+}
+
+/// Version 2 of the pipeline, keeping version 1 for the documents started on it, or not.
+fn registry_2(keep_version_1: bool) -> Registry {
+    let r = Registry::new()
+        .with_stage(Arc::new(Count))
+        .with_stage(Arc::new(Shout))
+        .with_stage(Arc::new(Whisper))
+        .with_pipeline(version_2(), &["text/plain"]);
+    if keep_version_1 {
+        r.with_earlier_version(version_1())
+    } else {
+        r
+    }
 }
 
 fn engine(store: &DynStore, blobs: &BlobStore, failpoints: &str) -> Engine {
+    engine_with(store, blobs, failpoints, registry())
+}
+
+fn engine_with(store: &DynStore, blobs: &BlobStore, failpoints: &str, registry: Registry) -> Engine {
     let options = EngineOptions {
         retry: RetryPolicy { base: Duration::from_millis(10), max: Duration::from_millis(100), jitter: 0.0 },
         max_attempts: 3,
         failpoints: Failpoints::parse(failpoints).unwrap(),
     };
-    Engine::new(store.clone(), blobs.clone(), registry(), options)
+    Engine::new(store.clone(), blobs.clone(), registry, options)
 }
 
 /// Runs a worker until no job is left.
@@ -98,13 +140,7 @@ fn blobs_of(doc: &DocumentState) -> Vec<String> {
 
 async fn a_pipeline_declared_in_a_test_runs_end_to_end(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let store = match backend {
-        Backend::Sqlite => bindery_store::connect(&testing::sqlite_url(dir.path())).await.unwrap(),
-        Backend::Postgres => match testing::postgres().await {
-            Some(store) => store,
-            None => return,
-        },
-    };
+    let Some(store) = open(backend, dir.path()).await else { return };
     let blobs = BlobStore::from_url(dir.path().join("blobs").to_str().unwrap()).unwrap();
 
     // The first attempt of `count` fails as a crashed call would; the retry finishes the document.
@@ -160,18 +196,62 @@ async fn a_pipeline_declared_in_a_test_runs_end_to_end(backend: Backend) {
     }
 }
 
+/// A document runs to the end on the pipeline version it started with: one
+/// in flight when the process moves to version 2 finishes on version 1 if
+/// the process keeps it, and fails saying so if it does not; reprocessing
+/// moves it to version 2.
+async fn a_document_finishes_on_the_version_it_started_with(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(store) = open(backend, dir.path()).await else { return };
+    let blobs = BlobStore::from_url(dir.path().join("blobs").to_str().unwrap()).unwrap();
+    // Submitted on version 1, nothing run yet; then a process that runs version 2 and keeps version 1.
+    let old = engine(&store, &blobs, "");
+    let kept = submit(&old, dir.path(), "kept.txt", "Kept On One").await;
+    let both = engine_with(&store, &blobs, "", registry_2(true));
+    let new = submit(&both, dir.path(), "new.txt", "Started On Two").await;
+    drain(&both).await;
+    let kept = state(&store, &kept).await;
+    assert_eq!((kept.status, kept.pipeline_version), (DocumentStatus::Ready, 1), "{:?}", kept.error);
+    assert!(!kept.results.contains_key("whisper"), "version 1 has no whisper stage");
+    let new = state(&store, &new).await;
+    assert_eq!((new.status, new.pipeline_version), (DocumentStatus::Ready, 2), "{:?}", new.error);
+    assert!(new.results.contains_key("whisper"));
+
+    // A process without version 1 fails such a document with the reason; reprocessing moves it to version 2.
+    let dropped = submit(&old, dir.path(), "dropped.txt", "Dropped From One").await;
+    let two_only = engine_with(&store, &blobs, "", registry_2(false));
+    drain(&two_only).await;
+    let doc = state(&store, &dropped).await;
+    assert_eq!(doc.status, DocumentStatus::Failed);
+    let error = doc.error.unwrap_or_default();
+    assert!(error.contains("version 1 of the notes pipeline") && error.contains("reprocess it"), "{error}");
+    two_only.reprocess(&dropped, None).await.unwrap();
+    drain(&two_only).await;
+    let doc = state(&store, &dropped).await;
+    assert_eq!((doc.status, doc.pipeline_version), (DocumentStatus::Ready, 2), "{:?}", doc.error);
+    let whispered = doc.artifacts.iter().find(|a| a.kind == "whispered").expect("version 2 ran");
+    assert_eq!(&blobs.get_bytes(&whispered.key, 100).await.unwrap()[..], b"dropped from one");
+}
+
+/// A fresh store on `backend`; `None` for PostgreSQL when it is not configured (outside CI).
+async fn open(backend: Backend, dir: &std::path::Path) -> Option<DynStore> {
+    match backend {
+        Backend::Sqlite => Some(bindery_store::connect(&testing::sqlite_url(dir)).await.unwrap()),
+        Backend::Postgres => testing::postgres().await,
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Backend {
     Sqlite,
     Postgres,
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite() {
-    a_pipeline_declared_in_a_test_runs_end_to_end(Backend::Sqlite).await
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Sqlite).await } )* }
+        mod postgres { $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name(super::Backend::Postgres).await } )* }
+    };
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres() {
-    a_pipeline_declared_in_a_test_runs_end_to_end(Backend::Postgres).await
-}
+on_both!(a_pipeline_declared_in_a_test_runs_end_to_end, a_document_finishes_on_the_version_it_started_with);
