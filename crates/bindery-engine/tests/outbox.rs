@@ -86,7 +86,7 @@ async fn delivers_in_order_through_failures_and_resumes(b: Backend) {
     }
     app.drain(&app.engine).await;
     let head = app.store.head().await.unwrap();
-    assert_eq!(head, 4 * common::EVENTS_PER_DOCUMENT);
+    assert_eq!(head, 4 * common::events_per_document());
 
     let sink = Recorder::new("flaky", 3);
     let outbox = Outbox::new(app.engine.clone(), vec![sink.clone()], opts("p1")).run();
@@ -115,7 +115,7 @@ async fn one_deliverer_per_sink(b: Backend) {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let second = Outbox::new(app.engine.clone(), vec![bsink.clone()], opts("holder-b")).run();
     app.process("x.md", &sample_markdown()).await;
-    let n = common::EVENTS_PER_DOCUMENT;
+    let n = common::events_per_document();
     until("delivery", || (a.sequences().len() + bsink.sequences().len()) as i64 >= n).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     first.shutdown().await;

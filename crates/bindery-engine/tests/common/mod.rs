@@ -14,7 +14,9 @@ use std::time::Duration;
 
 /// Events of a document that goes through: uploaded, one completion per
 /// stage of the book pipeline, ready.
-pub const EVENTS_PER_DOCUMENT: i64 = 11;
+pub fn events_per_document() -> i64 {
+    bindery_stages::book::pipeline().stages().len() as i64 + 2
+}
 
 pub struct TestApp {
     pub engine: Engine,
