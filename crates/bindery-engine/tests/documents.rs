@@ -22,6 +22,7 @@ macro_rules! on_both {
 
 on_both!(
     deletion_keeps_blobs_another_document_references,
+    deleting_a_pdf_leaves_no_blob_behind_thumbnails_included,
     failure_before_the_point_of_no_return_is_compensated,
     failing_blob_deletion_goes_dead_and_says_so,
     a_crash_mid_saga_resumes_where_it_stopped,
@@ -96,6 +97,45 @@ async fn deletion_keeps_blobs_another_document_references(b: Backend) {
     assert_eq!(again.id, a.id);
     assert!(again.run > 1 && exists(&app, &again.blob_key).await);
     assert!(hits(&app, &again.id).await > 0);
+}
+
+/// Every file in the blob folder, relative to it.
+fn stored_files(app: &TestApp) -> Vec<String> {
+    fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, root, out);
+            } else {
+                out.push(path.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    let root = app.dir.path().join("blobs");
+    let mut out = Vec::new();
+    walk(&root, &root, &mut out);
+    out.sort();
+    out
+}
+
+/// A PDF's thumbnails are blobs of their own, listed in a manifest: deleting
+/// the book deletes them with its original and artifacts, and the storage
+/// is empty again.
+async fn deleting_a_pdf_leaves_no_blob_behind_thumbnails_included(b: Backend) {
+    let Some(app) = TestApp::spawn(b, "").await else { return };
+    let pdf = app.dir.path().join("page.pdf");
+    bindery_pdf::fixtures::damaged_stream_pdf(&pdf, false);
+    let sub = app.engine.submit(&pdf).await.unwrap();
+    app.drain(&app.engine).await;
+    let doc = app.state(sub.id.as_str()).await;
+    assert_ready(&doc);
+    assert_eq!(doc.results["raster"]["pages"], 1);
+    let stored = stored_files(&app);
+    // The original, the stages' artifacts and two thumbnails (two widths of the one page), at least.
+    assert!(stored.len() >= doc.artifacts.len() + 3, "{stored:?}");
+    app.engine.delete_document(&doc.id, None).await.unwrap();
+    app.drain(&app.engine).await;
+    assert_eq!(stored_files(&app), Vec::<String>::new(), "every blob went with the book");
 }
 
 async fn failure_before_the_point_of_no_return_is_compensated(b: Backend) {

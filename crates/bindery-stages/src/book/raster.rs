@@ -1,9 +1,12 @@
 //! `raster`: page thumbnails for the UI, two sizes in WebP. Pages are
 //! rendered by MuPDF and encoded in a child process with limits (see
-//! [`crate::sandbox`]), a batch of pages per child, and stored here. The renditions are stored as blobs and listed in one `thumbnails`
-//! manifest artifact, so a 1,000-page book adds one artifact to its events,
-//! not two thousand. Full pages at a chosen resolution are rendered on
-//! request by `bindery pages`, not here.
+//! [`crate::sandbox`]), a batch of pages per child, and stored here. The
+//! renditions are stored as blobs and listed in one `thumbnails` manifest
+//! artifact, so a 1,000-page book adds one artifact to its events, not two
+//! thousand; each rendition's key is noted as a reference of the document
+//! (`StageContext::references`), so that deleting the document deletes the
+//! thumbnails no other document shares. Full pages at a chosen resolution
+//! are rendered on request by `bindery pages`, not here.
 //!
 //! A page that cannot be rendered (one very tall page, a damaged one) goes
 //! without thumbnails and is named in the summary's `warnings`: the rest of
@@ -80,6 +83,7 @@ impl Stage for Raster {
             warnings.extend(skipped.into_iter().map(|s| format!("no thumbnail for page {}: {}", s.page, s.reason)));
             for (thumb, path) in written {
                 let stored = ctx.blobs.put_file(&path).await.map_err(StageError::from_blob)?;
+                ctx.references.note(stored.key.clone());
                 tokio::fs::remove_file(&path).await.map_err(io)?;
                 manifest.entry(thumb.page).or_default().insert(thumb.width, stored.key);
             }
