@@ -5,96 +5,22 @@
 //! book is registered, so the engine's behaviour here owes nothing to the
 //! book's stages.
 
-use async_trait::async_trait;
+mod common;
+
 use bindery_blob::BlobStore;
 use bindery_core::retry::RetryPolicy;
-use bindery_core::{event, DocumentState, DocumentStatus, Pipeline};
+use bindery_core::{event, DocumentState, DocumentStatus};
 use bindery_engine::worker::{Worker, WorkerOptions};
 use bindery_engine::{Engine, EngineOptions, Failpoints};
-use bindery_pipeline::{Registry, Stage, StageContext, StageError, StageOutput};
+use bindery_pipeline::Registry;
 use bindery_store::{testing, DynStore};
+use common::notes::registry_2;
 use serde_json::json;
-use std::sync::Arc;
 use std::time::Duration;
 
-/// Counts the words of an upload and stores the count as an artifact.
-struct Count;
-
-#[async_trait]
-impl Stage for Count {
-    fn name(&self) -> &'static str {
-        "count"
-    }
-
-    async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError> {
-        let text = ctx.blobs.get_bytes(&ctx.document.blob_key, 1 << 20).await.map_err(StageError::from_blob)?;
-        let words = String::from_utf8_lossy(&text).split_whitespace().count();
-        let counts =
-            ctx.store("counts", "application/json", json!({ "words": words }).to_string().into_bytes()).await?;
-        Ok(StageOutput { outputs: vec![counts], summary: json!({ "words": words }) })
-    }
-}
-
-/// Reads the earlier stage's artifact and the upload, and stores the upload
-/// in capitals.
-struct Shout;
-
-#[async_trait]
-impl Stage for Shout {
-    fn name(&self) -> &'static str {
-        "shout"
-    }
-
-    async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError> {
-        let counts: serde_json::Value = serde_json::from_slice(&ctx.read("counts", 4096).await?)
-            .map_err(|e| StageError::Permanent(format!("counts: {e}")))?;
-        let text = ctx.blobs.get_bytes(&ctx.document.blob_key, 1 << 20).await.map_err(StageError::from_blob)?;
-        let loud = String::from_utf8_lossy(&text).to_uppercase();
-        let shouted = ctx.store("shouted", "text/plain", loud.into_bytes()).await?;
-        Ok(StageOutput { outputs: vec![shouted], summary: json!({ "words": counts["words"] }) })
-    }
-}
-
-/// Stores the upload in small letters: the stage version 2 of the pipeline adds.
-struct Whisper;
-
-#[async_trait]
-impl Stage for Whisper {
-    fn name(&self) -> &'static str {
-        "whisper"
-    }
-
-    async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError> {
-        let text = ctx.blobs.get_bytes(&ctx.document.blob_key, 1 << 20).await.map_err(StageError::from_blob)?;
-        let quiet = ctx.store("whispered", "text/plain", String::from_utf8_lossy(&text).to_lowercase().into()).await?;
-        Ok(StageOutput { outputs: vec![quiet], summary: json!({}) })
-    }
-}
-
-fn version_1() -> Pipeline {
-    Pipeline::new("notes", 1, &[("count", &[]), ("shout", &["count"])]).unwrap()
-}
-
-fn version_2() -> Pipeline {
-    Pipeline::new("notes", 2, &[("count", &[]), ("shout", &["count"]), ("whisper", &["count"])]).unwrap()
-}
-
+/// The pipelines `common::TestApp` would run (this file builds its own engines).
 fn registry() -> Registry {
-    Registry::new().with_stage(Arc::new(Count)).with_stage(Arc::new(Shout)).with_pipeline(version_1(), &["text/plain"])
-}
-
-/// Version 2 of the pipeline, keeping version 1 for the documents started on it, or not.
-fn registry_2(keep_version_1: bool) -> Registry {
-    let r = Registry::new()
-        .with_stage(Arc::new(Count))
-        .with_stage(Arc::new(Shout))
-        .with_stage(Arc::new(Whisper))
-        .with_pipeline(version_2(), &["text/plain"]);
-    if keep_version_1 {
-        r.with_earlier_version(version_1())
-    } else {
-        r
-    }
+    common::notes::registry()
 }
 
 fn engine(store: &DynStore, blobs: &BlobStore, failpoints: &str) -> Engine {

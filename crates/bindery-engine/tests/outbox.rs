@@ -14,6 +14,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// The pipelines `common::TestApp` runs: the engine tests' own `notes`.
+fn registry() -> bindery_pipeline::Registry {
+    common::notes::registry()
+}
+
+/// Events of a document that goes through `notes`.
+fn events_per_document() -> i64 {
+    common::events_per_document(&common::notes::version_1())
+}
+
 /// A sink that records what it receives and refuses every `fail_every`-th
 /// delivery attempt with a retryable error.
 struct Recorder {
@@ -86,7 +96,7 @@ async fn delivers_in_order_through_failures_and_resumes(b: Backend) {
     }
     app.drain(&app.engine).await;
     let head = app.store.head().await.unwrap();
-    assert_eq!(head, 4 * common::events_per_document());
+    assert_eq!(head, 4 * events_per_document());
 
     let sink = Recorder::new("flaky", 3);
     let outbox = Outbox::new(app.engine.clone(), vec![sink.clone()], opts("p1")).run();
@@ -115,7 +125,7 @@ async fn one_deliverer_per_sink(b: Backend) {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let second = Outbox::new(app.engine.clone(), vec![bsink.clone()], opts("holder-b")).run();
     app.process("x.md", &sample_markdown()).await;
-    let n = common::events_per_document();
+    let n = events_per_document();
     until("delivery", || (a.sequences().len() + bsink.sequences().len()) as i64 >= n).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     first.shutdown().await;

@@ -1,7 +1,14 @@
 //! `TestApp`: an engine on a fresh store (SQLite file or PostgreSQL schema)
 //! with blobs in a temporary folder, plus helpers to run it until done.
+//!
+//! It runs the pipelines of the test binary that includes it: the binary's
+//! root defines `fn registry() -> bindery_pipeline::Registry` (the engine's
+//! own tests a small pipeline, `notes`; the book's tests, which include this
+//! file from `crates/bindery-stages/tests`, the book's registry).
 
 #![allow(dead_code)]
+
+pub mod notes;
 
 use bindery_blob::BlobStore;
 use bindery_core::retry::RetryPolicy;
@@ -12,10 +19,10 @@ use bindery_store::{testing, DynStore};
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Events of a document that goes through: uploaded, one completion per
-/// stage of the book pipeline, ready.
-pub fn events_per_document() -> i64 {
-    bindery_stages::book::pipeline().stages().len() as i64 + 2
+/// Events of a document that goes through `pipeline`: uploaded, one
+/// completion per stage, ready.
+pub fn events_per_document(pipeline: &bindery_core::Pipeline) -> i64 {
+    pipeline.stages().len() as i64 + 2
 }
 
 pub struct TestApp {
@@ -47,14 +54,14 @@ impl TestApp {
             Backend::Postgres => testing::postgres().await?,
         };
         let blobs = BlobStore::from_url(dir.path().join("blobs").to_str().unwrap()).unwrap();
-        let engine = Engine::new(store.clone(), blobs, bindery_stages::registry(), options(failpoints));
+        let engine = Engine::new(store.clone(), blobs, crate::registry(), options(failpoints));
         Some(Self { engine, store, dir })
     }
 
     /// The same store and blobs, with other engine options (a restarted
     /// process with a different configuration).
     pub fn with_options(&self, opts: EngineOptions) -> Engine {
-        Engine::new(self.store.clone(), self.engine.blobs().clone(), bindery_stages::registry(), opts)
+        Engine::new(self.store.clone(), self.engine.blobs().clone(), crate::registry(), opts)
     }
 
     pub fn file(&self, name: &str, content: &[u8]) -> PathBuf {

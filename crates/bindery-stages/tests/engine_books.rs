@@ -1,7 +1,14 @@
 //! The book pipeline end to end on real books (from `../shared/corpus`,
 //! skipped when absent) and on hostile inputs generated on the fly.
 
+// The engine's test harness, run here on the book's pipeline.
+#[path = "../../bindery-engine/tests/common/mod.rs"]
 mod common;
+
+/// The pipelines `common::TestApp` runs: the book's.
+fn registry() -> bindery_pipeline::Registry {
+    bindery_stages::registry()
+}
 
 use bindery_core::{Book, DocumentState, DocumentStatus};
 use bindery_stages::book::kinds;

@@ -1,7 +1,14 @@
 //! The engine end to end on the book pipeline (with text inputs), on both
 //! back ends.
 
+// The engine's test harness, run here on the book's pipeline.
+#[path = "../../bindery-engine/tests/common/mod.rs"]
 mod common;
+
+/// The pipelines `common::TestApp` runs: the book's.
+fn registry() -> bindery_pipeline::Registry {
+    bindery_stages::registry()
+}
 
 use bindery_core::event;
 use bindery_core::{DocumentStatus, JobState};

@@ -5,7 +5,14 @@
 //! while its job waits, and cancelling it cancels the batch (even one created as the cancel looked), as deleting it does; each project's choice among the instance's analyzers
 //! is followed.
 
+// The engine's test harness, run here on the book's pipeline.
+#[path = "../../bindery-engine/tests/common/mod.rs"]
 mod common;
+
+/// The pipelines `common::TestApp` runs: the book's.
+fn registry() -> bindery_pipeline::Registry {
+    bindery_stages::registry()
+}
 
 use bindery_core::DocumentStatus;
 use bindery_engine::worker::{Worker, WorkerOptions};

@@ -2,7 +2,14 @@
 //! (shared blobs kept, compensation, forward recovery, a crash in the middle)
 //! and reprocessing.
 
+// The engine's test harness, run here on the book's pipeline.
+#[path = "../../bindery-engine/tests/common/mod.rs"]
 mod common;
+
+/// The pipelines `common::TestApp` runs: the book's.
+fn registry() -> bindery_pipeline::Registry {
+    bindery_stages::registry()
+}
 
 use bindery_core::event;
 use bindery_core::{DocumentState, DocumentStatus, JobState};
