@@ -9,12 +9,13 @@
 //! attempt is simply run again:
 //!
 //! 1. cancel the document's pending jobs (again: an operator may have revived one);
-//! 2. remove its search-index rows;
+//! 2. have its stages forget what they keep outside blob storage
+//!    (`Stage::forget`: the book's search-index rows);
 //! 3. commit `document.purging`: the point of no return;
 //! 4. delete its blobs (original and artifacts), except those another live
 //!    document still references (the store's `document_blobs` table);
-//! 5. remove the index rows again (a stage that was running when the deletion
-//!    began may have written them before it noticed its cancellation).
+//! 5. have the stages forget again (a stage that was running when the
+//!    deletion began may have written before it noticed its cancellation).
 //!
 //! Settling the job's success commits `document.deleted`, which removes the
 //! projection and its blob references; the stream keeps its history.
@@ -22,7 +23,8 @@
 //! Failure before step 3 is compensated: when the job gives up, settling it
 //! appends `document.deletion_failed` with `compensated: true`, which puts the
 //! document back in its previous status, and enqueues the jobs that restore
-//! it (the `index` stage again, and a processing document's runnable stages).
+//! it (the stages that restore what they forgot, and a processing
+//! document's runnable stages).
 //! After step 3 nothing can be restored, so failures recover forward: the job
 //! retries with backoff, and if it gives up it is a dead job for an operator
 //! to retry while the document stays `deleting` and says why
@@ -43,7 +45,7 @@ use crate::{Engine, EngineError, EngineOptions};
 use bindery_core::event::{self, Deleted, Deleting, DeletionFailed, Purging, StoredEvent};
 use bindery_core::time::{now_ms, Millis};
 use bindery_core::{DocumentState, DocumentStatus, Expected, Job, NewEvent, NewJob};
-use bindery_pipeline::{Registry, StageError, StageOutput};
+use bindery_pipeline::{References, Registry, StageContext, StageError, StageOutput};
 use bindery_store::{Append, Commit, Outcome};
 use serde_json::json;
 
@@ -51,12 +53,10 @@ use serde_json::json;
 pub const DELETE_KIND: &str = "document.delete";
 /// The queue deletions run on.
 pub const DELETE_QUEUE: &str = "delete";
-/// Fail point checked after the index rows are removed, before the point of no return.
+/// Fail point checked after the stages forgot the document, before the point of no return.
 pub const FAILPOINT: &str = "delete";
 /// Fail point checked before the blobs are deleted, after the point of no return.
 pub const FAILPOINT_BLOBS: &str = "delete.blobs";
-/// The stage that writes the search index, re-run when a deletion is compensated.
-const INDEX_STAGE: &str = "index";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DeleteReport {
@@ -124,7 +124,7 @@ impl Engine {
         if !purging {
             let cancel = Commit { cancel_documents: vec![doc.to_owned()], ..Default::default() };
             self.store().commit(cancel, now_ms()).await.map_err(retry("cancelling the document's jobs"))?;
-            self.store().remove_document(doc).await.map_err(retry("removing search rows"))?;
+            self.forget(&state).await?;
             self.failpoint(FAILPOINT, job.attempt).await?;
             let mut doomed = Vec::new();
             for key in state.blob_keys() {
@@ -165,9 +165,27 @@ impl Engine {
             }
             report.deleted.push(key);
         }
-        self.store().remove_document(doc).await.map_err(retry("removing search rows"))?;
+        self.forget(&state).await?;
         let summary = serde_json::to_value(&report).expect("report serialises");
         Ok(StageOutput { outputs: vec![], summary })
+    }
+
+    /// Has every stage the document ran forget what it keeps outside blob storage (see `Stage::forget`).
+    async fn forget(&self, state: &DocumentState) -> Result<(), StageError> {
+        // Trait upcasting: a stage gets only the search capability, as when it runs.
+        let search: std::sync::Arc<dyn bindery_store::SearchIndex> = self.store().clone();
+        let ctx = StageContext {
+            document: state.clone(),
+            blobs: self.blobs().clone(),
+            search: Some(search),
+            references: References::default(),
+        };
+        for name in &state.stage_order {
+            if let Some(stage) = self.registry().stage(name) {
+                stage.forget(&ctx).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Whether a live document other than `doc` references blob `key`.
@@ -227,9 +245,9 @@ pub(crate) fn settle(
     (vec![ev], jobs, Outcome::Dead { error })
 }
 
-/// The jobs that bring a document back after a compensated deletion: the index stage again when it had completed
-/// (its rows were removed), and, for a document that was processing, its runnable stages (the deletion cancelled
-/// their jobs). Their unique keys carry the compensating event's version, so they are not duplicates of the
+/// The jobs that bring a document back after a compensated deletion: the completed stages that must run again to
+/// restore what they forgot (`Stage::restore_after_forget`: the book's index rows), and, for a document that was
+/// processing, its runnable stages (the deletion cancelled their jobs). Their unique keys carry the compensating event's version, so they are not duplicates of the
 /// cancelled jobs.
 fn restore_jobs(
     state: &DocumentState,
@@ -246,8 +264,11 @@ fn restore_jobs(
     if restored.status == DocumentStatus::Processing {
         stages = runnable(&restored, p);
     }
-    if restored.stages.get(INDEX_STAGE).is_some_and(|s| s.completed) && p.contains(INDEX_STAGE) {
-        stages.push(INDEX_STAGE.to_owned());
+    for name in &restored.stage_order {
+        let forgot = registry.stage(name).is_some_and(|stage| stage.restore_after_forget());
+        if forgot && restored.stages.get(name).is_some_and(|s| s.completed) && !stages.contains(name) {
+            stages.push(name.clone());
+        }
     }
     let t = Trace { run: restored.run, correlation: &ev.id.0, causation: &ev.id.0 };
     stages

@@ -111,8 +111,15 @@ async fn a_pipeline_declared_in_a_test_runs_end_to_end(backend: Backend) {
         others.extend(blobs_of(&state(&store, id).await));
     }
     assert_eq!(gone.len(), 3, "the upload and two artifacts: {gone:?}");
+    let found = |query: &'static str| {
+        let store = store.clone();
+        async move { store.search(query, None, 10).await.unwrap().into_iter().map(|h| h.document).collect::<Vec<_>>() }
+    };
+    assert_eq!(found("four words").await, std::slice::from_ref(&deleted), "shout indexed the document");
     flaky.delete_document(&deleted, None).await.unwrap();
     drain(&flaky).await;
+    assert!(found("four words").await.is_empty(), "shout forgot the deleted document's rows");
+    assert_eq!(found("three short").await, std::slice::from_ref(&kept), "and only those");
     assert!(store.document(&deleted).await.unwrap().is_none(), "the document is gone");
     for key in &gone {
         assert_eq!(blobs.head(key).await.unwrap(), None, "{key} outlived its document");

@@ -138,6 +138,18 @@ pub trait Stage: Send + Sync {
     async fn cancelled(&self, _document: &DocumentState) -> Result<(), StageError> {
         Ok(())
     }
+    /// The document is being deleted: forget what the stage keeps for it outside its artifacts and references
+    /// (which the deletion deletes itself), such as rows in the search index. Idempotent, and called twice by
+    /// each attempt of the deletion: before its point of no return, and again after the blobs are gone, since a
+    /// run that was in flight may have written in between. Nothing to forget by default.
+    async fn forget(&self, _ctx: &StageContext) -> Result<(), StageError> {
+        Ok(())
+    }
+    /// Whether, when a deletion is undone after [`Stage::forget`] ran (a failure before its point of no return),
+    /// the stage must run again to restore what it forgot. False by default: nothing was forgotten.
+    fn restore_after_forget(&self) -> bool {
+        false
+    }
 }
 
 /// How a remote provider a stage depends on is doing, as this process sees

@@ -1,11 +1,13 @@
 //! `notes`: a small pipeline of the engine's own tests, in two versions,
 //! with nothing of the book in it. `count` stores an upload's word count,
-//! `shout` the upload in capitals (after `count`), and version 2 adds
+//! `shout` the upload in capitals (after `count`), and indexes it for
+//! search, which it forgets when the document is deleted; version 2 adds
 //! `whisper`, the upload in small letters.
 
 use async_trait::async_trait;
 use bindery_core::Pipeline;
 use bindery_pipeline::{Registry, Stage, StageContext, StageError, StageOutput};
+use bindery_store::IndexedChapter;
 use serde_json::json;
 use std::sync::Arc;
 
@@ -45,8 +47,23 @@ impl Stage for Shout {
             .map_err(|e| StageError::Permanent(format!("counts: {e}")))?;
         let text = ctx.blobs.get_bytes(&ctx.document.blob_key, 1 << 20).await.map_err(StageError::from_blob)?;
         let loud = String::from_utf8_lossy(&text).to_uppercase();
+        let search = ctx.search.as_ref().expect("the engine hands stages the search index");
+        let chapter = IndexedChapter { index: 0, title: ctx.document.source.clone(), text: loud.clone() };
+        search
+            .index_document(&ctx.document.id, "en", &ctx.document.source, &[chapter])
+            .await
+            .map_err(|e| StageError::Retryable(format!("search index: {e}")))?;
         let shouted = ctx.store("shouted", "text/plain", loud.into_bytes()).await?;
         Ok(StageOutput { outputs: vec![shouted], summary: json!({ "words": counts["words"] }) })
+    }
+
+    async fn forget(&self, ctx: &StageContext) -> Result<(), StageError> {
+        let search = ctx.search.as_ref().expect("the engine hands stages the search index");
+        search.remove_document(&ctx.document.id).await.map(drop).map_err(|e| StageError::Retryable(e.to_string()))
+    }
+
+    fn restore_after_forget(&self) -> bool {
+        true
     }
 }
 

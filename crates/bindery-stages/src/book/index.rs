@@ -2,7 +2,8 @@
 //! embedded default, PostgreSQL full-text search when scaled out). This is
 //! the one stage that writes outside blob storage, through the narrow
 //! [`SearchIndex`] capability the engine hands it, and it is idempotent: a
-//! re-run replaces the document's rows.
+//! re-run replaces the document's rows. It forgets them when the document is
+//! deleted, and runs again if the deletion is undone.
 
 use super::BookContext;
 use async_trait::async_trait;
@@ -33,5 +34,20 @@ impl Stage for Index {
             .await
             .map_err(|e| StageError::Retryable(format!("search index: {e}")))?;
         Ok(StageOutput { outputs: vec![], summary: json!({"chapters": chapters.len(), "language": book.language}) })
+    }
+
+    /// The document's rows leave the index with it.
+    async fn forget(&self, ctx: &StageContext) -> Result<(), StageError> {
+        let search = ctx.search.as_ref().ok_or_else(|| StageError::Permanent("no search index configured".into()))?;
+        search
+            .remove_document(ctx.document.id.as_str())
+            .await
+            .map(drop)
+            .map_err(|e| StageError::Retryable(format!("removing search rows: {e}")))
+    }
+
+    /// A deletion undone puts the rows back by indexing the book again.
+    fn restore_after_forget(&self) -> bool {
+        true
     }
 }
