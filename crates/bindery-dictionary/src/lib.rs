@@ -8,7 +8,7 @@
 //! by [`WordNet`]. French has no definitions and no general frequency list (see [`french`] for why), so French
 //! rarity is measured inside the book itself.
 //!
-//! Entry points: [`WordNet::open_default`] once per process, then [`build`] per book.
+//! Entry points: [`WordNet::open`] (or [`WordNet::open_default`]) once per process, then [`build`] per book.
 
 mod dictionary;
 pub mod french;
@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 pub use dictionary::{build, Dictionary, Entry, Occurrence, Options};
 pub use wordnet::WordNet;
 
-/// Where [`WordNet::open_default`] looks when `BINDERY_WORDNET_DIR` is unset (Debian's `wordnet-base`).
+/// Where [`WordNet::open_default`] looks (Debian's `wordnet-base`).
 pub const DEFAULT_WORDNET_DIR: &str = "/usr/share/wordnet";
 
 /// Errors from loading the WordNet database. Building a dictionary itself cannot fail.

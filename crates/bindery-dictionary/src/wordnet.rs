@@ -180,10 +180,11 @@ impl WordNet {
         Ok(WordNet { dir: dir.to_path_buf(), index, exceptions, counts, max_count, data })
     }
 
-    /// Loads the database from `BINDERY_WORDNET_DIR`, or from Debian's `/usr/share/wordnet`.
+    /// Loads the database from Debian's `/usr/share/wordnet` ([`DEFAULT_WORDNET_DIR`]). The library reads no
+    /// environment: a program that lets its user choose the folder (the `bindery` binary's `wordnet-dir`) calls
+    /// [`WordNet::open`].
     pub fn open_default() -> Result<WordNet, DictionaryError> {
-        let dir = std::env::var_os("BINDERY_WORDNET_DIR").map(PathBuf::from).unwrap_or(DEFAULT_WORDNET_DIR.into());
-        WordNet::open(&dir)
+        WordNet::open(Path::new(DEFAULT_WORDNET_DIR))
     }
 
     /// The directory the database was loaded from.

@@ -4,10 +4,11 @@
 //! one on a shelf. A cover is drawn from the title and author alone: the
 //! background colour comes from a stable hash of the title, so a book keeps
 //! its colour across rebuilds and machines while neighbouring books differ.
-//! The type is DejaVu (package fonts-dejavu-core), read from
-//! `BINDERY_FONT_DIR` or the Debian default directory.
+//! The type is DejaVu (package fonts-dejavu-core), read from the folder the
+//! caller names ([`CoverFonts::load`]; the `bindery` binary's `font-dir`,
+//! variable `BINDERY_FONT_DIR`) or the Debian default directory.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use ab_glyph::{point, Font, FontVec, PxScale, ScaleFont};
 use image::{Rgb, RgbImage};
@@ -16,7 +17,8 @@ use crate::error::MediaError;
 
 /// Where Debian's fonts-dejavu-core installs the fonts.
 pub const DEFAULT_FONT_DIR: &str = "/usr/share/fonts/truetype/dejavu";
-/// Environment variable overriding [`DEFAULT_FONT_DIR`].
+/// The `bindery` binary's variable for the folder (setting `font-dir`), named in the message of a missing font;
+/// this library reads no environment.
 pub const FONT_DIR_ENV: &str = "BINDERY_FONT_DIR";
 const TITLE_FONT: &str = "DejaVuSerif-Bold.ttf";
 const AUTHOR_FONT: &str = "DejaVuSerif.ttf";
@@ -32,10 +34,9 @@ pub struct CoverFonts {
 }
 
 impl CoverFonts {
-    /// Loads the fonts from `BINDERY_FONT_DIR`, or [`DEFAULT_FONT_DIR`] when unset.
-    pub fn from_env() -> Result<Self, MediaError> {
-        let dir = std::env::var_os(FONT_DIR_ENV).map(PathBuf::from).unwrap_or_else(|| DEFAULT_FONT_DIR.into());
-        Self::load(&dir)
+    /// Loads the fonts from [`DEFAULT_FONT_DIR`] (Debian's `fonts-dejavu-core`).
+    pub fn load_default() -> Result<Self, MediaError> {
+        Self::load(Path::new(DEFAULT_FONT_DIR))
     }
 
     /// Loads `DejaVuSerif-Bold.ttf` (title) and `DejaVuSerif.ttf` (author) from `dir`.
@@ -47,16 +48,16 @@ impl CoverFonts {
 fn load_font(path: &Path) -> Result<FontVec, MediaError> {
     let bytes = std::fs::read(path).map_err(|e| {
         MediaError::Font(format!(
-            "cannot read {}: {e}; install fonts-dejavu-core or point {FONT_DIR_ENV} at a folder holding {TITLE_FONT} and {AUTHOR_FONT}",
+            "cannot read {}: {e}; install fonts-dejavu-core or point the font-dir setting ({FONT_DIR_ENV}) at a folder holding {TITLE_FONT} and {AUTHOR_FONT}",
             path.display()
         ))
     })?;
     FontVec::try_from_vec(bytes).map_err(|e| MediaError::Font(format!("{} is not a usable font: {e}", path.display())))
 }
 
-/// Draws a 2:3 cover `width` pixels wide with fonts from `BINDERY_FONT_DIR` (or the default folder).
+/// Draws a 2:3 cover `width` pixels wide with the fonts of [`DEFAULT_FONT_DIR`].
 pub fn typographic_cover(title: &str, author: Option<&str>, width: u32) -> Result<RgbImage, MediaError> {
-    typographic_cover_with_fonts(title, author, width, &CoverFonts::from_env()?)
+    typographic_cover_with_fonts(title, author, width, &CoverFonts::load_default()?)
 }
 
 /// [`typographic_cover`] with already loaded fonts, for callers drawing many covers.

@@ -82,7 +82,7 @@ fn zero_width_is_bad_input() {
 
 fn fonts_installed() -> bool {
     bindery_testkit::require(
-        CoverFonts::from_env().is_ok(),
+        CoverFonts::load_default().is_ok(),
         "DejaVu fonts are absent (apt-get install fonts-dejavu-core)",
     )
 }

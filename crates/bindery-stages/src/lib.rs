@@ -17,5 +17,5 @@ pub mod sandbox;
 pub mod text;
 
 pub use bindery_analyze::Analyzers;
-pub use registry::{registry, registry_with, registry_with_sandbox};
+pub use registry::{registry, registry_with, registry_with_options, BookOptions};
 pub use sandbox::{Sandbox, SandboxOptions};

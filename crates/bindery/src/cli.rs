@@ -67,6 +67,13 @@ pub struct Global {
     /// The most all the files inside an EPUB may unpack to together, in MiB [default: 2048].
     #[arg(long, env = "BINDERY_MAX_EPUB_UNPACKED_MB", global = true)]
     pub max_epub_unpacked_mb: Option<u64>,
+    /// The WordNet database `dictionary` defines English words from [default: /usr/share/wordnet].
+    #[arg(long, env = "BINDERY_WORDNET_DIR", global = true)]
+    pub wordnet_dir: Option<PathBuf>,
+    /// The folder holding DejaVu Serif (`DejaVuSerif.ttf`, `DejaVuSerif-Bold.ttf`) for typographic covers
+    /// [default: /usr/share/fonts/truetype/dejavu].
+    #[arg(long, env = "BINDERY_FONT_DIR", global = true)]
+    pub font_dir: Option<PathBuf>,
     /// Which analyzer `enrich` uses, and its provider's settings.
     #[command(flatten)]
     pub analyzer: crate::analyzer::AnalyzerArgs,

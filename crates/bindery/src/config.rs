@@ -25,6 +25,8 @@ pub struct FileConfig {
     pub max_nesting_depth: Option<u32>,
     pub max_epub_entry_mb: Option<u64>,
     pub max_epub_unpacked_mb: Option<u64>,
+    pub wordnet_dir: Option<PathBuf>,
+    pub font_dir: Option<PathBuf>,
     pub concurrency: Option<usize>,
     pub lease_secs: Option<f64>,
     pub max_attempts: Option<i32>,
@@ -73,6 +75,9 @@ pub struct Settings {
     pub max_image_pixels: u64,
     /// The most bytes a text upload may have (`max-text-mb`).
     pub max_text_bytes: u64,
+    /// Where `dictionary` finds WordNet (`wordnet-dir`) and `cover` its fonts (`font-dir`).
+    pub wordnet_dir: PathBuf,
+    pub font_dir: PathBuf,
     file: WorkerDefaults,
 }
 
@@ -187,6 +192,12 @@ impl Settings {
             limits,
             max_image_pixels: image_megapixels.saturating_mul(1_000_000),
             max_text_bytes: text_mb.saturating_mul(1 << 20),
+            wordnet_dir: g
+                .wordnet_dir
+                .clone()
+                .or(file.wordnet_dir)
+                .unwrap_or_else(|| bindery_dictionary::DEFAULT_WORDNET_DIR.into()),
+            font_dir: g.font_dir.clone().or(file.font_dir).unwrap_or_else(|| bindery_media::DEFAULT_FONT_DIR.into()),
             file: defaults,
         })
     }
@@ -244,7 +255,7 @@ mod tests {
         std::fs::write(
             &file,
             "data-dir = \"/srv/b\"\nstorage = \"s3://books/x\"\nconcurrency = 7\nlog-format = \"text\"\n\
-             parse-memory-mb = 512\n\
+             parse-memory-mb = 512\nwordnet-dir = \"/srv/wordnet\"\n\
              webhook-allow = \"127.0.0.1\"\nlisten = \"0.0.0.0:9000\"\nrate-limit = 5\n",
         )
         .unwrap();
@@ -258,11 +269,15 @@ mod tests {
         assert_eq!(s.file_webhook_allow.as_deref(), Some("127.0.0.1"));
         assert_eq!((s.parse_memory_mb, s.parse_timeout), (512, Duration::from_secs(120)));
         assert_eq!((s.file_serve.listen.as_deref(), s.file_serve.rate_limit), (Some("0.0.0.0:9000"), Some(5)));
+        assert_eq!(s.wordnet_dir, PathBuf::from("/srv/wordnet"), "from the file");
+        assert_eq!(s.font_dir, PathBuf::from(bindery_media::DEFAULT_FONT_DIR), "the default");
 
         // A flag (or its BINDERY_* variable, which clap folds in) wins.
         g.storage = Some("/tmp/blobs".into());
         g.database_url = Some("postgres://db/b".into());
+        g.font_dir = Some("/opt/fonts".into());
         let s = Settings::resolve(&g).unwrap();
+        assert_eq!(s.font_dir, PathBuf::from("/opt/fonts"));
         assert_eq!(
             (s.storage.as_str(), s.database_url.as_str(), s.database_explicit),
             ("/tmp/blobs", "postgres://db/b", true)

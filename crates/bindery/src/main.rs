@@ -120,7 +120,12 @@ pub async fn open_with_analyzers(s: &Settings, opts: EngineOptions) -> Result<(E
         .with_context(|| format!("opening database {}", redact(&s.database_url)))?;
     let blobs = BlobStore::from_url(&s.storage).with_context(|| format!("opening storage {}", s.storage))?;
     let analyzers = s.analyzer.build_all(|var| std::env::var(var).ok())?;
-    let registry = bindery_stages::registry_with_sandbox(analyzers.clone(), sandbox(s)?);
+    let options = bindery_stages::BookOptions {
+        sandbox: sandbox(s)?,
+        wordnet_dir: s.wordnet_dir.clone(),
+        font_dir: s.font_dir.clone(),
+    };
+    let registry = bindery_stages::registry_with_options(analyzers.clone(), options);
     Ok((Engine::new(store, blobs, registry, opts), analyzers))
 }
 

@@ -73,7 +73,7 @@ async fn events_are_cloudevents_and_replay_is_stable() {
     let events = stdout_json(&cli.run(&["events", "--json"]));
     let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     let mut expected = vec!["document.uploaded"];
-    expected.extend(["stage.completed"; 9]);
+    expected.extend(std::iter::repeat_n("stage.completed", bindery_stages::book::pipeline().stages().len()));
     expected.push("document.ready");
     assert_eq!(types, expected, "one completion per stage of the book pipeline");
     for (i, e) in events.iter().enumerate() {
@@ -92,6 +92,31 @@ async fn events_are_cloudevents_and_replay_is_stable() {
     let replay = cli.run(&["replay"]);
     assert!(String::from_utf8_lossy(&replay.stdout).contains("rebuilt 1 document"));
     assert_eq!(cli.run(&["show", id, "--json"]).stdout, before);
+}
+
+/// The folders of the data the stages read are settings handed to them
+/// (`--wordnet-dir`, `--font-dir`), not variables a library reads: a
+/// WordNet folder that does not exist leaves the dictionary without
+/// definitions and says where it looked, and a font folder without the
+/// fonts fails the cover with the setting to change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_folders_are_settings_the_stages_use() {
+    let cli = Cli::sqlite().await;
+    let book = cli.books(1).remove(0);
+    let nowhere = cli.dir.path().join("nowhere");
+    let nowhere = nowhere.to_str().unwrap();
+    let out = cli.run(&["process", "--json", "--wordnet-dir", nowhere, "--font-dir", nowhere, book.to_str().unwrap()]);
+    let doc = &stdout_json(&out)[0];
+    assert_eq!(doc["status"], "failed", "{doc}");
+    let error = doc["error"].as_str().unwrap_or_default();
+    assert!(error.contains(nowhere) && error.contains("font-dir"), "{error}");
+    let events = stdout_json(&cli.run(&["events", "--json"]));
+    let dictionary = events
+        .iter()
+        .find(|e| e["type"] == "stage.completed" && e["data"]["stage"] == "dictionary")
+        .expect("the dictionary ran");
+    let wordnet_error = dictionary["data"]["summary"]["wordnet_error"].as_str().unwrap_or_default();
+    assert!(wordnet_error.contains(nowhere), "{wordnet_error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

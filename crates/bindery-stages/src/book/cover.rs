@@ -8,9 +8,10 @@ use super::{blocking, io};
 use crate::sandbox::{RenderJob, RenderSize, Sandbox};
 use async_trait::async_trait;
 use bindery_media::image::RgbImage;
-use bindery_media::{encode_sizes, typographic_cover, ImageFormat};
+use bindery_media::{encode_sizes, typographic_cover_with_fonts, CoverFonts, ImageFormat};
 use bindery_pipeline::{Stage, StageContext, StageError, StageOutput};
 use serde_json::json;
+use std::path::PathBuf;
 
 pub const WIDTHS: [u32; 3] = [160, 480, 1200];
 
@@ -19,14 +20,16 @@ pub fn first_page_job() -> RenderJob {
     RenderJob { page: 1, size: RenderSize::RgbWidth(WIDTHS[2]) }
 }
 
-/// The stage, with the sandbox its first page is rendered in.
+/// The stage, with the sandbox its first page is rendered in and the folder
+/// of the typographic cover's fonts (the `font-dir` setting).
 pub struct Cover {
     sandbox: Sandbox,
+    font_dir: PathBuf,
 }
 
 impl Cover {
-    pub fn new(sandbox: Sandbox) -> Self {
-        Self { sandbox }
+    pub fn new(sandbox: Sandbox, font_dir: PathBuf) -> Self {
+        Self { sandbox, font_dir }
     }
 }
 
@@ -55,13 +58,16 @@ impl Stage for Cover {
             None => None,
         };
         let title = title.unwrap_or_else(|| ctx.document.source.clone());
+        let font_dir = self.font_dir.clone();
         let (origin, images) = blocking("cover", move || {
             let page = page.filter(|img| !is_blank(img));
             let (origin, img) = match page {
                 Some(img) => ("first-page", img),
                 None => (
                     "typographic",
-                    typographic_cover(&title, author.as_deref(), WIDTHS[2]).map_err(super::narrate::media_error)?,
+                    CoverFonts::load(&font_dir)
+                        .and_then(|fonts| typographic_cover_with_fonts(&title, author.as_deref(), WIDTHS[2], &fonts))
+                        .map_err(super::narrate::media_error)?,
                 ),
             };
             let encoded = encode_sizes(&img, &WIDTHS, &[ImageFormat::Webp, ImageFormat::Jpeg])

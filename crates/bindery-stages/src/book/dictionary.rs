@@ -7,15 +7,28 @@ use async_trait::async_trait;
 use bindery_dictionary::{build, Options, WordNet};
 use bindery_pipeline::{Stage, StageContext, StageError, StageOutput};
 use serde_json::json;
+use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-pub struct Dictionary;
+/// The stage, with the folder WordNet is read from (the `wordnet-dir` setting).
+pub struct Dictionary {
+    wordnet_dir: PathBuf,
+    /// WordNet, or why it could not be loaded (then English entries go
+    /// without definitions, and the summary says so); loaded at first use.
+    wordnet: Arc<OnceLock<Result<Arc<WordNet>, String>>>,
+}
 
-/// WordNet, or why it could not be loaded (then English entries go without
-/// definitions, and the summary says so).
-fn wordnet() -> &'static Result<Arc<WordNet>, String> {
-    static WORDNET: OnceLock<Result<Arc<WordNet>, String>> = OnceLock::new();
-    WORDNET.get_or_init(|| WordNet::open_default().map(Arc::new).map_err(|e| e.to_string()))
+impl Dictionary {
+    pub fn new(wordnet_dir: PathBuf) -> Self {
+        Self { wordnet_dir, wordnet: Arc::default() }
+    }
+}
+
+impl Default for Dictionary {
+    /// WordNet from Debian's folder ([`bindery_dictionary::DEFAULT_WORDNET_DIR`]).
+    fn default() -> Self {
+        Self::new(bindery_dictionary::DEFAULT_WORDNET_DIR.into())
+    }
 }
 
 #[async_trait]
@@ -26,8 +39,9 @@ impl Stage for Dictionary {
 
     async fn run(&self, ctx: &StageContext) -> Result<StageOutput, StageError> {
         let book = ctx.book().await?;
+        let (dir, cell) = (self.wordnet_dir.clone(), self.wordnet.clone());
         let (dictionary, wordnet_error) = blocking("dictionary", move || {
-            let wn = wordnet();
+            let wn = cell.get_or_init(|| WordNet::open(&dir).map(Arc::new).map_err(|e| e.to_string()));
             let dictionary = build(&book, wn.as_ref().ok().map(|w| w.as_ref()), &Options::default());
             Ok((dictionary, wn.as_ref().err().cloned()))
         })
