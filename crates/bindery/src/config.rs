@@ -31,9 +31,14 @@ pub struct FileConfig {
     pub lease_secs: Option<f64>,
     pub max_attempts: Option<i32>,
     pub retry_base_ms: Option<u64>,
+    /// The queues a worker takes jobs from (`--queue`).
+    #[serde(default)]
+    pub queue: Vec<String>,
     #[serde(default)]
     pub sinks: Vec<String>,
+    pub webhook_secret: Option<String>,
     pub webhook_allow: Option<String>,
+    pub metrics_listen: Option<String>,
     /// `bindery serve`'s settings, named as its flags.
     pub listen: Option<String>,
     pub jwt_secret: Option<String>,
@@ -59,6 +64,9 @@ pub struct Settings {
     pub storage: String,
     pub log_json: bool,
     pub file_sinks: Vec<String>,
+    /// The file's `webhook-secret` and `metrics-listen` (flags and variables win).
+    pub file_webhook_secret: Option<String>,
+    pub file_metrics_listen: Option<String>,
     pub file_webhook_allow: Option<String>,
     /// `bindery serve`'s settings from the file (flags and variables win).
     pub file_serve: crate::cli::ServeArgs,
@@ -83,6 +91,7 @@ pub struct Settings {
 
 #[derive(Debug, Clone, Default)]
 struct WorkerDefaults {
+    queues: Vec<String>,
     concurrency: Option<usize>,
     lease_secs: Option<f64>,
     max_attempts: Option<i32>,
@@ -160,6 +169,7 @@ impl Settings {
         let text_mb = g.max_text_mb.or(file.max_text_mb).unwrap_or(bindery_stages::text::DEFAULT_MAX_TEXT_BYTES >> 20);
         anyhow::ensure!(text_mb > 0, "--max-text-mb must be at least 1");
         let defaults = WorkerDefaults {
+            queues: file.queue,
             concurrency: file.concurrency,
             lease_secs: file.lease_secs,
             max_attempts: file.max_attempts,
@@ -172,6 +182,8 @@ impl Settings {
             storage,
             log_json,
             file_sinks: file.sinks,
+            file_webhook_secret: file.webhook_secret,
+            file_metrics_listen: file.metrics_listen,
             file_webhook_allow: file.webhook_allow,
             file_serve: crate::cli::ServeArgs {
                 listen: file.listen,
@@ -208,7 +220,7 @@ impl Settings {
         anyhow::ensure!(lease > 0.0, "--lease-secs must be positive");
         Ok(Worker {
             concurrency: a.concurrency.or(self.file.concurrency).unwrap_or(cores).max(1),
-            queues: a.queues.clone(),
+            queues: if a.queues.is_empty() { self.file.queues.clone() } else { a.queues.clone() },
             lease: Duration::from_secs_f64(lease),
             max_attempts: a.max_attempts.or(self.file.max_attempts).unwrap_or(5).max(1),
             retry_base: Duration::from_millis(a.retry_base_ms.or(self.file.retry_base_ms).unwrap_or(1000)),
@@ -255,7 +267,8 @@ mod tests {
         std::fs::write(
             &file,
             "data-dir = \"/srv/b\"\nstorage = \"s3://books/x\"\nconcurrency = 7\nlog-format = \"text\"\n\
-             parse-memory-mb = 512\nwordnet-dir = \"/srv/wordnet\"\n\
+             parse-memory-mb = 512\nwordnet-dir = \"/srv/wordnet\"\nqueue = [\"ocr\"]\n\
+             metrics-listen = \"127.0.0.1:9100\"\nwebhook-secret = \"whsec_c2VjcmV0\"\n\
              webhook-allow = \"127.0.0.1\"\nlisten = \"0.0.0.0:9000\"\nrate-limit = 5\n",
         )
         .unwrap();
@@ -266,6 +279,9 @@ mod tests {
             ("sqlite:///srv/b/bindery.db?mode=rwc", "s3://books/x", false)
         );
         assert_eq!(s.worker(&WorkerArgs::default()).unwrap().concurrency, 7);
+        assert_eq!(s.worker(&WorkerArgs::default()).unwrap().queues, ["ocr"]);
+        assert_eq!(s.file_metrics_listen.as_deref(), Some("127.0.0.1:9100"));
+        assert_eq!(s.file_webhook_secret.as_deref(), Some("whsec_c2VjcmV0"));
         assert_eq!(s.file_webhook_allow.as_deref(), Some("127.0.0.1"));
         assert_eq!((s.parse_memory_mb, s.parse_timeout), (512, Duration::from_secs(120)));
         assert_eq!((s.file_serve.listen.as_deref(), s.file_serve.rate_limit), (Some("0.0.0.0:9000"), Some(5)));
@@ -282,8 +298,15 @@ mod tests {
             (s.storage.as_str(), s.database_url.as_str(), s.database_explicit),
             ("/tmp/blobs", "postgres://db/b", true)
         );
-        let w = s.worker(&WorkerArgs { concurrency: Some(3), lease_secs: Some(1.5), ..WorkerArgs::default() }).unwrap();
+        let args = WorkerArgs {
+            concurrency: Some(3),
+            lease_secs: Some(1.5),
+            queues: vec!["book".into()],
+            ..WorkerArgs::default()
+        };
+        let w = s.worker(&args).unwrap();
         assert_eq!((w.concurrency, w.lease, w.max_attempts), (3, Duration::from_millis(1500), 5));
+        assert_eq!(w.queues, ["book"], "the flag wins over the file");
     }
 
     #[test]

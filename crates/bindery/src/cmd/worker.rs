@@ -19,6 +19,7 @@ pub async fn worker(
     metrics_listen: Option<String>,
 ) -> Result<ExitCode> {
     let w = s.worker(args)?;
+    let metrics_listen = metrics_listen.or_else(|| s.file_metrics_listen.clone());
     let metrics_on = metrics_listen.is_some();
     if let Some(addr) = metrics_listen {
         let addr: std::net::SocketAddr = addr.parse().with_context(|| format!("--metrics-listen {addr:?}"))?;
@@ -72,16 +73,18 @@ pub fn dispatcher_options(holder: &str, webhook: bindery_outbox::WebhookOptions)
     DispatcherOptions { holder: holder.to_owned(), webhook, ..DispatcherOptions::default() }
 }
 
-/// The instance's sinks: those given by flag or variable, else the config file's `sinks`.
+/// The instance's sinks: those given by flag or variable, else the config file's `sinks`; signed with the
+/// `--webhook-secret` given by flag or variable, else the file's `webhook-secret`.
 pub fn sinks(
     s: &Settings,
     args: &SinkArgs,
     webhook: &bindery_outbox::WebhookOptions,
 ) -> Result<Vec<Arc<dyn bindery_outbox::Sink>>> {
     let specs = if args.sinks.is_empty() { &s.file_sinks } else { &args.sinks };
+    let secret = args.webhook_secret.as_deref().or(s.file_webhook_secret.as_deref());
     specs
         .iter()
-        .map(|spec| bindery_outbox::parse_sink_with(spec, args.webhook_secret.as_deref(), webhook).map(Arc::from))
+        .map(|spec| bindery_outbox::parse_sink_with(spec, secret, webhook).map(Arc::from))
         .collect::<Result<Vec<_>, _>>()
         .context("configuring sinks")
 }
