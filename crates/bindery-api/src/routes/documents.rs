@@ -222,7 +222,7 @@ impl From<&DocumentState> for DocumentSummary {
             status: d.status.as_str().to_owned(),
             bytes: d.bytes,
             media_type: d.media_type.clone(),
-            title: d.results.get("structure").and_then(|r| r.get("title")).and_then(Value::as_str).map(str::to_owned),
+            title: view::Headline::of(d).title,
             percent: d.progress().percent,
             created_ms: d.created_ms,
             updated_ms: d.updated_ms,

@@ -21,7 +21,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use bindery_core::{DocumentState, DocumentStatus};
 use bindery_store::{Role, SNIPPET_END, SNIPPET_START};
 use serde::Deserialize;
-use serde_json::Value;
 
 /// Books per library page: enough to browse, few enough that a page of covers renders at once.
 pub const LIBRARY_PAGE: i64 = 60;
@@ -153,8 +152,7 @@ struct Card {
 
 impl Card {
     fn of(doc: &DocumentState) -> Card {
-        let structure = doc.results.get("structure");
-        let text = |key: &str| structure.and_then(|s| s.get(key)).and_then(Value::as_str).map(str::to_owned);
+        let headline = bindery_stages::book::view::Headline::of(doc);
         let cover_of =
             |kind: &str| doc.artifacts.iter().find(|a| a.kind == kind).map(|a| artifact_url(&doc.id, &a.key));
         let small = cover_of("cover-160.webp");
@@ -166,8 +164,8 @@ impl Card {
         let progress = doc.progress();
         Card {
             id: doc.id.clone(),
-            title: text("title").filter(|t| !t.trim().is_empty()).unwrap_or_else(|| doc.source.clone()),
-            author: text("author").filter(|a| !a.trim().is_empty()),
+            title: headline.title.filter(|t| !t.trim().is_empty()).unwrap_or_else(|| doc.source.clone()),
+            author: headline.author.filter(|a| !a.trim().is_empty()),
             status: doc.status.as_str(),
             percent: progress.percent.round().clamp(0.0, 100.0) as u32,
             current_stage: progress.current_stage.unwrap_or_default(),

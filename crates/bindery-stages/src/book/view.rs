@@ -57,6 +57,24 @@ pub async fn load(state: &DocumentState, blobs: &BlobStore) -> Result<Loaded, bi
     Ok(Loaded { book: json(state, blobs, kinds::BOOK).await?, analysis: json(state, blobs, kinds::ANALYSIS).await? })
 }
 
+/// What lists of documents show before they read any book: its title and
+/// author as `structure` recorded them in its summary. The API's document
+/// summaries and the web UI's library read them here, typed, instead of
+/// each reading the stage's summary by its keys.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Headline {
+    pub title: Option<String>,
+    pub author: Option<String>,
+}
+
+impl Headline {
+    pub fn of(state: &DocumentState) -> Self {
+        let structure = state.results.get("structure");
+        let text = |key: &str| structure.and_then(|s| s.get(key)).and_then(Value::as_str).map(str::to_owned);
+        Headline { title: text("title"), author: text("author") }
+    }
+}
+
 /// The document as JSON. With `full_text`, chapters carry their paragraphs
 /// (export); without, only their metadata and summaries (show).
 pub fn book_view(state: &DocumentState, loaded: &Loaded, full_text: bool) -> Value {
@@ -157,4 +175,49 @@ pub fn markdown(state: &DocumentState, loaded: &Loaded) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bindery_core::event::{self, StoredEvent, Uploaded};
+    use bindery_core::DocumentId;
+
+    /// The headline is what `structure` recorded, and nothing before it ran.
+    #[test]
+    fn the_headline_is_what_structure_recorded() {
+        let up = Uploaded {
+            document: DocumentId::for_bytes(b"x"),
+            source: "x.txt".into(),
+            bytes: 1,
+            media_type: "text/plain".into(),
+            blob_key: "sha256/00".into(),
+            pipeline: "book".into(),
+            pipeline_version: 1,
+            stages: vec!["structure".into()],
+            project: None,
+            deadline_ms: None,
+            analyzer: None,
+        };
+        let ev = |version: i64, ty: &str, data: Value| StoredEvent {
+            sequence: version,
+            stream: "x".into(),
+            version,
+            id: format!("e{version}"),
+            ty: ty.into(),
+            data,
+            time_ms: 0,
+            correlation_id: None,
+            causation_id: None,
+        };
+        let uploaded = ev(1, event::DOCUMENT_UPLOADED, serde_json::to_value(up).unwrap());
+        let before = DocumentState::apply(None, &uploaded).unwrap().unwrap();
+        assert_eq!(Headline::of(&before), Headline::default());
+        let summary = json!({"title": "Alice's Adventures", "author": "Lewis Carroll", "words": 3});
+        let completed =
+            json!({"stage": "structure", "attempt": 1, "duration_ms": 1, "outputs": [], "summary": summary});
+        let after = DocumentState::apply(Some(before), &ev(2, event::STAGE_COMPLETED, completed)).unwrap().unwrap();
+        let expected = Headline { title: Some("Alice's Adventures".into()), author: Some("Lewis Carroll".into()) };
+        assert_eq!(Headline::of(&after), expected);
+    }
 }
