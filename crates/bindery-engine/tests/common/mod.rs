@@ -64,6 +64,12 @@ impl TestApp {
         Engine::new(self.store.clone(), self.engine.blobs().clone(), crate::registry(), opts)
     }
 
+    /// The same store and blobs, with other pipelines and fail points (a
+    /// process of another version, say).
+    pub fn engine_with(&self, registry: bindery_pipeline::Registry, failpoints: &str) -> Engine {
+        Engine::new(self.store.clone(), self.engine.blobs().clone(), registry, options(failpoints))
+    }
+
     pub fn file(&self, name: &str, content: &[u8]) -> PathBuf {
         let p = self.dir.path().join(name);
         std::fs::write(&p, content).unwrap();

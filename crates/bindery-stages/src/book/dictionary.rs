@@ -24,13 +24,6 @@ impl Dictionary {
     }
 }
 
-impl Default for Dictionary {
-    /// WordNet from Debian's folder ([`bindery_dictionary::DEFAULT_WORDNET_DIR`]).
-    fn default() -> Self {
-        Self::new(bindery_dictionary::DEFAULT_WORDNET_DIR.into())
-    }
-}
-
 #[async_trait]
 impl Stage for Dictionary {
     fn name(&self) -> &'static str {
