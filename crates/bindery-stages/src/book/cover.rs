@@ -104,13 +104,9 @@ impl Cover {
 /// A document whose summary lacks them (made before the summary named
 /// them) reads the book.
 async fn title_and_author(ctx: &StageContext) -> Result<(Option<String>, Option<String>), StageError> {
-    let summary = ctx.document.results.get("structure").and_then(|s| s.as_object());
-    match summary {
-        Some(s) if s.contains_key("title") && s.contains_key("author") => {
-            let field = |k: &str| s[k].as_str().map(str::to_owned);
-            Ok((field("title"), field("author")))
-        }
-        _ => {
+    match super::view::Headline::recorded(&ctx.document) {
+        Some(headline) => Ok((headline.title, headline.author)),
+        None => {
             let book = ctx.book().await?;
             Ok((book.title, book.author))
         }

@@ -73,6 +73,14 @@ impl Headline {
         let text = |key: &str| structure.and_then(|s| s.get(key)).and_then(Value::as_str).map(str::to_owned);
         Headline { title: text("title"), author: text("author") }
     }
+
+    /// The headline when `structure`'s summary names both title and author
+    /// (each may be null); `None` before it ran, or for a document whose
+    /// summary predates them, whose book must be read instead.
+    pub fn recorded(state: &DocumentState) -> Option<Self> {
+        let summary = state.results.get("structure")?.as_object()?;
+        (summary.contains_key("title") && summary.contains_key("author")).then(|| Self::of(state))
+    }
 }
 
 /// The document as JSON. With `full_text`, chapters carry their paragraphs
@@ -216,8 +224,10 @@ mod tests {
         let summary = json!({"title": "Alice's Adventures", "author": "Lewis Carroll", "words": 3});
         let completed =
             json!({"stage": "structure", "attempt": 1, "duration_ms": 1, "outputs": [], "summary": summary});
+        assert_eq!(Headline::recorded(&before), None);
         let after = DocumentState::apply(Some(before), &ev(2, event::STAGE_COMPLETED, completed)).unwrap().unwrap();
         let expected = Headline { title: Some("Alice's Adventures".into()), author: Some("Lewis Carroll".into()) };
         assert_eq!(Headline::of(&after), expected);
+        assert_eq!(Headline::recorded(&after), Some(expected));
     }
 }
